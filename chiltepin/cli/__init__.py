@@ -1,0 +1,1 @@
+"""The ``chiltepin`` command line."""

@@ -1,0 +1,158 @@
+"""The embedded engine: a site's user endpoint engine, run inside this Python process.
+
+This is the ``local`` site kind of DESIGN.md. It needs no Globus account and no service:
+the site's user config is rendered by the endpoint's own renderer for the given options,
+loaded by the endpoint's own loader, and the resulting engine (GlobusComputeEngine or
+GlobusMPIEngine over a Local, Slurm or PBS Pro provider) is started here. Tasks are packed
+and results unpacked exactly as the Globus Compute service and SDK do, so a function sees
+the same worker environment, and a caller the same ``TaskExecutionFailed``, as through a
+real endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from globus_compute_common import messagepack
+from globus_compute_common.messagepack.message_types import Result, Task
+from globus_compute_endpoint.engines.base import GCFuture, GlobusComputeEngineBase
+from globus_compute_sdk.errors import TaskExecutionFailed
+from globus_compute_sdk.serialize import ComputeSerializer
+
+from chiltepin.endpoints import upstream
+from chiltepin.endpoints.options import schema_for, validate_user_options
+from chiltepin.endpoints.render import render_for_options
+from chiltepin.errors import ChiltepinError
+from chiltepin.sites.model import Site
+
+log = logging.getLogger(__name__)
+
+
+def _console_scripts_on_path() -> None:
+    """Put this environment's ``bin`` on PATH: HTEX starts its interchange and workers as
+    ``globus-compute-endpoint`` / ``process_worker_pool.py`` console scripts, which a
+    virtualenv's python run by full path would not otherwise find."""
+    bindir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if bindir not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bindir, path]) if path else bindir
+
+
+class EmbeddedEngine:
+    """A started engine for one site and one set of user options.
+
+    >>> with EmbeddedEngine(load_site("localhost")) as engine:
+    ...     engine.submit(pow, 2, 10).result()
+    1024
+    """
+
+    def __init__(
+        self,
+        site: Site,
+        options: dict[str, Any] | None = None,
+        run_dir: Path | None = None,
+    ) -> None:
+        self.site = site
+        self.options = dict(options or {})
+        validate_user_options(self.options, schema_for(site), f"options for site {site.name!r}")
+        self._run_dir_owner = None if run_dir else tempfile.TemporaryDirectory(prefix="chiltepin-")
+        self.run_dir = run_dir or Path(self._run_dir_owner.name)  # type: ignore[union-attr]
+        self.endpoint_id = uuid.uuid4()
+        self.rendered_config = render_for_options(site, self.options, f"site {site.name!r}")
+        self._engine: GlobusComputeEngineBase | None = None
+        self._serializer = ComputeSerializer()
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> GlobusComputeEngineBase:
+        if self._engine is None:
+            raise ChiltepinError("the embedded engine is not started (use start() or `with`)")
+        return self._engine
+
+    def start(self) -> EmbeddedEngine:
+        """Build the engine from the rendered config and start its provider's first blocks."""
+        with self._lock:
+            if self._engine is not None:
+                return self
+            config = upstream.load_config_yaml(self.rendered_config)
+            assert isinstance(config, upstream.UserEndpointConfig) and config.engine is not None
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            _console_scripts_on_path()
+            config.engine.start(endpoint_id=self.endpoint_id, run_dir=str(self.run_dir))
+            self._engine = config.engine
+        return self
+
+    def pack(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+        """Serialise a call the way the SDK and the service together do."""
+        buffers = self._serializer.pack_buffers(
+            [
+                self._serializer.serialize(fn),
+                self._serializer.serialize(args),
+                self._serializer.serialize(kwargs),
+            ]
+        )
+        return messagepack.pack(Task(task_id=uuid.uuid4(), task_buffer=buffers))
+
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        resource_specification: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Future[Any]:
+        """Run ``fn(*args, **kwargs)`` on the engine; the future holds its return value or
+        raises ``TaskExecutionFailed`` carrying the remote traceback."""
+        packed = self.pack(fn, args, kwargs)
+        task_id = messagepack.unpack(packed).task_id
+        engine_future = GCFuture(gc_task_id=task_id)
+        caller_future: Future[Any] = Future()
+        engine_future.add_done_callback(lambda f: self._complete(f, caller_future))
+        self.engine.submit(engine_future, packed, resource_specification or {})
+        return caller_future
+
+    def _complete(self, engine_future: Future[Any], caller_future: Future[Any]) -> None:
+        if caller_future.done():
+            return
+        if (failure := engine_future.exception()) is not None:
+            caller_future.set_exception(failure)
+            return
+        result = messagepack.unpack(engine_future.result())
+        assert isinstance(result, Result)
+        if result.is_error:
+            caller_future.set_exception(TaskExecutionFailed(result.data))
+            return
+        try:
+            caller_future.set_result(self._serializer.deserialize(result.data))
+        except Exception as err:  # a result the client cannot deserialize
+            caller_future.set_exception(err)
+
+    def shutdown(self) -> None:
+        """Stop the engine: scale in every block (cancelling its batch jobs) and stop the
+        interchange, so no job or worker outlives this object."""
+        with self._lock:
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.shutdown()
+        if self._run_dir_owner is not None:
+            self._run_dir_owner.cleanup()
+
+    def __enter__(self) -> EmbeddedEngine:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()

@@ -1,0 +1,179 @@
+"""Turn a :class:`Site` into the files of a template-capable Globus Compute endpoint.
+
+The endpoint directory holds four files chiltepin writes (``config.yaml``,
+``user_config_template.yaml.j2``, ``user_config_schema.json``, ``user_environment.yaml``)
+plus ``chiltepin-site.json``, the resolved site, so later commands (and the federation) know
+what the endpoint serves without re-reading the user's YAML.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from chiltepin import __version__
+from chiltepin.endpoints import upstream
+from chiltepin.endpoints.options import schema_for
+from chiltepin.paths import data_dir
+from chiltepin.sites.model import Container, Scheduler, Site
+
+SITE_RECORD = "chiltepin-site.json"
+USER_TEMPLATE = "user_config_template.yaml.j2"
+USER_SCHEMA = "user_config_schema.json"
+
+
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(data_dir("templates")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def _bind_options(container: Container) -> str:
+    """Container runtime options mounting the site's bind directories, shell-quoted."""
+    flag = "-B" if container.runtime in {"apptainer", "singularity"} else "-v"
+    mounts = (d if flag == "-B" else f"{d}:{d}" for d in container.bind)
+    return " ".join(f"{flag} {shlex.quote(m)}" for m in mounts)
+
+
+def _batchless_mpi_init(site: Site) -> list[str]:
+    """Lines that let Parsl's MPI mode run where there is no batch scheduler.
+
+    Parsl's MPI manager learns its nodes from ``$SLURM_NODELIST`` or ``$PBS_NODEFILE`` and
+    refuses to start without one; on a machine with no scheduler the only node is this
+    one, so we hand it a one-line node file naming it.
+    """
+    if site.scheduler is not Scheduler.local:
+        return []
+    return [
+        "_chiltepin_nodefile=$(mktemp)",
+        'echo localhost > "$_chiltepin_nodefile"',
+        'export PBS_NODEFILE="$_chiltepin_nodefile"',
+    ]
+
+
+def site_defaults(site: Site) -> dict[str, Any]:
+    """The values the user endpoint template reads as ``site``, before encoding."""
+    tolerance = site.tolerance
+    container = site.container
+    return {
+        "display_name": f"chiltepin {site.name}",
+        "label": f"chiltepin-{site.name}",
+        "scheduler": site.scheduler.value,
+        "partition": site.partition,
+        "queue": site.queue,
+        "qos": site.qos,
+        "account": site.account,
+        "clusters": site.clusters,
+        "scheduler_options": "\n".join(site.scheduler_options),
+        "walltime": site.walltime,
+        "nodes_per_block": site.nodes_per_block,
+        "cores_per_node": site.cores_per_node,
+        "memory_per_node_gb": site.memory_per_node_gb,
+        "max_workers_per_node": site.max_workers_per_node,
+        "cores_per_worker": site.cores_per_worker,
+        "init_blocks": site.init_blocks,
+        "min_blocks": site.min_blocks,
+        "max_blocks": site.max_blocks,
+        "exclusive": site.exclusive,
+        "mpi": site.mpi,
+        "mpi_launcher": site.mpi_launcher.value,
+        "max_mpi_apps": site.max_mpi_apps,
+        "worker_init": "\n".join(site.worker_init),
+        "worker_init_mpi": "\n".join([*site.worker_init, *_batchless_mpi_init(site)]),
+        "address": site.address,
+        "container_runtime": container.runtime if container else None,
+        "container_image": container.image if container else None,
+        "container_cmd_options": _bind_options(container) if container else None,
+        "worker_heartbeat_period": tolerance.worker_heartbeat_period,
+        "worker_heartbeat_threshold": tolerance.worker_heartbeat_threshold,
+        "drain_margin": tolerance.drain_margin or 0,
+        "endpoint_heartbeat_period": tolerance.endpoint_heartbeat_period,
+        "idle_heartbeats_soft": tolerance.idle_heartbeats_soft,
+        "idle_heartbeats_hard": tolerance.idle_heartbeats_hard,
+        "max_retries_on_system_failure": tolerance.max_retries_on_system_failure,
+        "strategy_period": tolerance.strategy_period,
+    }
+
+
+def user_config_template(site: Site, source: str) -> str:
+    """The shipped template behind a header that sets ``site`` to this site's defaults.
+
+    The defaults are encoded exactly like submit-time options, so the template treats a
+    site value and a user override the same way. JSON of those values is a valid Jinja
+    literal (no ``null`` survives the encoding: absent values become the string "null").
+    """
+    encoded = json.dumps(upstream.encode_like_user_options(site_defaults(site)), indent=2)
+    header = (
+        f"{{#- Site defaults from {source}, written by chiltepin {__version__}."
+        " Edit the site file and re-run `chiltepin endpoint configure`, not this header. -#}\n"
+        f"{{%- set site = {encoded} %}}\n"
+    )
+    return header + (data_dir("templates") / USER_TEMPLATE).read_text()
+
+
+def user_environment_path() -> str:
+    """PATH for user endpoints: this Python environment's ``bin`` first.
+
+    HTEX starts its interchange and workers through console scripts of the environment
+    that runs the engine; without this they are not found under a minimal PATH.
+    """
+    return ":".join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
+
+
+@dataclass(frozen=True)
+class EndpointRequest:
+    """What ``chiltepin endpoint configure`` was asked for."""
+
+    endpoint_name: str
+    site: Site
+    site_ref: str
+    local_compute_services: bool = False
+    contact_email: str | None = None
+
+
+def endpoint_files(request: EndpointRequest) -> dict[str, str]:
+    """File name → content for a complete endpoint directory."""
+    site = request.site
+    env = _templates()
+    config = env.get_template("config.yaml.j2").render(
+        endpoint_name=request.endpoint_name,
+        site=site,
+        site_ref=request.site_ref,
+        display_name=f"chiltepin {site.name} ({request.endpoint_name})",
+        contact_email=request.contact_email,
+        local_compute_services=request.local_compute_services,
+        chiltepin_version=__version__,
+    )
+    environment = env.get_template("user_environment.yaml.j2").render(path=user_environment_path())
+    return {
+        "config.yaml": config,
+        USER_TEMPLATE: user_config_template(site, request.site_ref),
+        USER_SCHEMA: json.dumps(schema_for(site), indent=2) + "\n",
+        "user_environment.yaml": environment,
+        SITE_RECORD: json.dumps(
+            {"site_ref": request.site_ref, "site": site.model_dump(mode="json")}, indent=2
+        )
+        + "\n",
+    }
+
+
+def render_for_options(site: Site, options: dict[str, Any], source: str) -> str:
+    """The user endpoint config a running endpoint would render for ``options``.
+
+    Uses the endpoint's own renderer; a schema rejection raises ``jsonschema.ValidationError``
+    (callers validate first with :func:`chiltepin.endpoints.options.validate_user_options`
+    for a friendlier message).
+    """
+    template = user_config_template(site, source)
+    return upstream.render_user_config(
+        template, data_dir("templates") / USER_TEMPLATE, schema_for(site), options
+    )

@@ -1,0 +1,111 @@
+"""Find and load site files: shipped ones by name, users' own by path, with ``extends``.
+
+A user's file usually says ``extends: hera`` and overrides a few keys (``account``,
+``worker_init``). Nested mappings merge key by key; lists and scalars are replaced.
+``--set key=value`` overrides from the command line are one more layer on top.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chiltepin.errors import ConfigError
+from chiltepin.paths import data_dir
+from chiltepin.sites.model import Site
+from chiltepin.yamlfile import LocatedData, load_mapping, load_text, validate
+
+_MAX_EXTENDS_DEPTH = 8
+
+
+def shipped_site_names() -> list[str]:
+    """Names of the site files that ship with chiltepin (``endpoints/*.yaml``)."""
+    return sorted(p.stem for p in data_dir("endpoints").glob("*.yaml"))
+
+
+def site_path(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
+    """Resolve a shipped site name or a file path to an existing site file."""
+    candidate = Path(name_or_path).expanduser()
+    if relative_to is not None and not candidate.is_absolute():
+        candidate = relative_to / candidate
+    if candidate.suffix in {".yaml", ".yml"} and candidate.is_file():
+        return candidate.resolve()
+    shipped = data_dir("endpoints") / f"{name_or_path}.yaml"
+    if shipped.is_file():
+        return shipped
+    raise ConfigError(
+        f"no such site {str(name_or_path)!r}; shipped sites: {', '.join(shipped_site_names())}"
+        " (or give the path of a .yaml site file)"
+    )
+
+
+def parse_overrides(assignments: list[str]) -> LocatedData:
+    """``["account=abc", "tolerance.drain_period=300"]`` → a layer of nested overrides.
+
+    Values are read as YAML scalars so ``nodes_per_block=2`` is an integer and
+    ``exclusive=false`` a boolean, exactly as if written in a site file.
+    """
+    data: dict[str, Any] = {}
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"expected KEY=VALUE, got {assignment!r}", source="--set")
+        try:
+            value = load_text(raw) if raw.strip() else ""
+        except yaml.YAMLError as err:
+            raise ConfigError(f"cannot read value {raw!r}", source="--set", key=key) from err
+        target = data
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError("conflicting --set keys", source="--set", key=key)
+        target[leaf] = value
+    return LocatedData(data=data, source="--set")
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _layers(path: Path, depth: int = 0) -> list[LocatedData]:
+    """The file and its ``extends`` ancestors, most specific first."""
+    if depth > _MAX_EXTENDS_DEPTH:
+        raise ConfigError(f"'extends' chain deeper than {_MAX_EXTENDS_DEPTH}", source=path)
+    layer = load_mapping(path)
+    if depth:
+        layer.data.pop("name", None)  # an ancestor's name is its own, not the child's
+    parent = layer.data.pop("extends", None)
+    if parent is None:
+        return [layer]
+    if not isinstance(parent, str):
+        raise ConfigError(
+            "must be a shipped site name or a path to a site file",
+            source=path,
+            key="extends",
+            line=layer.lines.get(("extends",)),
+        )
+    parent_path = site_path(parent, relative_to=path.parent)
+    if parent_path == path.resolve():
+        raise ConfigError("a site cannot extend itself", source=path, key="extends")
+    return [layer, *_layers(parent_path, depth + 1)]
+
+
+def load_site(name_or_path: str | Path, overrides: list[str] | None = None) -> Site:
+    """Load, merge and validate a site. The site's name defaults to its file's stem."""
+    path = site_path(name_or_path)
+    layers = _layers(path)
+    if overrides:
+        layers.insert(0, parse_overrides(overrides))
+    data: dict[str, Any] = {"name": path.stem}
+    for layer in reversed(layers):
+        data = _merge(data, layer.data)
+    return validate(Site, LocatedData(data=data, source=str(path)), *layers)

@@ -1,0 +1,228 @@
+"""The site model: what one HPC system (or this machine) is, validated once at the edge.
+
+A site file in ``endpoints/`` is data, not code. Everything downstream (endpoint templates,
+the embedded engine, placement and cost) reads these typed fields and never re-parses text.
+Patterns for values that reach a batch script come from ``templates/user_config_schema.json``
+so the site file and the endpoint's submit-time schema can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from enum import Enum
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from chiltepin.paths import data_dir
+
+
+@cache
+def user_options_schema() -> dict[str, Any]:
+    """The shipped JSON schema of submit-time user options (the single source of patterns)."""
+    return json.loads((data_dir("templates") / "user_config_schema.json").read_text())
+
+
+def _pattern_check(definition: str) -> AfterValidator:
+    spec = user_options_schema()["$defs"][definition]
+    pattern = re.compile(spec["pattern"])
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"must be {spec['description']}; got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+SafeName = Annotated[str, _pattern_check("safe_name")]
+Walltime = Annotated[str, _pattern_check("walltime")]
+
+
+def walltime_seconds(walltime: str) -> int:
+    """``HH:MM:SS`` → seconds (the value was validated by :data:`Walltime`)."""
+    hours, minutes, seconds = (int(part) for part in walltime.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _check_directive(value: str) -> str:
+    if "\n" in value or not value.startswith(("#SBATCH ", "#PBS ")):
+        raise ValueError(
+            f"must be one batch directive line starting with '#SBATCH ' or '#PBS '; got {value!r}"
+        )
+    return value
+
+
+Directive = Annotated[str, AfterValidator(_check_directive)]
+
+
+def _check_absolute(value: str) -> str:
+    if not value.startswith("/") or any(c in value for c in "\n\0"):
+        raise ValueError(f"must be an absolute path; got {value!r}")
+    return value
+
+
+AbsolutePath = Annotated[str, AfterValidator(_check_absolute)]
+
+
+def _auto_cores(value: Any) -> Any:
+    """``cores_per_node: auto`` means this machine's cores (for the ``local`` scheduler)."""
+    return (os.cpu_count() or 1) if value == "auto" else value
+
+
+class Scheduler(str, Enum):
+    slurm = "slurm"
+    pbspro = "pbspro"
+    local = "local"
+
+
+class MpiLauncher(str, Enum):
+    srun = "srun"
+    mpiexec = "mpiexec"
+    aprun = "aprun"
+
+
+class _Strict(BaseModel):
+    # Names such as an account "1234" are strings even when YAML reads them as numbers.
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+class Container(_Strict):
+    """A container every worker runs in (Globus Compute's ``container_type``/``container_uri``)."""
+
+    runtime: Literal["apptainer", "singularity", "docker", "podman"]
+    image: str = Field(min_length=1, description="image path or URI")
+    bind: list[AbsolutePath] = Field(default_factory=list, description="host dirs to mount")
+
+
+class Tolerance(_Strict):
+    """How long silence is tolerated before workers or the endpoint are declared lost.
+
+    Upstream defaults (Parsl HTEX 30 s / 120 s) mark a whole block dead after a two-minute
+    interconnect hiccup; sites default to a longer threshold and say so in their file.
+    """
+
+    worker_heartbeat_period: int = Field(30, ge=1, le=3600, description="seconds")
+    worker_heartbeat_threshold: int = Field(600, ge=2, le=86400, description="seconds")
+    drain_margin: int | None = Field(
+        None,
+        ge=1,
+        le=86400,
+        description="seconds before a block's walltime when its workers stop taking tasks",
+    )
+    endpoint_heartbeat_period: int = Field(30, ge=1, le=3600, description="seconds")
+    idle_heartbeats_soft: int = Field(120, ge=0, le=100000)
+    idle_heartbeats_hard: int = Field(5760, ge=0, le=100000)
+    max_retries_on_system_failure: int = Field(2, ge=0, le=100)
+    strategy_period: float = Field(
+        5.0, gt=0, le=600, description="seconds between scaling decisions"
+    )
+
+    @model_validator(mode="after")
+    def _threshold_exceeds_period(self) -> Tolerance:
+        if self.worker_heartbeat_threshold <= self.worker_heartbeat_period:
+            raise ValueError(
+                "worker_heartbeat_threshold must be larger than worker_heartbeat_period"
+            )
+        return self
+
+
+class Transfer(_Strict):
+    """Where this site's data lives for Globus Transfer."""
+
+    collection: str | None = Field(None, description="collection UUID or exact display name")
+    scratch: str = Field("/tmp/chiltepin/{run_id}", description="per-run work directory")
+
+
+class Limits(_Strict):
+    """Upper bounds a user may ask for at submit time (they tighten the endpoint's schema)."""
+
+    max_nodes_per_block: int = Field(16, ge=1, le=100000)
+    max_blocks: int = Field(10, ge=1, le=1000)
+    max_walltime: Walltime = "08:00:00"
+
+
+class Site(_Strict):
+    """One place where tasks run. Field names are what users write in a site file."""
+
+    name: SafeName
+    description: str = ""
+    scheduler: Scheduler
+    # Scheduler placement. Only the keys that mean something for `scheduler` may be set.
+    partition: SafeName | None = None
+    queue: SafeName | None = None
+    qos: SafeName | None = None
+    account: SafeName | None = Field(None, description="your allocation; usually set per user")
+    clusters: SafeName | None = Field(None, description="Slurm --clusters (e.g. Gaea c5/c6)")
+    scheduler_options: list[Directive] = Field(default_factory=list)
+    # Block geometry.
+    cores_per_node: Annotated[int, BeforeValidator(_auto_cores)] = Field(ge=1, le=1024)
+    memory_per_node_gb: int | None = Field(None, ge=1, le=65536)
+    nodes_per_block: int = Field(1, ge=1, le=100000)
+    walltime: Walltime = "00:30:00"
+    init_blocks: int = Field(0, ge=0, le=1000)
+    min_blocks: int = Field(0, ge=0, le=1000)
+    max_blocks: int = Field(1, ge=1, le=1000)
+    exclusive: bool = True
+    max_workers_per_node: int | None = Field(None, ge=1, le=1024)
+    cores_per_worker: float = Field(1.0, gt=0, le=1024)
+    # MPI.
+    mpi: bool = False
+    mpi_launcher: MpiLauncher = MpiLauncher.srun
+    max_mpi_apps: int = Field(1, ge=1, le=1024)
+    # Environment of every worker.
+    worker_init: list[str] = Field(default_factory=list, description="shell lines run first")
+    container: Container | None = None
+    address: str | None = Field(
+        None, description="address workers use to reach the endpoint (127.0.0.1 on one host)"
+    )
+    tolerance: Tolerance = Tolerance()
+    limits: Limits = Limits()
+    transfer: Transfer = Transfer()
+    cost_per_node_hour: float = Field(0.0, ge=0)
+    cost_unit: str = Field("USD", min_length=1, max_length=32, description="e.g. core-hours")
+    tags: list[SafeName] = Field(default_factory=list, description="capabilities, e.g. gpu")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Site:
+        per_scheduler = {
+            Scheduler.slurm: {"queue"},
+            Scheduler.pbspro: {"partition", "qos", "clusters"},
+            Scheduler.local: {"partition", "queue", "qos", "account", "clusters"},
+        }[self.scheduler]
+        for key in sorted(per_scheduler):
+            if getattr(self, key) is not None:
+                raise ValueError(f"'{key}' does not apply to scheduler '{self.scheduler.value}'")
+        limits = self.limits
+        checks = [
+            (self.min_blocks <= self.max_blocks, f"min_blocks {self.min_blocks} > max_blocks"),
+            (self.init_blocks <= self.max_blocks, f"init_blocks {self.init_blocks} > max_blocks"),
+            (
+                self.max_blocks <= limits.max_blocks,
+                f"max_blocks {self.max_blocks} > limits.max_blocks {limits.max_blocks}",
+            ),
+            (
+                self.nodes_per_block <= limits.max_nodes_per_block,
+                f"nodes_per_block {self.nodes_per_block} >"
+                f" limits.max_nodes_per_block {limits.max_nodes_per_block}",
+            ),
+            (
+                walltime_seconds(self.walltime) <= walltime_seconds(limits.max_walltime),
+                f"walltime {self.walltime} > limits.max_walltime {limits.max_walltime}",
+            ),
+        ]
+        problems = [message for ok, message in checks if not ok]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def capacity(self) -> int:
+        """Concurrent tasks this site can hold at most: the basis for capacity placement."""
+        per_node = self.max_workers_per_node or max(
+            1, int(self.cores_per_node // self.cores_per_worker)
+        )
+        return self.max_blocks * self.nodes_per_block * per_node

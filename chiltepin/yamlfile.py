@@ -1,0 +1,189 @@
+"""Read a YAML file into a pydantic model, reporting errors by file, line, key and allowed values.
+
+pydantic's own messages ("Extra inputs are not permitted", a regex) are written for
+programmers. Users editing a site file need ``hera.yaml:12: walltime: must be HH:MM:SS``
+and, for a misspelt key, the list of keys that do exist. This module is the one edge where
+that translation happens; every configuration file chiltepin reads goes through it.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from chiltepin.errors import ConfigError, ConfigErrors, did_you_mean
+
+Model = TypeVar("Model", bound=BaseModel)
+_SEXAGESIMAL_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+KeyPath = tuple[str | int, ...]
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 without sexagesimal numbers: ``walltime: 01:30:00`` stays a string.
+
+    PyYAML would read it as 5400, a surprise nobody writing a site file expects.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _SEXAGESIMAL_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_text(text: str) -> Any:
+    """Parse YAML text with chiltepin's loader (see :class:`_Loader`)."""
+    return yaml.load(text, Loader=_Loader)
+
+
+@dataclass
+class LocatedData:
+    """A YAML mapping plus the line each key path was written on, per source file."""
+
+    data: dict[str, Any]
+    source: str
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+
+def _record_lines(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = (*prefix, str(key_node.value))
+            lines[path] = key_node.start_mark.line + 1
+            _record_lines(value_node, path, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            path = (*prefix, index)
+            lines[path] = item.start_mark.line + 1
+            _record_lines(item, path, lines)
+
+
+def load_mapping(path: Path) -> LocatedData:
+    """Parse ``path`` as a YAML mapping, keeping line numbers; syntax errors name the line."""
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read file: {err.strerror}", source=path) from err
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = load_text(text)
+    except yaml.MarkedYAMLError as err:
+        line = err.problem_mark.line + 1 if err.problem_mark else None
+        raise ConfigError(f"invalid YAML: {err.problem}", source=path, line=line) from err
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("must be a YAML mapping of key: value", source=path, line=1)
+    lines: dict[KeyPath, int] = {}
+    if node is not None:
+        _record_lines(node, (), lines)
+    return LocatedData(data=data, source=str(path), lines=lines)
+
+
+def _model_at(model: type[BaseModel], loc: KeyPath) -> type[BaseModel] | None:
+    """The pydantic model class found by following ``loc`` through nested fields."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        info = current.model_fields.get(part)
+        if info is None:
+            return None
+        current = _unwrap(info.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip ``X | None`` and ``list[X]`` down to ``X`` so nested models are found."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(options[0]) if len(options) == 1 else annotation
+    if origin is list:
+        return _unwrap(typing.get_args(annotation)[0])
+    return annotation
+
+
+def _message(model: type[BaseModel], error: Any) -> str:
+    kind = error["type"]
+    loc = tuple(error["loc"])
+    got = error.get("input")
+    if kind == "extra_forbidden":
+        owner = _model_at(model, loc[:-1])
+        keys = sorted(owner.model_fields) if owner else []
+        hint = did_you_mean(str(loc[-1]), keys)
+        return f"unknown key{hint}; allowed keys here: {', '.join(keys) or '(none)'}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "enum":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"must be one of {expected}; got {got!r}"
+    if kind == "literal_error":
+        return f"must be one of {error['ctx']['expected']}; got {got!r}"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    text = error["msg"][0].lower() + error["msg"][1:]
+    text = text.replace("input should be", "must be")
+    return f"{text}; got {got!r}" if not isinstance(got, dict) else text
+
+
+def validate(model: type[Model], located: LocatedData, *sources: LocatedData) -> Model:
+    """Validate ``located.data`` as ``model``; on failure raise every problem, with lines.
+
+    ``sources`` are the layers that were merged into ``located`` (``--set``, the file, its
+    ``extends`` parents); a problem is attributed to the first of them that wrote the key.
+    """
+    try:
+        return model.model_validate(located.data)
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            loc = tuple(error["loc"])
+            source, line = located.source, _line_for(located, loc)
+            for candidate in sources:
+                if _writes(candidate.data, loc):
+                    source, line = candidate.source, _line_for(candidate, loc)
+                    break
+            key = ".".join(str(p) for p in loc) or None
+            problems.append(ConfigError(_message(model, error), source=source, key=key, line=line))
+        raise ConfigErrors(problems) from None
+
+
+def _writes(data: Any, loc: KeyPath) -> bool:
+    """Whether ``data`` itself sets the value at ``loc`` (a list is set as a whole)."""
+    for part in loc:
+        if isinstance(part, int):
+            return True
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return bool(loc)
+
+
+def _line_for(located: LocatedData, loc: KeyPath) -> int | None:
+    for end in range(len(loc), 0, -1):
+        if (line := located.lines.get(loc[:end])) is not None:
+            return line
+    return None
