@@ -11,8 +11,11 @@ real endpoint.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -23,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import psutil
 from globus_compute_common import messagepack
 from globus_compute_common.messagepack.message_types import Result, Task
 from globus_compute_endpoint.engines.base import GCFuture, GlobusComputeEngineBase
@@ -36,6 +40,33 @@ from chiltepin.errors import ChiltepinError
 from chiltepin.sites.model import Site
 
 log = logging.getLogger(__name__)
+
+
+PROCESS_RECORD = "chiltepin-processes.json"
+
+
+def reap_leftovers(directory: Path) -> list[int]:
+    """Stop what engines of a dead client left running under ``directory``.
+
+    Reads every process record below ``directory``; each recorded process still alive
+    with the recorded start time is stopped with its process group. Returns the PIDs.
+    """
+    stopped = []
+    for record in directory.rglob(PROCESS_RECORD):
+        for entry in json.loads(record.read_text()):
+            try:
+                process = psutil.Process(entry["pid"])
+                if abs(process.create_time() - entry["created"]) > 0.01:
+                    continue
+                group = os.getpgid(process.pid)
+                if group == os.getpgid(0):
+                    process.kill()
+                else:
+                    os.killpg(group, signal.SIGKILL)
+                stopped.append(process.pid)
+            except (psutil.NoSuchProcess, ProcessLookupError):
+                continue
+    return stopped
 
 
 def _console_scripts_on_path() -> None:
@@ -70,6 +101,7 @@ class EmbeddedEngine:
         self.endpoint_id = uuid.uuid4()
         self.rendered_config = render_for_options(site, self.options, f"site {site.name!r}")
         self._engine: GlobusComputeEngineBase | None = None
+        self._recorded_jobs = 0
         self._serializer = ComputeSerializer()
         self._lock = threading.Lock()
 
@@ -90,18 +122,32 @@ class EmbeddedEngine:
             _console_scripts_on_path()
             config.engine.start(endpoint_id=self.endpoint_id, run_dir=str(self.run_dir))
             self._engine = config.engine
+            self._record_processes()
         return self
 
-    def pack(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-        """Serialise a call the way the SDK and the service together do."""
-        buffers = self._serializer.pack_buffers(
-            [
-                self._serializer.serialize(fn),
-                self._serializer.serialize(args),
-                self._serializer.serialize(kwargs),
-            ]
-        )
-        return messagepack.pack(Task(task_id=uuid.uuid4(), task_buffer=buffers))
+    def _record_processes(self) -> None:
+        """Write the PIDs this engine started (interchange, local blocks) to the run dir.
+
+        If this process is killed, they would run on; :func:`reap_leftovers` stops them
+        by these PIDs (checked against their start times, so a reused PID is left alone).
+        """
+        executor = self.engine.executor
+        pids = [executor.interchange_proc.pid] if executor.interchange_proc else []
+        provider_jobs = dict(getattr(executor.provider, "resources", {}))
+        self._recorded_jobs = len(provider_jobs)
+        pids += [job["remote_pid"] for job in provider_jobs.values() if job.get("remote_pid")]
+        records = []
+        for pid in pids:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                records.append({"pid": pid, "created": psutil.Process(pid).create_time()})
+        (self.run_dir / PROCESS_RECORD).write_text(json.dumps(records))
+
+    def serialize_call(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> str:
+        """The task buffer the SDK and service build for a call: function, args, kwargs."""
+        ser = self._serializer.serialize
+        return self._serializer.pack_buffers([ser(fn), ser(args), ser(kwargs)])
 
     def submit(
         self,
@@ -112,8 +158,18 @@ class EmbeddedEngine:
     ) -> Future[Any]:
         """Run ``fn(*args, **kwargs)`` on the engine; the future holds its return value or
         raises ``TaskExecutionFailed`` carrying the remote traceback."""
-        packed = self.pack(fn, args, kwargs)
-        task_id = messagepack.unpack(packed).task_id
+        return self.submit_call(self.serialize_call(fn, args, kwargs), resource_specification)
+
+    def submit_call(
+        self, task_buffer: str, resource_specification: dict[str, Any] | None = None
+    ) -> Future[Any]:
+        """Run a call serialised by :meth:`serialize_call`, as a new task.
+
+        Callers that keep the buffer (for a size check, a journal, a retry) need not
+        serialise again; each submission gets a task id of its own.
+        """
+        task_id = uuid.uuid4()
+        packed = messagepack.pack(Task(task_id=task_id, task_buffer=task_buffer))
         engine_future = GCFuture(gc_task_id=task_id)
         caller_future: Future[Any] = Future()
         engine_future.add_done_callback(lambda f: self._complete(f, caller_future))
@@ -121,6 +177,11 @@ class EmbeddedEngine:
         return caller_future
 
     def _complete(self, engine_future: Future[Any], caller_future: Future[Any]) -> None:
+        engine = self._engine
+        if engine is not None and len(getattr(engine.executor.provider, "resources", {})) != (
+            self._recorded_jobs
+        ):
+            self._record_processes()  # the provider started (or replaced) a block
         if caller_future.done():
             return
         if (failure := engine_future.exception()) is not None:

@@ -168,6 +168,7 @@ def validate(model: type[Model], located: LocatedData, *sources: LocatedData) ->
                     break
             key = ".".join(str(p) for p in loc) or None
             problems.append(ConfigError(_message(model, error), source=source, key=key, line=line))
+        problems.sort(key=lambda p: (p.source or "", p.line or 0))
         raise ConfigErrors(problems) from None
 
 

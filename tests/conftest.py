@@ -15,4 +15,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
 )
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "chiltepin.cluster.pytest_plugin",
+    "chiltepin.testing.pytest_plugin",
+]

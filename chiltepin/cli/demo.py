@@ -1,22 +1,54 @@
-"""``chiltepin demo``: see chiltepin work on this machine, with no Globus account."""
+"""``chiltepin demo`` (the ensemble) and ``chiltepin selftest`` (the endpoint side)."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import click
 from rich.console import Console
 
 
 @click.command("demo")
-def command() -> None:
-    """Render every shipped site and run Python, shell and MPI tasks locally.
+@click.option("--members", default=16, show_default=True, type=click.IntRange(2, 10000))
+@click.option("--steps", default=500, show_default=True, type=click.IntRange(1, 10**7))
+@click.option(
+    "--sites",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A sites file (real endpoints); default: two embedded local sites.",
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the run journal goes [default: ~/.chiltepin/runs/<time>-<id>].",
+)
+@click.option("--progress/--no-progress", default=None, help="[default: on a terminal]")
+def demo(
+    members: int, steps: int, sites: Path | None, run_dir: Path | None, progress: bool | None
+) -> None:
+    """Run a Lorenz-96 ensemble forecast fanned out across two sites.
 
-    Each site file (hera, hercules, ursa, gaea, derecho, docker, localhost) is rendered
-    into a user endpoint config and loaded by globus-compute-endpoint's own loader; then
-    the 'localhost' site's engine runs real tasks, including a 2-rank MPI hello.
+    With no options it needs no Globus account: both sites are engines embedded in this
+    process. Prints the ensemble mean and spread and a per-site summary.
     """
+    from chiltepin.demo import lorenz96
+
+    logging.basicConfig(level=logging.WARNING)
+    lorenz96.run(
+        Console(), members=members, steps=steps, sites=sites, run_dir=run_dir, progress=progress
+    )
+
+
+@click.command("selftest")
+def selftest() -> None:
+    """Check the endpoint side on this machine: render every shipped site, then run
+    Python, shell and 2-rank MPI tasks on the 'localhost' site's engine."""
     from chiltepin.demo import foundation
 
     logging.basicConfig(level=logging.WARNING)
     foundation.run(Console())
+
+
+commands = [demo, selftest]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import click
 
+from chiltepin.endpoints import lifecycle
 from chiltepin.endpoints.configure import configure_endpoint, endpoints_root, render_endpoint
 from chiltepin.endpoints.render import EndpointRequest
-from chiltepin.errors import ConfigError
+from chiltepin.errors import ChiltepinError, ConfigError
 from chiltepin.sites.loader import load_site
 
 _config_dir_option = click.option(
@@ -29,6 +31,9 @@ def command() -> None:
     \b
     chiltepin endpoint configure hera-ep --site hera --set account=gsd-hpcs
     chiltepin endpoint render hera-ep --user-options opts.json
+    chiltepin endpoint start hera-ep
+    chiltepin endpoint status hera-ep --json
+    chiltepin endpoint stop hera-ep
     """
 
 
@@ -73,7 +78,7 @@ def configure(
     """Write endpoint NAME for a site: config.yaml, the user config template and schema.
 
     The directory is written atomically and only after globus-compute-endpoint's own
-    loaders accept it. Start it with `globus-compute-endpoint start NAME`.
+    loaders accept it. Start it with `chiltepin endpoint start NAME`.
     """
     site = load_site(site_ref, list(overrides))
     if contact_email is None and os.geteuid() == 0:
@@ -132,3 +137,105 @@ def _read(path: Path) -> str:
         return path.read_text()
     except OSError as err:
         raise ConfigError(f"cannot read file: {err.strerror}", source=path) from err
+
+
+def _print_status(current: lifecycle.EndpointStatus) -> None:
+    state = f"running (pid {current.pid})" if current.running else "stopped"
+    click.echo(f"{current.name}: {state}")
+    click.echo(f"  site:        {current.site or '-'}")
+    click.echo(f"  endpoint id: {current.endpoint_id or '(not registered yet)'}")
+    click.echo(f"  directory:   {current.directory}")
+
+
+@command.command("start")
+@click.argument("name")
+@click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for it.")
+@_config_dir_option
+def start(name: str, timeout: float, config_dir: Path | None) -> None:
+    """Start endpoint NAME in the background and wait until it is registered and running."""
+    current = lifecycle.start(endpoints_root(config_dir), name, timeout=timeout)
+    click.echo(f"Started endpoint {name!r}: id {current.endpoint_id}, pid {current.pid}")
+
+
+@command.command("stop")
+@click.argument("name")
+@_config_dir_option
+def stop(name: str, config_dir: Path | None) -> None:
+    """Stop endpoint NAME and everything it started (user endpoints, engines, jobs)."""
+    root = endpoints_root(config_dir)
+    was_running = lifecycle.status(root, name).running
+    stragglers = lifecycle.stop(root, name)
+    if not was_running:
+        click.echo(f"Endpoint {name!r} was not running.")
+        return
+    click.echo(f"Stopped endpoint {name!r}.")
+    if stragglers:
+        click.secho(
+            f"note: stopped {len(stragglers)} process(es) its shutdown left behind:"
+            f" {', '.join(map(str, stragglers))}",
+            fg="yellow",
+            err=True,
+        )
+
+
+@command.command("restart")
+@click.argument("name")
+@click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for it.")
+@_config_dir_option
+def restart(name: str, timeout: float, config_dir: Path | None) -> None:
+    """Stop endpoint NAME (if running) and start it again."""
+    root = endpoints_root(config_dir)
+    lifecycle.stop(root, name)
+    current = lifecycle.start(root, name, timeout=timeout)
+    click.echo(f"Restarted endpoint {name!r}: id {current.endpoint_id}, pid {current.pid}")
+
+
+@command.command("status")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_config_dir_option
+def status(name: str, as_json: bool, config_dir: Path | None) -> None:
+    """Show whether endpoint NAME runs. Exit 0 when running, 3 when stopped (as LSB
+    init scripts do), 1 when not configured."""
+    current = lifecycle.status(endpoints_root(config_dir), name)
+    if not current.configured:
+        raise ChiltepinError(
+            f"endpoint {name!r} is not configured;"
+            f" run: chiltepin endpoint configure {name} --site SITE"
+        )
+    if as_json:
+        click.echo(json.dumps(current.as_dict(), indent=2))
+    else:
+        _print_status(current)
+    sys.exit(0 if current.running else 3)
+
+
+@command.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_config_dir_option
+def list_(as_json: bool, config_dir: Path | None) -> None:
+    """List configured endpoints with their site, state and id."""
+    found = lifecycle.list_endpoints(endpoints_root(config_dir))
+    if as_json:
+        click.echo(json.dumps([e.as_dict() for e in found], indent=2))
+        return
+    if not found:
+        click.echo("No endpoints configured. Create one with: chiltepin endpoint configure")
+        return
+    for current in found:
+        state = "running" if current.running else "stopped"
+        click.echo(
+            f"{current.name:20} {state:8} {current.site or '-':12} {current.endpoint_id or '-'}"
+        )
+
+
+@command.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_config_dir_option
+def delete(name: str, yes: bool, config_dir: Path | None) -> None:
+    """Stop endpoint NAME and delete it, locally and from the Globus Compute service."""
+    if not yes:
+        click.confirm(f"Delete endpoint {name!r} and its configuration?", abort=True)
+    lifecycle.delete(endpoints_root(config_dir), name)
+    click.echo(f"Deleted endpoint {name!r}.")

@@ -29,15 +29,18 @@ def cli() -> None:
     \b
     Endpoint side:  chiltepin endpoint configure NAME --site hera --set account=myproj
     Local Slurm:    chiltepin cluster up     (a real Slurm cluster on this host, for development)
-    Try it:         chiltepin demo           (runs on this machine, no Globus account needed)
+    Try it:         chiltepin demo           (an ensemble on this machine, no Globus account)
+    Check a host:   chiltepin selftest       (render every site; Python, shell, MPI tasks)
     """
 
 
 def _register() -> None:
-    from chiltepin.cli import cluster, demo, endpoint, sites, testing
+    from chiltepin.cli import auth, cluster, demo, endpoint, run, sites, testing
 
-    for module in (endpoint, sites, cluster, testing, demo):
+    for module in (endpoint, sites, run, cluster, testing):
         cli.add_command(module.command)
+    for command in (*auth.commands, *demo.commands):
+        cli.add_command(command)
 
 
 _register()

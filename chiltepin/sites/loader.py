@@ -99,9 +99,18 @@ def _layers(path: Path, depth: int = 0) -> list[LocatedData]:
     return [layer, *_layers(parent_path, depth + 1)]
 
 
-def load_site(name_or_path: str | Path, overrides: list[str] | None = None) -> Site:
-    """Load, merge and validate a site. The site's name defaults to its file's stem."""
-    path = site_path(name_or_path)
+def load_site(
+    name_or_path: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    relative_to: Path | None = None,
+) -> Site:
+    """Load, merge and validate a site. The site's name defaults to its file's stem.
+
+    A relative path is looked up from ``relative_to`` (the directory of the file that
+    names it) when given, else from the working directory.
+    """
+    path = site_path(name_or_path, relative_to=relative_to)
     layers = _layers(path)
     if overrides:
         layers.insert(0, parse_overrides(overrides))

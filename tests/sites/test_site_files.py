@@ -1,4 +1,4 @@
-"""Site files: every shipped site validates; bad files fail with file, line, key and what is allowed."""
+"""Site files: shipped ones validate; bad ones fail naming file, line, key and what is allowed."""
 
 from __future__ import annotations
 

@@ -1,0 +1,70 @@
+"""``chiltepin run``: look at and resume runs from their run directories."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from chiltepin.federation.journal import read_journal
+
+_run_dir = click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+
+
+@click.group("run")
+def command() -> None:
+    """Inspect or resume a federation run from its run directory.
+
+    \b
+    chiltepin run status ~/.chiltepin/runs/20261121-101500-ab12cd
+    chiltepin run resume ~/.chiltepin/runs/20261121-101500-ab12cd
+    """
+
+
+@command.command("status")
+@_run_dir
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(run_dir: Path, as_json: bool) -> None:
+    """Count the run's tasks by state, from its journal (no service is contacted)."""
+    record = read_journal(run_dir)
+    states: Counter[str] = Counter()
+    for task in record.tasks.values():
+        if task.outcome is None:
+            states["pending"] += 1
+        else:
+            states["done" if task.outcome["ok"] else "failed"] += 1
+    summary = {"run_dir": str(run_dir), "tasks": len(record.tasks), **states}
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(", ".join(f"{k}: {v}" for k, v in summary.items()))
+
+
+@command.command("resume")
+@_run_dir
+@click.option(
+    "--sites",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Sites file to use instead of the run's own (e.g. a site is gone for good).",
+)
+@click.option("--progress/--no-progress", default=None, help="[default: on a terminal]")
+def resume(run_dir: Path, sites: Path | None, progress: bool | None) -> None:
+    """Collect every result of a run whose client died (killed, logged out, rebooted).
+
+    Finished tasks are read from the run directory, tasks still held by an endpoint are
+    collected by their task ids, and tasks that never ran are submitted again. Results
+    are stored in the run directory; exit status 1 if any task failed.
+    """
+    from chiltepin.federation import Federation
+
+    federation = Federation.reattach(run_dir, sites, progress=progress)
+    federation.shutdown(wait=True)
+    failed = sum(1 for f in federation.futures if f.exception() is not None)
+    console = Console()
+    federation.print_summary(console)
+    console.print(f"{len(federation.futures)} tasks, {failed} failed; results in {run_dir}")
+    raise SystemExit(1 if failed else 0)

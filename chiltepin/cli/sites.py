@@ -1,0 +1,63 @@
+"""``chiltepin sites``: see the shipped site files and check your own."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from chiltepin.sites.loader import load_site, shipped_site_names
+
+
+@click.group("sites")
+def command() -> None:
+    """List, show and check site definitions.
+
+    \b
+    chiltepin sites list
+    chiltepin sites show hera --set account=gsd-hpcs
+    chiltepin sites check ~/my-sites/hera.yaml
+    """
+
+
+@command.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_sites(as_json: bool) -> None:
+    """The sites chiltepin ships (endpoints/*.yaml)."""
+    sites = [load_site(name) for name in shipped_site_names()]
+    if as_json:
+        click.echo(json.dumps([site.model_dump(mode="json") for site in sites], indent=2))
+        return
+    table = Table("site", "scheduler", "partition/queue", "cores/node", "capacity", "description")
+    for site in sites:
+        where = site.partition or site.queue or "-"
+        table.add_row(
+            site.name,
+            site.scheduler.value,
+            where,
+            str(site.cores_per_node),
+            str(site.capacity),
+            site.description,
+        )
+    Console().print(table)
+
+
+@command.command("show")
+@click.argument("site")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a key.")
+def show(site: str, overrides: tuple[str, ...]) -> None:
+    """Print SITE fully resolved (extends and overrides applied, defaults filled in)."""
+    resolved = load_site(site, list(overrides)).model_dump(mode="json")
+    click.echo(yaml.safe_dump(resolved, sort_keys=False), nl=False)
+
+
+@command.command("check")
+@click.argument("files", nargs=-1, required=True)
+def check(files: tuple[str, ...]) -> None:
+    """Validate site files; print every problem with file, line and allowed values."""
+    for path in files:
+        site = load_site(path)
+        click.echo(f"{path}: ok (site {site.name!r}, {site.scheduler.value})")

@@ -1,0 +1,114 @@
+"""The ensemble demo: a Lorenz-96 forecast ensemble fanned out across sites.
+
+Lorenz-96 is the toy atmosphere of data assimilation papers: ``K`` variables on a latitude
+circle, advection, damping and forcing ``F`` (chaotic at F = 8). Each ensemble member starts
+from the same analysis plus a small perturbation and is integrated with RK4; the spread of
+the members grows as the forecast loses skill, which is what an ensemble is for.
+
+By default two embedded local sites share the members in proportion to their capacity, so
+the demo runs anywhere with no Globus account; ``--sites FILE`` runs the same ensemble on
+real endpoints.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from chiltepin.federation import Federation
+
+DEMO_SITES: dict[str, dict[str, Any]] = {
+    # Two sites on this machine with different capacities (workers), to show placement.
+    "site-a": {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 2}},
+    "site-b": {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 1}},
+}
+
+
+def run_member(
+    x0: np.ndarray, steps: int, dt: float = 0.01, forcing: float = 8.0
+) -> dict[str, Any]:
+    """Integrate one member with RK4; return its final state and where it ran.
+
+    Self-contained (numpy only) so it runs on any endpoint whose workers have numpy.
+    """
+    import os
+    import socket
+
+    import numpy as np
+
+    def tendency(x: np.ndarray) -> np.ndarray:
+        return (np.roll(x, -1) - np.roll(x, 2)) * np.roll(x, 1) - x + forcing
+
+    x = np.array(x0, dtype=float)
+    for _ in range(steps):
+        k1 = tendency(x)
+        k2 = tendency(x + 0.5 * dt * k1)
+        k3 = tendency(x + 0.5 * dt * k2)
+        k4 = tendency(x + dt * k3)
+        x = x + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return {"state": x, "host": socket.gethostname(), "pid": os.getpid()}
+
+
+def initial_conditions(
+    members: int, variables: int = 40, forcing: float = 8.0, seed: int = 1
+) -> list[np.ndarray]:
+    """An "analysis" on the attractor, plus one small Gaussian perturbation per member."""
+    rng = np.random.default_rng(seed)
+    analysis = forcing * np.ones(variables)
+    analysis[0] += 0.01
+    spun_up = run_member(analysis, steps=1000, forcing=forcing)["state"]
+    return [spun_up + rng.normal(0.0, 1e-3, variables) for _ in range(members)]
+
+
+@dataclass(frozen=True)
+class EnsembleResult:
+    mean: np.ndarray
+    spread: np.ndarray
+    states: np.ndarray
+
+
+def summarise(results: list[dict[str, Any]]) -> EnsembleResult:
+    states = np.stack([r["state"] for r in results])
+    return EnsembleResult(
+        mean=states.mean(axis=0), spread=states.std(axis=0, ddof=1), states=states
+    )
+
+
+def run(
+    console: Console,
+    *,
+    members: int = 16,
+    steps: int = 500,
+    sites: str | Path | None = None,
+    run_dir: Path | None = None,
+    progress: bool | None = None,
+) -> EnsembleResult:
+    console.rule("[bold]Lorenz-96 ensemble forecast")
+    ics = initial_conditions(members)
+    started = time.monotonic()
+    where = str(sites) if sites else "two embedded local sites (no Globus account needed)"
+    console.print(f"{members} members x {steps} RK4 steps on {where}")
+    with Federation(sites or DEMO_SITES, run_dir=run_dir, progress=progress) as federation:
+        results = list(federation.map(run_member, ics, [steps] * members))
+        console.print(f"run directory: {federation.run_dir}")
+    elapsed = time.monotonic() - started
+    ensemble = summarise(results)
+
+    table = Table(title=f"Ensemble after {steps} steps ({steps * 0.01:.1f} model time units)")
+    for column in ("variable", "mean", "spread"):
+        table.add_column(column, justify="right")
+    for k in range(0, len(ensemble.mean), max(1, len(ensemble.mean) // 8)):
+        table.add_row(str(k), f"{ensemble.mean[k]:+.3f}", f"{ensemble.spread[k]:.3f}")
+    console.print(table)
+    console.print(
+        f"domain-mean spread {ensemble.spread.mean():.3f} (initial perturbations 0.001);"
+        f" {members} members in {elapsed:.1f} s"
+    )
+    federation.print_summary(console)
+    return ensemble

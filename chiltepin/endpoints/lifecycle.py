@@ -1,0 +1,220 @@
+"""Drive a configured endpoint through ``globus-compute-endpoint``'s public CLI.
+
+chiltepin adds what the bare CLI lacks for people and pipelines: checks with clear
+messages before anything starts (not configured, already running, not logged in), a
+detached start in a session of its own that waits until the endpoint is really up,
+a stop that verifies every process the endpoint started is gone (user endpoints,
+interchanges, workers) and stops stragglers by PID, and machine-readable status.
+The endpoint's on-disk files (``daemon.pid``, ``endpoint.json``) are read, never written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+from chiltepin import auth
+from chiltepin.endpoints.render import SITE_RECORD
+from chiltepin.errors import ChiltepinError
+
+START_LOG = "chiltepin-start.log"
+
+
+def endpoint_cli() -> str:
+    """The ``globus-compute-endpoint`` of this Python environment."""
+    return str(Path(sys.executable).parent / "globus-compute-endpoint")
+
+
+@dataclass(frozen=True)
+class EndpointStatus:
+    """What is known locally about one endpoint directory."""
+
+    name: str
+    directory: str
+    configured: bool
+    running: bool
+    pid: int | None
+    endpoint_id: str | None
+    site: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _live_pid(directory: Path) -> int | None:
+    try:
+        pid = int((directory / "daemon.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        process = psutil.Process(pid)
+        return pid if process.status() != psutil.STATUS_ZOMBIE else None
+    except psutil.NoSuchProcess:
+        return None
+
+
+def status(root: Path, name: str) -> EndpointStatus:
+    directory = root / name
+    endpoint_id = site = None
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        endpoint_id = json.loads((directory / "endpoint.json").read_text())["endpoint_id"]
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        site = json.loads((directory / SITE_RECORD).read_text())["site"]["name"]
+    pid = _live_pid(directory)
+    return EndpointStatus(
+        name=name,
+        directory=str(directory),
+        configured=(directory / "config.yaml").is_file(),
+        running=pid is not None,
+        pid=pid,
+        endpoint_id=endpoint_id,
+        site=site,
+    )
+
+
+def list_endpoints(root: Path) -> list[EndpointStatus]:
+    if not root.is_dir():
+        return []
+    return [
+        status(root, entry.name)
+        for entry in sorted(root.iterdir())
+        if entry.is_dir() and not entry.name.startswith(".") and (entry / "config.yaml").is_file()
+    ]
+
+
+def _require_configured(root: Path, name: str) -> EndpointStatus:
+    current = status(root, name)
+    if not current.configured:
+        raise ChiltepinError(
+            f"endpoint {name!r} is not configured in {root};"
+            f" run: chiltepin endpoint configure {name} --site SITE"
+        )
+    return current
+
+
+def _require_login(root: Path) -> None:
+    if auth.uses_client_credentials() or (root / "storage.db").is_file():
+        return
+    raise ChiltepinError(
+        "not logged in: run `chiltepin login` (people) or set GLOBUS_COMPUTE_CLIENT_ID and"
+        " GLOBUS_COMPUTE_CLIENT_SECRET (CI, pipelines)"
+    )
+
+
+def _cli_env(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["GLOBUS_COMPUTE_USER_DIR"] = str(root)
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
+    return env
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def start(root: Path, name: str, *, timeout: float = 90.0) -> EndpointStatus:
+    """Start endpoint ``name`` detached and wait until its daemon is running."""
+    current = _require_configured(root, name)
+    if current.running:
+        raise ChiltepinError(
+            f"endpoint {name!r} is already running (pid {current.pid});"
+            f" use `chiltepin endpoint restart {name}`"
+        )
+    _require_login(root)
+    directory = root / name
+    log_path = directory / START_LOG
+    with log_path.open("wb") as log:
+        # A session of its own: the endpoint signals its whole process group on stop,
+        # which must never include the caller.
+        launcher = subprocess.Popen(
+            [endpoint_cli(), "start", name],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_cli_env(root),
+            cwd=directory,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = status(root, name)
+        if current.running and current.endpoint_id:
+            return current
+        if launcher.poll() not in (None, 0):
+            raise ChiltepinError(
+                f"endpoint {name!r} failed to start (exit {launcher.returncode}):\n"
+                + _log_tail(log_path)
+            )
+        time.sleep(0.2)
+    raise ChiltepinError(
+        f"endpoint {name!r} did not come up within {timeout:.0f} s; its log ends:\n"
+        + _log_tail(log_path)
+    )
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        parent = psutil.Process(pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def stop(root: Path, name: str, *, timeout: float = 60.0) -> list[int]:
+    """Stop endpoint ``name``; return PIDs that had to be stopped after the endpoint's own
+    shutdown left them behind (empty when it cleaned up after itself)."""
+    current = _require_configured(root, name)
+    if not current.running or current.pid is None:
+        return []
+    tree = _descendants(current.pid)
+    subprocess.run(
+        [endpoint_cli(), "stop", name],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=_cli_env(root),
+        timeout=timeout,
+        check=False,
+    )
+    _, stragglers = psutil.wait_procs(tree, timeout=timeout)
+    for process in stragglers:
+        _signal(process, "terminate")
+    _, survivors = psutil.wait_procs(stragglers, timeout=5)
+    for process in survivors:
+        _signal(process, "kill")
+    return sorted(p.pid for p in stragglers)
+
+
+def _signal(process: psutil.Process, how: str) -> None:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        getattr(process, how)()
+
+
+def delete(root: Path, name: str) -> None:
+    """Stop (if running) and delete endpoint ``name`` locally and from the service."""
+    _require_configured(root, name)
+    stop(root, name)
+    result = subprocess.run(
+        [endpoint_cli(), "delete", name, "--yes"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=_cli_env(root),
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ChiltepinError(
+            f"globus-compute-endpoint could not delete {name!r}:\n{result.stderr.strip()}"
+        )

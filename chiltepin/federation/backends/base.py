@@ -1,0 +1,125 @@
+"""What every site backend offers the federation, and the bookkeeping they share."""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from chiltepin.federation.config import ResolvedSite
+from chiltepin.federation.tasks import Attempt
+
+SUBMISSION_FAILURES_TO_QUARANTINE = 3
+QUARANTINE_S = 30.0
+
+Completion = Callable[[Attempt, Future], None]  # type: ignore[type-arg]
+"""Called once per attempt with a future holding its value or its error."""
+
+
+class Backend(ABC):
+    """A site as the federation drives it: submit attempts, report health, shut down."""
+
+    def __init__(self, resolved: ResolvedSite) -> None:
+        self.resolved = resolved
+        self.name = resolved.name
+        self.capacity = resolved.capacity
+        self.tags = resolved.tags
+        self._in_flight: dict[int, tuple[Attempt, Callable[[Future], None]]] = {}  # type: ignore[type-arg]
+        self._lock = threading.Lock()
+        self._unhealthy_reason: str | None = None
+        self._unhealthy_until: float | None = None
+        self._submission_failures = 0
+        self.late_results = 0
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._in_flight)
+
+    def in_flight(self) -> list[Attempt]:
+        with self._lock:
+            return [attempt for attempt, _ in self._in_flight.values()]
+
+    @property
+    def healthy(self) -> bool:
+        """False while the site is known bad; a cool-down, when set, lets it be tried again."""
+        if self._unhealthy_until is not None and time.monotonic() >= self._unhealthy_until:
+            self.mark_healthy()
+        return self._unhealthy_reason is None
+
+    @property
+    def unhealthy_reason(self) -> str | None:
+        return self._unhealthy_reason
+
+    def mark_unhealthy(self, reason: str, *, cool_down_s: float | None = None) -> None:
+        self._unhealthy_reason = reason
+        self._unhealthy_until = None if cool_down_s is None else time.monotonic() + cool_down_s
+
+    def mark_healthy(self) -> None:
+        self._unhealthy_reason = None
+        self._unhealthy_until = None
+        self._submission_failures = 0
+
+    def record_submission_ok(self) -> None:
+        self._submission_failures = 0
+
+    def record_submission_failure(self, error: BaseException) -> None:
+        """Consecutive refused submissions take the site out of placement for a while."""
+        self._submission_failures += 1
+        if self._submission_failures >= SUBMISSION_FAILURES_TO_QUARANTINE and self.healthy:
+            self.mark_unhealthy(
+                f"{self._submission_failures} submissions failed, last: {error}",
+                cool_down_s=QUARANTINE_S,
+            )
+
+    def submit(self, attempt: Attempt, on_done: Completion) -> None:
+        """Send ``attempt`` to the site; ``on_done`` fires exactly once for it."""
+        self._submit(attempt, self._register(attempt, on_done))
+
+    def track(self, attempt: Attempt, on_done: Completion, future: Future) -> None:  # type: ignore[type-arg]
+        """Follow an attempt submitted earlier (by a client that has since died)."""
+        attempt.handle = future
+        future.add_done_callback(self._register(attempt, on_done))
+
+    def _register(self, attempt: Attempt, on_done: Completion) -> Callable[[Future], None]:  # type: ignore[type-arg]
+        """Record ``attempt`` as in flight; return the callback that reports it, once.
+
+        An attempt can finish twice: given up on (:meth:`fail_in_flight`) and later
+        answered by the site after all. The second report is counted as a late result
+        and goes no further.
+        """
+
+        def finished(future: Future) -> None:  # type: ignore[type-arg]
+            with self._lock:
+                self._in_flight.pop(id(attempt), None)
+                late, attempt.reported = attempt.reported, True
+                self.late_results += late
+            if not late:
+                on_done(attempt, future)
+
+        with self._lock:
+            self._in_flight[id(attempt)] = (attempt, finished)
+        return finished
+
+    def fail_in_flight(self, error: BaseException) -> None:
+        """End every in-flight attempt with ``error`` (the site is gone) so the federation
+        can place them elsewhere; their real results, if any arrive, become late results."""
+        with self._lock:
+            reports = [finished for _, finished in self._in_flight.values()]
+        for finished in reports:
+            failed: Future = Future()  # type: ignore[type-arg]
+            failed.set_exception(error)
+            finished(failed)
+
+    @abstractmethod
+    def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]
+        """Submit to the site; call ``finished`` with a completed future, once."""
+
+    @abstractmethod
+    def shutdown(self, *, cancel: bool) -> None:
+        """Release the site's resources (engines, executors, batch jobs)."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"site": self.name, "kind": self.resolved.kind.value, "capacity": self.capacity}

@@ -1,0 +1,136 @@
+"""The ``endpoint`` site kind: a Globus Compute endpoint reached through the SDK Executor.
+
+One SDK ``Executor`` per distinct routing (user endpoint options + resource
+specification), all sharing the federation's client and so its rate budget; the SDK
+batches what is submitted in bursts (up to 128 tasks per request). An executor whose
+submission thread died (the SDK stops an executor after a failed request) is replaced on
+next use. A monitor polls the endpoint's status while work is outstanding and, once the
+endpoint has been offline for longer than the site's grace period, marks the site
+unhealthy and hands its in-flight attempts back for failover.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from globus_compute_sdk import Executor
+
+from chiltepin.federation.backends.base import Backend, Completion
+from chiltepin.federation.client import BudgetedClient
+from chiltepin.federation.config import ResolvedSite
+from chiltepin.federation.failures import SiteFailure
+from chiltepin.federation.functions import FunctionRegistry
+from chiltepin.federation.tasks import Attempt
+
+log = logging.getLogger(__name__)
+
+
+class EndpointBackend(Backend):
+    def __init__(
+        self,
+        resolved: ResolvedSite,
+        client: BudgetedClient,
+        functions: FunctionRegistry,
+        *,
+        poll_s: float = 5.0,
+    ) -> None:
+        super().__init__(resolved)
+        assert resolved.entry.endpoint_id is not None
+        self.endpoint_id = resolved.entry.endpoint_id
+        self._client = client
+        self._functions = functions
+        self._executors: dict[tuple[str, str], Executor] = {}
+        self._executors_lock = threading.Lock()
+        self._poll_s = poll_s
+        self._grace_s = resolved.entry.offline_grace_s
+        self._stop = threading.Event()
+        self._monitor = threading.Thread(
+            target=self._watch_status, name=f"chiltepin-status-{self.name}", daemon=True
+        )
+        self._monitor.start()
+
+    def _executor(self, attempt: Attempt) -> Executor:
+        key = attempt.routing.key()
+        with self._executors_lock:
+            executor = self._executors.get(key)
+            if executor is None or executor._stopped:  # the SDK's own "dead" flag
+                executor = Executor(
+                    endpoint_id=self.endpoint_id,
+                    client=self._client,
+                    user_endpoint_config=attempt.routing.options or None,
+                    resource_specification=attempt.routing.resource_specification or None,
+                )
+                self._executors[key] = executor
+            return executor
+
+    def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]
+        task = attempt.task
+        try:
+            function_id = self._functions.uuid_for(task.fn)
+            future = self._executor(attempt).submit_to_registered_function(
+                function_id, args=task.args, kwargs=task.kwargs
+            )
+        except Exception as err:
+            failed: Future = Future()  # type: ignore[type-arg]
+            failed.set_exception(err)
+            finished(failed)
+            return
+        attempt.handle = future
+        future.add_done_callback(finished)
+
+    def rewatch(self, task_group: str, attempts: list[Attempt], on_done: Completion) -> None:
+        """Collect attempts a previous (killed) client submitted, by their remote ids.
+
+        The SDK's ``reload_tasks`` returns a future per task of the group, already
+        resolved for tasks that finished while nobody was watching.
+        """
+        executor = Executor(endpoint_id=self.endpoint_id, client=self._client)
+        with self._executors_lock:
+            self._executors[("rewatch", task_group)] = executor
+        try:
+            futures = {str(f.task_id): f for f in executor.reload_tasks(task_group)}
+        except Exception as err:
+            futures = {}
+            log.warning("could not reload task group %s from %s: %s", task_group, self.name, err)
+        for attempt in attempts:
+            future = futures.get(str(attempt.remote_id))
+            if future is None:
+                future = Future()
+                future.set_exception(
+                    SiteFailure(self.name, f"task {attempt.remote_id} is unknown to the service")
+                )
+            self.track(attempt, on_done, future)
+
+    def _watch_status(self) -> None:
+        offline_since: float | None = None
+        while not self._stop.wait(self._poll_s):
+            if not self.outstanding and self.healthy:
+                offline_since = None
+                continue
+            try:
+                status = self._client.get_endpoint_status(str(self.endpoint_id)).get("status")
+            except Exception as err:  # the service itself is unreachable: not this site's fault
+                log.debug("status of %s unknown: %s", self.name, err)
+                continue
+            if status == "online":
+                offline_since = None
+                if not self.healthy:
+                    log.warning("site %s is back online", self.name)
+                    self.mark_healthy()
+                continue
+            offline_since = offline_since or time.monotonic()
+            if self.healthy and time.monotonic() - offline_since >= self._grace_s:
+                reason = f"endpoint {self.endpoint_id} offline for {self._grace_s:.0f} s"
+                self.mark_unhealthy(reason)
+                self.fail_in_flight(SiteFailure(self.name, reason))
+
+    def shutdown(self, *, cancel: bool) -> None:
+        self._stop.set()
+        with self._executors_lock:
+            executors, self._executors = list(self._executors.values()), {}
+        for executor in executors:
+            executor.shutdown(wait=not cancel, cancel_futures=cancel)

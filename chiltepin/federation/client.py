@@ -1,0 +1,40 @@
+"""The one Globus Compute client a federation uses, under one shared rate budget.
+
+Every site's SDK ``Executor`` is handed this client, so every request any of them makes
+(batch submits, function registration, status polls) draws on the same budget: the
+service counts requests per client, not per endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from globus_compute_sdk import Client
+
+from chiltepin.federation.limits import RateBudget
+
+
+class BudgetedClient(Client):
+    """A ``globus_compute_sdk.Client`` whose requests wait for :class:`RateBudget`."""
+
+    def __init__(self, budget: RateBudget | None = None, **kwargs: Any) -> None:
+        self.budget = budget or RateBudget()
+        self.submit_requests = 0
+        super().__init__(**kwargs)
+
+    def batch_run(self, *args: Any, **kwargs: Any) -> Any:
+        self.budget.acquire()
+        self.submit_requests += 1
+        return super().batch_run(*args, **kwargs)
+
+    def register_function(self, *args: Any, **kwargs: Any) -> Any:
+        self.budget.acquire()
+        return super().register_function(*args, **kwargs)
+
+    def get_endpoint_status(self, *args: Any, **kwargs: Any) -> Any:
+        self.budget.acquire()
+        return super().get_endpoint_status(*args, **kwargs)
+
+    def get_batch_result(self, *args: Any, **kwargs: Any) -> Any:
+        self.budget.acquire()
+        return super().get_batch_result(*args, **kwargs)

@@ -1,0 +1,120 @@
+"""A user's sites file: the named places one federation fans out over.
+
+The shipped site files describe machines; this file says which of them *you* use and
+how to reach them::
+
+    policy: capacity
+    retries: 3
+    sites:
+      hera:
+        endpoint_id: 6f1c...      # a Globus Compute endpoint configured from site "hera"
+        site: hera
+        options: {account: gsd-hpcs}
+      laptop:
+        kind: local               # an engine inside the client process; no Globus needed
+        site: localhost
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chiltepin.endpoints.options import schema_for, validate_user_options
+from chiltepin.errors import ConfigError
+from chiltepin.sites.loader import load_site
+from chiltepin.sites.model import SafeName, Site
+from chiltepin.yamlfile import load_mapping, validate
+
+
+class SiteKind(str, Enum):
+    endpoint = "endpoint"
+    local = "local"
+
+
+class Policy(str, Enum):
+    round_robin = "round_robin"
+    capacity = "capacity"
+    least_loaded = "least_loaded"
+
+
+class SiteEntry(BaseModel):
+    """One site as a user reaches it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: SiteKind | None = Field(None, description="endpoint (default with endpoint_id) or local")
+    site: str = Field(description="shipped site name or path of a site file")
+    set: list[str] = Field(default_factory=list, description="KEY=VALUE overrides of the site")
+    endpoint_id: uuid.UUID | None = None
+    options: dict[str, Any] = Field(default_factory=dict, description="user endpoint options")
+    capacity: int | None = Field(None, ge=1, description="concurrent tasks; default from site")
+    tags: list[SafeName] = Field(default_factory=list)
+    offline_grace_s: float = Field(
+        60.0, gt=0, le=86400, description="seconds an endpoint may be offline before failover"
+    )
+
+    @model_validator(mode="after")
+    def _kind_matches(self) -> SiteEntry:
+        kind = self.kind or (SiteKind.endpoint if self.endpoint_id else SiteKind.local)
+        if kind is SiteKind.endpoint and self.endpoint_id is None:
+            raise ValueError("an endpoint site needs endpoint_id (the endpoint's UUID)")
+        if kind is SiteKind.local and self.endpoint_id is not None:
+            raise ValueError("a local site runs in this process; remove endpoint_id")
+        object.__setattr__(self, "kind", kind)
+        return self
+
+
+class FederationConfig(BaseModel):
+    """The whole sites file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sites: dict[SafeName, SiteEntry] = Field(min_length=1)
+    policy: Policy = Policy.capacity
+    retries: int = Field(3, ge=0, le=100, description="resubmissions after site failures")
+    run_dir: str | None = Field(None, description="where run journals go")
+
+
+class ResolvedSite:
+    """A site entry with its site file loaded and its options checked against its schema."""
+
+    def __init__(self, name: str, entry: SiteEntry, source: str, base_dir: Path | None) -> None:
+        self.name = name
+        self.entry = entry
+        machine = load_site(entry.site, entry.set, relative_to=base_dir)
+        validate_user_options(entry.options, schema_for(machine), f"{source}: sites.{name}")
+        # The entry's options are this user's defaults on the machine (more workers per
+        # node, fewer blocks, ...); capacity must reflect them.
+        self.site: Site = machine.model_copy(update=entry.options)
+        self.capacity = entry.capacity or self.site.capacity
+        self.tags = frozenset([*self.site.tags, *entry.tags, name])
+
+    @property
+    def kind(self) -> SiteKind:
+        assert self.entry.kind is not None
+        return self.entry.kind
+
+    def __repr__(self) -> str:
+        return f"<site {self.name} {self.kind.value} capacity={self.capacity}>"
+
+
+def load_config(path: str | Path) -> FederationConfig:
+    """Read and validate a sites file; errors name its file, line and key."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ConfigError("no such sites file", source=path)
+    return validate(FederationConfig, load_mapping(path))
+
+
+def resolve(
+    config: FederationConfig, source: str, base_dir: Path | None = None
+) -> dict[str, ResolvedSite]:
+    """Load every entry's site file (relative paths from ``base_dir``) and check options."""
+    return {
+        name: ResolvedSite(name, entry, source, base_dir) for name, entry in config.sites.items()
+    }

@@ -1,0 +1,512 @@
+"""``Federation``: one ``concurrent.futures.Executor`` over many sites.
+
+Each ``submit`` becomes a logical task: validated and serialised once (size-checked
+against the service's limit), journalled, then placed on a site by the placement policy.
+When a site fails under it (lost workers, killed batch job, endpoint offline, a refused
+submission that is not the user's fault) the task is placed again elsewhere, within a
+retry budget; the user's own exceptions are never retried. Whatever happens, each
+logical task resolves exactly once.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import globus_sdk
+from globus_compute_sdk.errors import TaskExecutionFailed
+from globus_compute_sdk.serialize import ComputeSerializer
+
+from chiltepin.embedded import reap_leftovers
+from chiltepin.errors import ChiltepinError
+from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend
+from chiltepin.federation.client import BudgetedClient
+from chiltepin.federation.config import (
+    FederationConfig,
+    Policy,
+    ResolvedSite,
+    SiteEntry,
+    SiteKind,
+    load_config,
+    resolve,
+)
+from chiltepin.federation.failures import TaskLost, is_site_failure
+from chiltepin.federation.functions import FunctionRegistry
+from chiltepin.federation.journal import Journal, RunRecord, read_journal
+from chiltepin.federation.limits import check_payload
+from chiltepin.federation.placement import NoSiteAvailable, Placement
+from chiltepin.federation.progress import LiveProgress, summary_table
+from chiltepin.federation.resources import Resources, Routing, parse_resources, route
+from chiltepin.federation.stats import RunStats, SiteCounts
+from chiltepin.federation.tasks import Attempt, LogicalTask, TaskFuture
+
+log = logging.getLogger(__name__)
+
+SitesArg = str | Path | FederationConfig | Mapping[str, SiteEntry | Mapping[str, Any]] | None
+DEFAULT_SITES = {"local": {"kind": "local", "site": "localhost"}}
+_SUBMISSION_ERRORS = (globus_sdk.GlobusAPIError, globus_sdk.NetworkError)
+
+
+def _coerce(sites: SitesArg) -> tuple[FederationConfig, str, Path | None]:
+    """Any accepted form of ``sites`` → (config, name for messages, base dir for paths)."""
+    if isinstance(sites, FederationConfig):
+        return sites, "<sites>", None
+    if isinstance(sites, str | Path):
+        path = Path(sites).expanduser()
+        return load_config(path), str(path), path.parent
+    entries = DEFAULT_SITES if sites is None else sites
+    return FederationConfig.model_validate({"sites": dict(entries)}), "<sites>", None
+
+
+def default_run_dir() -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path.home() / ".chiltepin" / "runs" / f"{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+class Federation(concurrent.futures.Executor):
+    """Submit Python functions to named sites; results come back exactly once.
+
+    ``sites`` is a sites file path, a :class:`FederationConfig`, a mapping of site name to
+    entry, or ``None`` for the embedded local default (no Globus account needed).
+    """
+
+    _serializer = ComputeSerializer()
+
+    def __init__(
+        self,
+        sites: SitesArg = None,
+        *,
+        policy: Policy | str | None = None,
+        retries: int | None = None,
+        run_dir: str | Path | None = None,
+        progress: bool | None = None,
+        client: BudgetedClient | None = None,
+        status_poll_s: float = 5.0,
+    ) -> None:
+        config, source, base_dir = _coerce(sites)
+        self.config = config
+        self.policy = Policy(policy) if policy is not None else config.policy
+        self.retries = config.retries if retries is None else retries
+        self.run_dir = Path(run_dir or config.run_dir or default_run_dir()).expanduser()
+        resolved = resolve(config, source, base_dir)
+        self.journal = Journal(self.run_dir)
+        self.journal.run(config.model_dump(mode="json"))
+        self._client = client
+        self._functions: FunctionRegistry | None = None
+        self.backends = [self._backend(r, status_poll_s) for r in resolved.values()]
+        self.placement = Placement(self.backends, self.policy)
+        self.stats = RunStats([b.name for b in self.backends])
+        self._tasks: list[LogicalTask] = []
+        self._ids = itertools.count()
+        self._shutdown = False
+        self._lock = threading.Lock()
+        self._progress = LiveProgress(self.stats) if LiveProgress.wanted(progress) else None
+        if self._progress:
+            self._progress.start()
+        self._stop_watch = threading.Event()
+        self._watcher = threading.Thread(
+            target=self._watch_remote_ids, name="chiltepin-journal", daemon=True
+        )
+        self._watcher.start()
+
+    # -- construction -------------------------------------------------------------------
+
+    @property
+    def client(self) -> BudgetedClient:
+        """The shared Globus Compute client (built on first use by an endpoint site)."""
+        if self._client is None:
+            from chiltepin import auth
+
+            self._client = BudgetedClient(app=auth.globus_app())
+        return self._client
+
+    def _backend(self, resolved: ResolvedSite, poll_s: float) -> Backend:
+        if resolved.kind is SiteKind.local:
+            return LocalBackend(resolved, self.run_dir)
+        if self._functions is None:
+            self._functions = FunctionRegistry(self.client)
+        return EndpointBackend(resolved, self.client, self._functions, poll_s=poll_s)
+
+    # -- submission ---------------------------------------------------------------------
+
+    def submit(  # type: ignore[override]
+        self,
+        fn: Callable[..., Any],
+        /,
+        *args: Any,
+        site: str | None = None,
+        resources: Resources | dict[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+        **kwargs: Any,
+    ) -> TaskFuture:
+        """Run ``fn(*args, **kwargs)`` on ``site`` (or wherever the policy places it)."""
+        return self._submit(fn, args, kwargs, site=site, resources=resources, tags=tags)
+
+    def _submit(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        site: str | None = None,
+        resources: Resources | dict[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+        allowed: Sequence[str] | None = None,
+        policy: Policy | None = None,
+    ) -> TaskFuture:
+        if self._shutdown:
+            raise RuntimeError("cannot submit to a Federation after shutdown")
+        wanted = frozenset(tags or ())
+        parsed = parse_resources(resources)
+        self.placement.check_request(site, wanted)
+        call = self._serialize(fn, args, kwargs)
+        task_id = f"t{next(self._ids):06d}"
+        name = getattr(fn, "__qualname__", type(fn).__name__)
+        task = LogicalTask(
+            id=task_id,
+            name=name,
+            call=call,
+            fn=fn,
+            args=args,
+            kwargs=kwargs,
+            resources=parsed,
+            pinned_site=site,
+            tags=wanted,
+            future=TaskFuture(task_id),
+            allowed=tuple(allowed) if allowed else None,
+            policy=policy,
+        )
+        self.journal.task(
+            task_id,
+            name,
+            call,
+            {
+                "site": site,
+                "tags": sorted(wanted),
+                "resources": parsed.model_dump(exclude_none=True),
+                "allowed": task.allowed,
+            },
+        )
+        with self._lock:
+            self._tasks.append(task)
+        self.stats.submitted()
+        self._dispatch(task)
+        return task.future
+
+    def _serialize(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> str:
+        ser = self._serializer.serialize
+        parts = [ser(fn), ser(args), ser(kwargs)]
+        call = self._serializer.pack_buffers(parts)
+        if len(call) > 10 * 1000 * 1000:
+            sizes = {f"argument {i}": len(ser(a)) for i, a in enumerate(args)}
+            sizes.update({f"keyword argument {k!r}": len(ser(v)) for k, v in kwargs.items()})
+            biggest = max(sizes, key=sizes.__getitem__, default="the call")
+            check_payload(len(call), f"the call (largest part: {biggest})")
+        return call
+
+    def _dispatch(self, task: LogicalTask) -> None:
+        try:
+            backend = self.placement.choose(
+                task.tags,
+                pinned=task.pinned_site,
+                excluded=task.excluded_sites,
+                allowed=task.allowed,
+                policy=task.policy,
+            )
+        except NoSiteAvailable as err:
+            current = task.current
+            if current is None:
+                task.future.set_exception(err)
+            else:
+                task.resolve(current, error=err)
+            return
+        routing = route(task.resources, backend.resolved.site, backend.resolved.entry.options)
+        attempt = task.new_attempt(backend.name, routing)
+        self.journal.attempt(
+            task.id,
+            attempt.number,
+            backend.name,
+            {"options": routing.options, "resource_specification": routing.resource_specification},
+        )
+        self.stats.bump(backend.name, "tasks")
+        backend.submit(attempt, self._on_done)
+
+    # -- completion ---------------------------------------------------------------------
+
+    def _on_done(self, attempt: Attempt, future: concurrent.futures.Future) -> None:  # type: ignore[type-arg]
+        task = attempt.task
+        backend = self.placement.backends[attempt.site]
+        error = concurrent.futures.CancelledError() if future.cancelled() else future.exception()
+        if error is None:
+            value = future.result()
+            payload = self._serializer.serialize(value)
+            if task.resolve(
+                attempt,
+                value=value,
+                record=lambda: self.journal.outcome(
+                    task.id, attempt.number, True, payload, "value"
+                ),
+            ):
+                self.stats.bump(attempt.site, "done")
+                backend.record_submission_ok()
+            return
+        if isinstance(error, _SUBMISSION_ERRORS) and is_site_failure(error):
+            backend.record_submission_failure(error)
+        if self._shutdown and isinstance(error, concurrent.futures.CancelledError):
+            task.resolve(attempt, error=error)
+            return
+        if is_site_failure(error):
+            self._retry_elsewhere(task, attempt, error)
+            return
+        text = error.remote_data if isinstance(error, TaskExecutionFailed) else str(error)
+        if task.resolve(
+            attempt,
+            error=error,
+            record=lambda: self.journal.outcome(
+                task.id, attempt.number, False, text, type(error).__name__
+            ),
+        ):
+            self.stats.bump(attempt.site, "failed")
+
+    def _retry_elsewhere(self, task: LogicalTask, attempt: Attempt, error: BaseException) -> None:
+        if not task.is_current(attempt):
+            return
+        self.stats.bump(attempt.site, "retries")
+        if len(task.attempts) > self.retries:
+            sites = ", ".join(a.site for a in task.attempts)
+            lost = TaskLost(
+                f"task {task.id} ({task.name}) failed on every attempt ({sites});"
+                f" last error: {error}"
+            )
+            if task.resolve(
+                attempt,
+                error=lost,
+                record=lambda: self.journal.outcome(
+                    task.id, attempt.number, False, str(lost), "TaskLost"
+                ),
+            ):
+                self.stats.bump(attempt.site, "failed")
+            return
+        task.excluded_sites.add(attempt.site)
+        self.stats.bump(attempt.site, "failovers")
+        log.info("task %s: %s failed (%s); placing it again", task.id, attempt.site, error)
+        self._dispatch(task)
+
+    def _watch_remote_ids(self) -> None:
+        """Journal remote task ids as the SDK learns them, so a killed client can reattach."""
+        while not self._stop_watch.wait(0.5):
+            self._journal_remote_ids()
+
+    def _journal_remote_ids(self) -> None:
+        with self._lock:
+            tasks = list(self._tasks)
+        for task in tasks:
+            attempt = task.current
+            if attempt is None or attempt.remote_id or attempt.handle is None:
+                continue
+            remote = getattr(attempt.handle, "task_id", None)
+            if remote:
+                attempt.remote_id = remote
+                attempt.task_group = str(attempt.handle._metadata.get("task_group_uuid") or "")
+                self.journal.remote(task.id, attempt.number, remote, attempt.task_group or None)
+
+    # -- the rest of the Executor interface ---------------------------------------------
+
+    def map(  # type: ignore[override]
+        self,
+        fn: Callable[..., Any],
+        *iterables: Iterable[Any],
+        sites: Sequence[str] | None = None,
+        policy: Policy | str | None = None,
+        resources: Resources | dict[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[Any]:
+        """Like ``Executor.map``: submits everything now, yields results lazily in input
+        order. ``sites`` restricts placement to those sites."""
+        for name in sites or ():
+            self.placement.check_request(name, frozenset())
+        chosen = Policy(policy) if policy is not None else None
+        futures = [
+            self._submit(fn, args, {}, resources=resources, tags=tags, allowed=sites, policy=chosen)
+            for args in zip(*iterables, strict=False)
+        ]
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def results() -> Iterator[Any]:
+            for future in futures:
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                yield future.result(remaining)
+
+        return results()
+
+    def as_completed(
+        self, futures: Iterable[TaskFuture] | None = None, timeout: float | None = None
+    ) -> Iterator[TaskFuture]:
+        """Futures (default: every task of this federation) as they finish."""
+        if futures is None:
+            with self._lock:
+                futures = [t.future for t in self._tasks]
+        return concurrent.futures.as_completed(futures, timeout)  # type: ignore[return-value]
+
+    @property
+    def futures(self) -> list[TaskFuture]:
+        with self._lock:
+            return [t.future for t in self._tasks]
+
+    def summary(self) -> list[SiteCounts]:
+        counts = self.stats.snapshot()
+        for c, backend in zip(counts, self.backends, strict=True):
+            c.late = backend.late_results
+        return counts
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop taking work; with ``wait``, let outstanding tasks finish first. Then shut
+        every site down (engines, executors, their batch jobs) and close the journal."""
+        if self._shutdown:
+            return
+        self._shutdown = True
+        futures = self.futures
+        if cancel_futures:
+            for future in futures:
+                future.cancel()
+        elif wait:
+            concurrent.futures.wait(futures)
+        self._stop_watch.set()
+        self._watcher.join()
+        self._journal_remote_ids()
+        for backend in self.backends:
+            backend.shutdown(cancel=cancel_futures or not wait)
+        if self._progress:
+            self._progress.stop()
+        self.journal.close()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        self.shutdown(wait=exc_type is None, cancel_futures=exc_type is not None)
+        return None
+
+    # -- reattaching to a run whose client died -----------------------------------------
+
+    @classmethod
+    def reattach(
+        cls,
+        run_dir: str | Path,
+        sites: SitesArg = None,
+        *,
+        progress: bool | None = None,
+        client: BudgetedClient | None = None,
+        status_poll_s: float = 5.0,
+    ) -> Federation:
+        """Pick up a run from its journal: finished tasks resolve from the run directory,
+        tasks an endpoint still holds are collected by their remote ids, and the rest
+        (never submitted, or lost with an embedded engine) are submitted again.
+
+        ``sites`` defaults to the sites the run was started with.
+        """
+        record = read_journal(Path(run_dir))
+        stopped = reap_leftovers(Path(run_dir) / "engines")
+        if stopped:
+            log.warning("stopped %d process(es) the dead client's engines left", len(stopped))
+        config = sites if sites is not None else FederationConfig.model_validate(record.config)
+        federation = cls(
+            config,
+            run_dir=run_dir,
+            progress=progress,
+            client=client,
+            status_poll_s=status_poll_s,
+        )
+        federation._restore(record)
+        return federation
+
+    def _restore(self, record: RunRecord) -> None:
+        rewatch: dict[tuple[str, str], list[Attempt]] = {}
+        numbers = [int(task_id[1:]) for task_id in record.tasks]
+        self._ids = itertools.count(max(numbers, default=-1) + 1)
+        for rec in record.tasks.values():
+            call = record.call(rec)
+            fn, args, kwargs = (
+                self._serializer.deserialize(b) for b in self._serializer.unpack_buffers(call)
+            )
+            meta = rec.meta
+            task = LogicalTask(
+                id=rec.id,
+                name=rec.name,
+                call=call,
+                fn=fn,
+                args=args,
+                kwargs=kwargs,
+                resources=parse_resources(meta.get("resources")),
+                pinned_site=meta.get("site"),
+                tags=frozenset(meta.get("tags", [])),
+                future=TaskFuture(rec.id),
+                allowed=tuple(meta["allowed"]) if meta.get("allowed") else None,
+            )
+            for old in rec.attempts:  # keep attempt numbers increasing across clients
+                previous = task.new_attempt(
+                    old.site, Routing(old.options, old.resource_specification)
+                )
+                previous.remote_id, previous.task_group = old.remote, old.task_group
+                previous.reported = True
+            with self._lock:
+                self._tasks.append(task)
+            self.stats.submitted()
+            last = task.current
+            if rec.outcome is not None and last is not None:
+                self._restore_outcome(
+                    task, last, rec.outcome["ok"], rec.outcome["kind"], record.result(rec)
+                )
+            elif (
+                last is not None
+                and last.remote_id
+                and last.task_group
+                and isinstance(self.placement.backends.get(last.site), EndpointBackend)
+            ):
+                attempt = task.new_attempt(last.site, last.routing)
+                attempt.remote_id, attempt.task_group = last.remote_id, last.task_group
+                self.stats.bump(last.site, "tasks")
+                rewatch.setdefault((last.site, last.task_group), []).append(attempt)
+            else:
+                self._dispatch(task)
+        for (site, task_group), attempts in rewatch.items():
+            backend = self.placement.backends[site]
+            assert isinstance(backend, EndpointBackend)
+            backend.rewatch(task_group, attempts, self._on_done)
+
+    def _restore_outcome(
+        self, task: LogicalTask, attempt: Attempt, ok: bool, kind: str, payload: str
+    ) -> None:
+        attempt.reported = False
+        self.stats.bump(attempt.site, "tasks")
+        if ok:
+            task.resolve(attempt, value=self._serializer.deserialize(payload))
+            self.stats.bump(attempt.site, "done")
+            return
+        error: BaseException = (
+            TaskExecutionFailed(payload)
+            if kind == "TaskExecutionFailed"
+            else ChiltepinError(payload)
+        )
+        task.resolve(attempt, error=error)
+        self.stats.bump(attempt.site, "failed")
+
+    def print_summary(self, console: Any = None) -> None:
+        from rich.console import Console
+
+        (console or Console()).print(summary_table(self.summary()))

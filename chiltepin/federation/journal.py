@@ -1,0 +1,174 @@
+"""The run journal: enough on disk to collect a run after its client was killed.
+
+A run directory holds ``journal.jsonl`` (one JSON event per line, flushed as written),
+``calls.bin`` (each task's serialised call, so unfinished tasks can be resubmitted) and
+``results.bin`` (each finished task's serialised result or error). Appends only: a
+client killed mid-write leaves at most one torn last line, which the reader skips.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from chiltepin.errors import ChiltepinError
+
+JOURNAL = "journal.jsonl"
+CALLS = "calls.bin"
+RESULTS = "results.bin"
+
+
+class _Blobs:
+    """An append-only file of blobs addressed by (offset, length)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file: BinaryIO = path.open("ab")
+        self._offset = self._file.tell()
+
+    def append(self, data: bytes) -> tuple[int, int]:
+        where = (self._offset, len(data))
+        self._file.write(data)
+        self._file.flush()
+        self._offset += len(data)
+        return where
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_blob(path: Path, where: list[int]) -> bytes:
+    offset, length = where
+    with path.open("rb") as f:
+        f.seek(offset)
+        return f.read(length)
+
+
+class Journal:
+    """Thread-safe writer of one run's journal."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._lines = (run_dir / JOURNAL).open("a", encoding="utf-8")
+        self._calls = _Blobs(run_dir / CALLS)
+        self._results = _Blobs(run_dir / RESULTS)
+        self._lock = threading.Lock()
+
+    def _write(self, event: dict[str, Any]) -> None:
+        event["t"] = round(time.time(), 3)
+        line = json.dumps(event, separators=(",", ":"))
+        self._lines.write(line + "\n")
+        self._lines.flush()
+
+    def run(self, config: dict[str, Any]) -> None:
+        with self._lock:
+            self._write({"e": "run", "config": config})
+
+    def task(self, task_id: str, name: str, call: str, meta: dict[str, Any]) -> None:
+        with self._lock:
+            where = self._calls.append(call.encode())
+            self._write({"e": "task", "id": task_id, "name": name, "call": where, **meta})
+
+    def attempt(self, task_id: str, number: int, site: str, routing: dict[str, Any]) -> None:
+        with self._lock:
+            self._write({"e": "attempt", "id": task_id, "n": number, "site": site, **routing})
+
+    def remote(self, task_id: str, number: int, remote_id: str, task_group: str | None) -> None:
+        with self._lock:
+            self._write(
+                {"e": "remote", "id": task_id, "n": number, "remote": remote_id, "tg": task_group}
+            )
+
+    def outcome(self, task_id: str, number: int, ok: bool, payload: str, kind: str) -> None:
+        """``payload``: the serialised value (ok) or the error's text; ``kind`` its class."""
+        with self._lock:
+            where = self._results.append(payload.encode())
+            self._write(
+                {"e": "done", "id": task_id, "n": number, "ok": ok, "kind": kind, "at": where}
+            )
+
+    def site(self, name: str, healthy: bool, reason: str | None) -> None:
+        with self._lock:
+            self._write({"e": "site", "site": name, "healthy": healthy, "reason": reason})
+
+    def close(self) -> None:
+        with self._lock:
+            self._lines.close()
+            self._calls.close()
+            self._results.close()
+
+
+@dataclass
+class AttemptRecord:
+    number: int
+    site: str
+    options: dict[str, Any]
+    resource_specification: dict[str, Any]
+    remote: str | None = None
+    task_group: str | None = None
+
+
+@dataclass
+class TaskRecord:
+    id: str
+    name: str
+    call: list[int]
+    meta: dict[str, Any]
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    outcome: dict[str, Any] | None = None
+
+
+@dataclass
+class RunRecord:
+    run_dir: Path
+    config: dict[str, Any]
+    tasks: dict[str, TaskRecord]
+
+    def call(self, task: TaskRecord) -> str:
+        return read_blob(self.run_dir / CALLS, task.call).decode()
+
+    def result(self, task: TaskRecord) -> str:
+        assert task.outcome is not None
+        return read_blob(self.run_dir / RESULTS, task.outcome["at"]).decode()
+
+
+def read_journal(run_dir: Path) -> RunRecord:
+    """Rebuild what the journal knows about a run (skipping a torn last line)."""
+    path = run_dir / JOURNAL
+    if not path.is_file():
+        raise ChiltepinError(f"{run_dir} is not a chiltepin run directory (no {JOURNAL})")
+    config: dict[str, Any] = {}
+    tasks: dict[str, TaskRecord] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        kind = event.pop("e")
+        if kind == "run":
+            config = event["config"]
+        elif kind == "task":
+            task_id = event.pop("id")
+            tasks[task_id] = TaskRecord(
+                id=task_id, name=event.pop("name"), call=event.pop("call"), meta=event
+            )
+        elif kind == "attempt":
+            tasks[event["id"]].attempts.append(
+                AttemptRecord(
+                    number=event["n"],
+                    site=event["site"],
+                    options=event.get("options", {}),
+                    resource_specification=event.get("resource_specification", {}),
+                )
+            )
+        elif kind == "remote":
+            for attempt in tasks[event["id"]].attempts:
+                if attempt.number == event["n"]:
+                    attempt.remote, attempt.task_group = event["remote"], event["tg"]
+        elif kind == "done":
+            tasks[event["id"]].outcome = event
+    return RunRecord(run_dir=run_dir, config=config, tasks=tasks)

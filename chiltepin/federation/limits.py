@@ -1,0 +1,63 @@
+"""The Globus Compute service's limits, enforced on the client before they bite.
+
+The service allows 20 requests per 10 s per client, 10 MB per task payload and per
+result, and 128 tasks per batch. Every site of one federation shares one client, so one
+:class:`RateBudget` gates all of them; an oversize argument fails at ``submit`` with the
+argument named, before anything is sent.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+
+from chiltepin.errors import ChiltepinError
+
+MAX_PAYLOAD_BYTES = 10 * 1000 * 1000
+MAX_BATCH = 128
+REQUESTS_PER_WINDOW = 20
+WINDOW_SECONDS = 10.0
+
+
+class PayloadTooLarge(ChiltepinError):
+    """A task's serialised arguments exceed the service's payload limit."""
+
+
+class RateBudget:
+    """A sliding-window limiter: at most ``requests`` calls in any ``window`` seconds.
+
+    ``acquire`` blocks until a call is allowed; the waits are counted so a run can say how
+    long it spent held back (ideally never, since batching keeps requests rare).
+    """
+
+    def __init__(self, requests: int = REQUESTS_PER_WINDOW, window: float = WINDOW_SECONDS):
+        self.requests = requests
+        self.window = window
+        self._sent: collections.deque[float] = collections.deque()
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.waited_s = 0.0
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._sent and now - self._sent[0] >= self.window:
+                    self._sent.popleft()
+                if len(self._sent) < self.requests:
+                    self._sent.append(now)
+                    self.calls += 1
+                    return
+                delay = self.window - (now - self._sent[0])
+                self.waited_s += delay
+            time.sleep(delay)
+
+
+def check_payload(size: int, what: str) -> None:
+    if size > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(
+            f"{what} serialises to {size / 1e6:.1f} MB; Globus Compute accepts at most"
+            f" {MAX_PAYLOAD_BYTES / 1e6:.0f} MB per task. Stage large data with"
+            " stage_in=/stage_out= (Globus Transfer) and pass its path instead."
+        )

@@ -1,0 +1,110 @@
+"""Logical tasks and their attempts: the bookkeeping behind "exactly once".
+
+A *logical task* is what the user submitted; an *attempt* is one submission of it to one
+site. A site failure ends an attempt and may start another elsewhere; the logical task's
+future is resolved by the first attempt that finishes *while it is the current attempt*,
+and never again, so a late result from a site we gave up on is counted and dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from chiltepin.federation.resources import Resources, Routing
+
+
+class TaskFuture(Future):  # type: ignore[type-arg]
+    """The future a user holds: a ``concurrent.futures.Future`` that also says which
+    logical task it is and where it (finally) ran."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__()
+        self.task_id = task_id
+        self.site: str | None = None
+        self.attempts = 0
+
+    def __repr__(self) -> str:
+        return f"<TaskFuture {self.task_id} site={self.site} {self._state.lower()}>"
+
+
+@dataclass
+class Attempt:
+    """One submission of a logical task to one site."""
+
+    task: LogicalTask
+    number: int
+    site: str
+    routing: Routing
+    submitted_at: float = field(default_factory=time.time)
+    remote_id: str | None = None
+    task_group: str | None = None
+    finished_at: float | None = None
+    reported: bool = False
+    handle: Any = None  # the backend's own future, for remote ids and cancellation
+
+
+@dataclass
+class LogicalTask:
+    """What the user submitted, and how far it has got."""
+
+    id: str
+    name: str
+    call: str  # the serialised (function, args, kwargs) buffer
+    fn: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    resources: Resources
+    pinned_site: str | None
+    tags: frozenset[str]
+    future: TaskFuture
+    allowed: tuple[str, ...] | None = None  # sites a map() was restricted to
+    policy: Any = None  # a per-call placement policy, else the federation's
+    attempts: list[Attempt] = field(default_factory=list)
+    excluded_sites: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def current(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+    def new_attempt(self, site: str, routing: Routing) -> Attempt:
+        with self._lock:
+            attempt = Attempt(task=self, number=len(self.attempts) + 1, site=site, routing=routing)
+            self.attempts.append(attempt)
+            self.future.attempts = attempt.number
+            return attempt
+
+    def is_current(self, attempt: Attempt) -> bool:
+        with self._lock:
+            return not self.future.done() and self.current is attempt
+
+    def resolve(
+        self,
+        attempt: Attempt,
+        *,
+        value: Any = None,
+        error: BaseException | None = None,
+        record: Callable[[], None] | None = None,
+    ) -> bool:
+        """Settle the user's future from ``attempt``; False if it is stale or already settled.
+
+        ``record`` runs first, under the task's lock, only for the winning attempt: the
+        journal learns the outcome before anyone waiting on the future can.
+        """
+        with self._lock:
+            attempt.finished_at = time.time()
+            if self.future.done() or self.current is not attempt:
+                return False
+            if record is not None:
+                record()
+            self.future.site = attempt.site
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(value)
+            return True

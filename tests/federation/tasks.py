@@ -1,0 +1,30 @@
+"""Task functions the federation tests send to workers (importable there as tests.*)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def where(x: int) -> tuple[int, int]:
+    return x, os.getpid()
+
+
+def nap(x: int, seconds: float) -> int:
+    time.sleep(seconds)
+    return x
+
+
+def fail_once_per_call(x: int) -> None:
+    raise ValueError(f"user error {x}")
+
+
+def count_and_return(path: str, x: int) -> int:
+    """Append a line per execution, so tests can count how often a task really ran."""
+    with open(path, "a") as f:
+        f.write(f"{x}\n")
+    return x
