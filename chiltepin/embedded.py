@@ -69,7 +69,7 @@ def reap_leftovers(directory: Path) -> list[int]:
     return stopped
 
 
-def _console_scripts_on_path() -> None:
+def console_scripts_on_path() -> None:
     """Put this environment's ``bin`` on PATH: HTEX starts its interchange and workers as
     ``globus-compute-endpoint`` / ``process_worker_pool.py`` console scripts, which a
     virtualenv's python run by full path would not otherwise find."""
@@ -119,7 +119,7 @@ class EmbeddedEngine:
             config = upstream.load_config_yaml(self.rendered_config)
             assert isinstance(config, upstream.UserEndpointConfig) and config.engine is not None
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            _console_scripts_on_path()
+            console_scripts_on_path()
             config.engine.start(endpoint_id=self.endpoint_id, run_dir=str(self.run_dir))
             self._engine = config.engine
             self._record_processes()
@@ -193,7 +193,9 @@ class EmbeddedEngine:
             caller_future.set_exception(TaskExecutionFailed(result.data))
             return
         try:
-            caller_future.set_result(self._serializer.deserialize(result.data))
+            value = self._serializer.deserialize(result.data)
+            caller_future.serialized_result = result.data  # type: ignore[attr-defined]
+            caller_future.set_result(value)
         except Exception as err:  # a result the client cannot deserialize
             caller_future.set_exception(err)
 

@@ -10,7 +10,12 @@ from pathlib import Path
 import click
 
 from chiltepin.endpoints import lifecycle
-from chiltepin.endpoints.configure import configure_endpoint, endpoints_root, render_endpoint
+from chiltepin.endpoints.configure import (
+    configure_endpoint,
+    endpoints_root,
+    parse_environment,
+    render_endpoint,
+)
 from chiltepin.endpoints.render import EndpointRequest
 from chiltepin.errors import ChiltepinError, ConfigError
 from chiltepin.sites.loader import load_site
@@ -54,6 +59,14 @@ def command() -> None:
     help="Override a site key; repeatable. Dotted keys reach nested values:"
     " --set account=abc --set tolerance.drain_margin=600",
 )
+@click.option(
+    "--env",
+    "environment",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a variable in the user endpoints' environment (user_environment.yaml);"
+    " repeatable. A root endpoint clears their environment, so pass e.g. SLURM_CONF here.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing configuration (keeps its id).")
 @click.option(
     "--contact-email",
@@ -70,6 +83,7 @@ def configure(
     name: str,
     site_ref: str,
     overrides: tuple[str, ...],
+    environment: tuple[str, ...],
     force: bool,
     contact_email: str | None,
     local_services: bool,
@@ -89,6 +103,7 @@ def configure(
         site_ref=site_ref,
         local_compute_services=local_services,
         contact_email=contact_email,
+        environment=parse_environment(environment),
     )
     path = configure_endpoint(request, endpoints_root(config_dir), force=force)
     click.echo(f"Configured endpoint {name!r} for site {site.name!r} in {path}")

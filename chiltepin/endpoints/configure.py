@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,26 @@ from chiltepin.errors import ChiltepinError, ConfigError
 from chiltepin.sites.model import Site
 
 _ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RESERVED_ENV = {"PATH", "USER", "PWD"}  # PATH is chiltepin's; the endpoint sets the others
+
+
+def parse_environment(assignments: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """``["SLURM_CONF=/etc/slurm.conf"]`` → validated (name, value) pairs."""
+    pairs = []
+    for assignment in assignments:
+        name, sep, value = assignment.partition("=")
+        if not sep or not _ENV_NAME.fullmatch(name):
+            raise ConfigError(
+                f"expected NAME=VALUE with a shell variable name, got {assignment!r}",
+                source="--env",
+            )
+        if name in _RESERVED_ENV:
+            raise ConfigError(
+                f"{name} cannot be set here; allowed: any other variable", source="--env"
+            )
+        pairs.append((name, value))
+    return tuple(pairs)
 
 
 def endpoints_root(config_dir: Path | None = None) -> Path:

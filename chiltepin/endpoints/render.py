@@ -101,6 +101,7 @@ def site_defaults(site: Site) -> dict[str, Any]:
         "idle_heartbeats_hard": tolerance.idle_heartbeats_hard,
         "max_retries_on_system_failure": tolerance.max_retries_on_system_failure,
         "strategy_period": tolerance.strategy_period,
+        "max_idletime": site.max_idletime,
     }
 
 
@@ -138,6 +139,7 @@ class EndpointRequest:
     site_ref: str
     local_compute_services: bool = False
     contact_email: str | None = None
+    environment: tuple[tuple[str, str], ...] = ()
 
 
 def endpoint_files(request: EndpointRequest) -> dict[str, str]:
@@ -153,7 +155,9 @@ def endpoint_files(request: EndpointRequest) -> dict[str, str]:
         local_compute_services=request.local_compute_services,
         chiltepin_version=__version__,
     )
-    environment = env.get_template("user_environment.yaml.j2").render(path=user_environment_path())
+    environment = env.get_template("user_environment.yaml.j2").render(
+        path=user_environment_path(), extra=dict(request.environment)
+    )
     return {
         "config.yaml": config,
         USER_TEMPLATE: user_config_template(site, request.site_ref),

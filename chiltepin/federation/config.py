@@ -18,6 +18,8 @@ how to reach them::
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from chiltepin.endpoints.options import schema_for, validate_user_options
 from chiltepin.errors import ConfigError
 from chiltepin.sites.loader import load_site
 from chiltepin.sites.model import SafeName, Site
-from chiltepin.yamlfile import load_mapping, validate
+from chiltepin.yamlfile import LocatedData, load_mapping, validate
 
 
 class SiteKind(str, Enum):
@@ -118,3 +120,33 @@ def resolve(
     return {
         name: ResolvedSite(name, entry, source, base_dir) for name, entry in config.sites.items()
     }
+
+
+SitesArg = str | Path | FederationConfig | Mapping[str, SiteEntry | Mapping[str, Any]] | None
+DEFAULT_SITES: dict[str, dict[str, Any]] = {"local": {"kind": "local", "site": "localhost"}}
+
+
+def coerce_sites(sites: SitesArg) -> tuple[FederationConfig, str, Path | None]:
+    """Any accepted form of ``sites`` → (config, name for messages, base dir for paths).
+
+    ``None`` is the embedded local default, which needs no Globus account.
+    """
+    if isinstance(sites, FederationConfig):
+        return sites, "<sites>", None
+    if isinstance(sites, str | Path):
+        path = Path(sites).expanduser()
+        return load_config(path), str(path), path.parent
+    entries = DEFAULT_SITES if sites is None else sites
+    data = {
+        "sites": {
+            name: e.model_dump(exclude_unset=True) if isinstance(e, SiteEntry) else dict(e)
+            for name, e in entries.items()
+        }
+    }
+    return validate(FederationConfig, LocatedData(data=data, source="<sites>")), "<sites>", None
+
+
+def default_run_dir() -> Path:
+    """``~/.chiltepin/runs/<time>-<id>``: sortable by start time, unique per run."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path.home() / ".chiltepin" / "runs" / f"{stamp}-{uuid.uuid4().hex[:6]}"

@@ -15,9 +15,7 @@ import itertools
 import logging
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,9 +32,10 @@ from chiltepin.federation.config import (
     FederationConfig,
     Policy,
     ResolvedSite,
-    SiteEntry,
     SiteKind,
-    load_config,
+    SitesArg,
+    coerce_sites,
+    default_run_dir,
     resolve,
 )
 from chiltepin.federation.failures import TaskLost, is_site_failure
@@ -50,26 +49,7 @@ from chiltepin.federation.stats import RunStats, SiteCounts
 from chiltepin.federation.tasks import Attempt, LogicalTask, TaskFuture
 
 log = logging.getLogger(__name__)
-
-SitesArg = str | Path | FederationConfig | Mapping[str, SiteEntry | Mapping[str, Any]] | None
-DEFAULT_SITES = {"local": {"kind": "local", "site": "localhost"}}
 _SUBMISSION_ERRORS = (globus_sdk.GlobusAPIError, globus_sdk.NetworkError)
-
-
-def _coerce(sites: SitesArg) -> tuple[FederationConfig, str, Path | None]:
-    """Any accepted form of ``sites`` → (config, name for messages, base dir for paths)."""
-    if isinstance(sites, FederationConfig):
-        return sites, "<sites>", None
-    if isinstance(sites, str | Path):
-        path = Path(sites).expanduser()
-        return load_config(path), str(path), path.parent
-    entries = DEFAULT_SITES if sites is None else sites
-    return FederationConfig.model_validate({"sites": dict(entries)}), "<sites>", None
-
-
-def default_run_dir() -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path.home() / ".chiltepin" / "runs" / f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
 class Federation(concurrent.futures.Executor):
@@ -92,7 +72,7 @@ class Federation(concurrent.futures.Executor):
         client: BudgetedClient | None = None,
         status_poll_s: float = 5.0,
     ) -> None:
-        config, source, base_dir = _coerce(sites)
+        config, source, base_dir = coerce_sites(sites)
         self.config = config
         self.policy = Policy(policy) if policy is not None else config.policy
         self.retries = config.retries if retries is None else retries
@@ -106,6 +86,7 @@ class Federation(concurrent.futures.Executor):
         self.placement = Placement(self.backends, self.policy)
         self.stats = RunStats([b.name for b in self.backends])
         self._tasks: list[LogicalTask] = []
+        self._functions_serialized: dict[int, tuple[Callable[..., Any], str]] = {}
         self._ids = itertools.count()
         self._shutdown = False
         self._lock = threading.Lock()
@@ -206,7 +187,7 @@ class Federation(concurrent.futures.Executor):
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> str:
         ser = self._serializer.serialize
-        parts = [ser(fn), ser(args), ser(kwargs)]
+        parts = [self._serialized_function(fn), ser(args), ser(kwargs)]
         call = self._serializer.pack_buffers(parts)
         if len(call) > 10 * 1000 * 1000:
             sizes = {f"argument {i}": len(ser(a)) for i, a in enumerate(args)}
@@ -214,6 +195,17 @@ class Federation(concurrent.futures.Executor):
             biggest = max(sizes, key=sizes.__getitem__, default="the call")
             check_payload(len(call), f"the call (largest part: {biggest})")
         return call
+
+    def _serialized_function(self, fn: Callable[..., Any]) -> str:
+        """A function is serialised once per federation, however many tasks call it
+        (dill's pure-Python pickling of code is the dearest step of a submit)."""
+        with self._lock:
+            known = self._functions_serialized.get(id(fn))
+        if known is None or known[0] is not fn:
+            known = (fn, self._serializer.serialize(fn))
+            with self._lock:
+                self._functions_serialized[id(fn)] = known
+        return known[1]
 
     def _dispatch(self, task: LogicalTask) -> None:
         try:
@@ -250,7 +242,9 @@ class Federation(concurrent.futures.Executor):
         error = concurrent.futures.CancelledError() if future.cancelled() else future.exception()
         if error is None:
             value = future.result()
-            payload = self._serializer.serialize(value)
+            # Local engines hand over the result as the worker serialised it.
+            payload = getattr(future, "serialized_result", None)
+            payload = payload or self._serializer.serialize(value)
             if task.resolve(
                 attempt,
                 value=value,

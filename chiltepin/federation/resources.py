@@ -9,6 +9,7 @@ inside either dictionary.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,13 +58,14 @@ _PASSTHROUGH = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Routing:
     """Where a task goes on one site: user endpoint options + per-task resource spec."""
 
     options: dict[str, Any] = field(default_factory=dict)
     resource_specification: dict[str, Any] = field(default_factory=dict)
 
+    @functools.cached_property
     def key(self) -> tuple[str, str]:
         """Tasks with equal keys share one user endpoint (and one SDK executor)."""
         return (
@@ -72,10 +74,13 @@ class Routing:
         )
 
 
+_NO_RESOURCES = Resources()
+
+
 def parse_resources(value: Resources | dict[str, Any] | None) -> Resources:
     """Validate a user's ``resources=`` argument once, at submit time."""
     if value is None:
-        return Resources()
+        return _NO_RESOURCES
     if isinstance(value, Resources):
         return value
     if not isinstance(value, dict):

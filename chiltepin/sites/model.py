@@ -167,6 +167,9 @@ class Site(_Strict):
     min_blocks: int = Field(0, ge=0, le=1000)
     max_blocks: int = Field(1, ge=1, le=1000)
     exclusive: bool = True
+    max_idletime: float = Field(
+        120.0, gt=0, le=86400, description="seconds an idle block is kept before it is released"
+    )
     max_workers_per_node: int | None = Field(None, ge=1, le=1024)
     cores_per_worker: float = Field(1.0, gt=0, le=1024)
     # MPI.

@@ -54,7 +54,7 @@ class EndpointBackend(Backend):
         self._monitor.start()
 
     def _executor(self, attempt: Attempt) -> Executor:
-        key = attempt.routing.key()
+        key = attempt.routing.key
         with self._executors_lock:
             executor = self._executors.get(key)
             if executor is None or executor._stopped:  # the SDK's own "dead" flag

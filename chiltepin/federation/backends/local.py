@@ -26,7 +26,7 @@ class LocalBackend(Backend):
         self._engines_lock = threading.Lock()
 
     def _engine(self, attempt: Attempt) -> EmbeddedEngine:
-        key = attempt.routing.key()[0]
+        key = attempt.routing.key[0]
         with self._engines_lock:
             engine = self._engines.get(key)
             if engine is None:

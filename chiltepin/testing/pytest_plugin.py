@@ -1,0 +1,107 @@
+"""pytest fixtures for the local Globus stand-in.
+
+Register with ``pytest_plugins = ["chiltepin.testing.pytest_plugin"]`` in a conftest.
+
+``globus_standin`` (session)
+    a running ``GlobusStandIn`` (RabbitMQ + service on localhost:5000) with its
+    ``client_env()`` applied to ``os.environ``, and ``HOME`` / ``GLOBUS_COMPUTE_USER_DIR``
+    pointed at a temporary directory (user endpoints and token storage land there, never
+    in the real home).  Skips when RabbitMQ is not installed -- but fails when ``CI=true``.
+``standin``
+    the same object for one test; clears injected faults and offline flags afterwards.
+``standin_endpoint`` (session)
+    a real template-capable ``globus-compute-endpoint`` (``LocalEndpoint``), started
+    against the stand-in and online; stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chiltepin.testing.endpoint import LocalEndpoint
+from chiltepin.testing.environment import applied
+from chiltepin.testing.rabbitmq import rabbitmq_installed
+from chiltepin.testing.server import GlobusStandIn
+
+
+def stop_result_watchers() -> None:
+    """Shut down the SDK's AMQP result-watcher threads.
+
+    ``Executor.shutdown`` leaves them connected until interpreter exit; if the broker goes
+    first they spin on reconnect attempts (and warnings) for up to a minute.
+    """
+    mod = sys.modules.get("globus_compute_sdk.sdk.executor")
+    if mod is None:
+        return
+    watchers = getattr(mod, "_RESULT_WATCHERS", {})
+    for rw in list(watchers.values()):
+        with contextlib.suppress(Exception):
+            rw.shutdown(wait=True, cancel_futures=True)
+    watchers.clear()
+
+
+def _require_rabbitmq() -> None:
+    missing = rabbitmq_installed()
+    if not missing:
+        return
+    msg = f"the Globus stand-in needs RabbitMQ: missing {missing}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{msg} (CI=true: a missing broker is a failure, not a skip)")
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def globus_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlobusStandIn]:
+    _require_rabbitmq()
+    base = tmp_path_factory.mktemp("globus-standin")
+    home = base / "home"
+    user_dir = home / ".globus_compute"
+    user_dir.mkdir(parents=True)
+    standin = GlobusStandIn(state_dir=base / "service")
+    standin.start()
+    standin.home = home
+    standin.user_dir = user_dir
+    bindir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "/usr/bin:/bin")
+    env = {
+        **standin.client_env(),
+        "HOME": str(home),
+        "GLOBUS_COMPUTE_USER_DIR": str(user_dir),
+        "PATH": path if path.startswith(bindir + ":") else f"{bindir}:{path}",
+    }
+    try:
+        with applied(env):
+            yield standin
+            stop_result_watchers()
+    finally:
+        standin.stop()
+
+
+@pytest.fixture
+def standin(globus_standin: GlobusStandIn) -> Iterator[GlobusStandIn]:
+    yield globus_standin
+    globus_standin.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def standin_endpoint(globus_standin: GlobusStandIn) -> Iterator[LocalEndpoint]:
+    assert globus_standin.home is not None and globus_standin.user_dir is not None
+    ep = LocalEndpoint(
+        "standin-ep", globus_standin.user_dir, globus_standin.home, globus_standin.client_env()
+    ).configure()
+    ep.start()
+    try:
+        eid = ep.wait_registered()
+        globus_standin.wait_for_endpoint(eid, timeout=60)
+        yield ep
+    finally:
+        stop_result_watchers()
+        ep.stop()
+        if ep.leftovers():
+            ep.kill()

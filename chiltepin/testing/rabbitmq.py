@@ -1,0 +1,317 @@
+"""A private RabbitMQ broker on loopback for the Globus stand-in.
+
+The real Globus Compute service hands endpoints and the SDK AMQP URLs; the stand-in needs a
+real broker behind those URLs so that the real endpoint and the real SDK result watcher run
+unmodified.  This module starts the Debian ``rabbitmq-server`` as a child of this process,
+with everything private to one temporary directory (data, logs, Erlang cookie via ``HOME``)
+and its own free ports (AMQP, epmd, Erlang distribution), so it never touches a system
+broker or another test run on a shared machine.  It is stopped strictly by the PIDs and
+process groups it recorded, never by name.
+
+It can also wrap a broker that is already running (``RabbitMQ.external(url)``); then it
+neither starts nor stops anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from chiltepin.errors import ChiltepinError
+
+RABBITMQ_BIN_DIR = Path("/usr/lib/rabbitmq/bin")
+"""Where Debian installs the real scripts (``/usr/sbin`` has wrappers that ``su rabbitmq``)."""
+
+
+class RabbitMQError(ChiltepinError):
+    """The broker could not be found, started or reached."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free on ``host`` right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def rabbitmq_installed() -> str | None:
+    """Return ``None`` when the Debian broker and ``epmd`` are installed, else what is missing."""
+    missing = []
+    if not (RABBITMQ_BIN_DIR / "rabbitmq-server").exists():
+        missing.append(f"{RABBITMQ_BIN_DIR}/rabbitmq-server (apt-get install rabbitmq-server)")
+    if not shutil.which("epmd"):
+        missing.append("epmd (part of erlang-base, pulled in by rabbitmq-server)")
+    return "; ".join(missing) or None
+
+
+def _pid_alive(pid: int) -> bool:
+    """True if ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in ("Z", "X")
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until ``pid`` has exited (reaping it if it is our child); True when gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+        if not _pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    return not _pid_alive(pid)
+
+
+class RabbitMQ:
+    """One RabbitMQ broker: started here on free loopback ports, or an existing one by URL.
+
+    >>> with RabbitMQ() as mq:            # doctest: +SKIP
+    ...     print(mq.url)                  # amqp://guest:guest@127.0.0.1:41234/
+    """
+
+    def __init__(
+        self,
+        base_dir: str | Path | None = None,
+        *,
+        startup_timeout: float = 90.0,
+    ) -> None:
+        self._own_dir = base_dir is None
+        self.base_dir = Path(base_dir) if base_dir else None
+        self.startup_timeout = startup_timeout
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.epmd_port = 0
+        self.dist_port = 0
+        self.nodename = ""
+        self.server_pid: int | None = None
+        self.epmd_pid: int | None = None
+        self._server: subprocess.Popen[bytes] | None = None
+        self._epmd: subprocess.Popen[bytes] | None = None
+        self._external_url: str | None = None
+
+    # -- construction -----------------------------------------------------------------
+    @classmethod
+    def external(cls, url: str) -> RabbitMQ:
+        """Wrap a broker that is already running; ``start``/``stop`` do nothing to it."""
+        parsed = urlparse(url)
+        if parsed.scheme not in ("amqp", "amqps"):
+            raise RabbitMQError(f"broker URL must start with amqp:// or amqps://, got {url!r}")
+        mq = cls()
+        mq._external_url = url
+        mq.host = parsed.hostname or "127.0.0.1"
+        mq.port = parsed.port or 5672
+        return mq
+
+    @property
+    def is_external(self) -> bool:
+        return self._external_url is not None
+
+    @property
+    def url(self) -> str:
+        """The AMQP URL clients use (guest is allowed because we only listen on loopback)."""
+        if self._external_url:
+            return self._external_url
+        return f"amqp://guest:guest@{self.host}:{self.port}/"
+
+    # -- lifecycle --------------------------------------------------------------------
+    def _env(self) -> dict[str, str]:
+        assert self.base_dir is not None
+        base = self.base_dir
+        env = dict(os.environ)
+        env.update(
+            HOME=str(base),  # the Erlang cookie lives in $HOME/.erlang.cookie
+            RABBITMQ_NODENAME=self.nodename,
+            RABBITMQ_NODE_IP_ADDRESS=self.host,
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            ERL_EPMD_PORT=str(self.epmd_port),
+            ERL_EPMD_ADDRESS=self.host,
+            RABBITMQ_MNESIA_BASE=str(base / "mnesia"),
+            RABBITMQ_LOG_BASE=str(base / "log"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(base / "enabled_plugins"),
+            RABBITMQ_CONFIG_FILE=str(base / "rabbitmq"),
+            RABBITMQ_CONF_ENV_FILE=str(base / "rabbitmq-env.conf"),
+            RABBITMQ_PID_FILE=str(base / "rabbitmq.pid"),
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
+        )
+        return env
+
+    def start(self) -> RabbitMQ:
+        """Start epmd and the broker on free ports and wait until AMQP accepts a login."""
+        if self.is_external:
+            self._wait_ready(time.monotonic() + self.startup_timeout)
+            return self
+        missing = rabbitmq_installed()
+        if missing:
+            raise RabbitMQError(f"RabbitMQ is not installed: missing {missing}")
+        if self.base_dir is None:
+            self.base_dir = Path(tempfile.mkdtemp(prefix="chiltepin-rabbitmq-"))
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        (self.base_dir / "enabled_plugins").write_text("[].\n")
+        (self.base_dir / "rabbitmq-env.conf").write_text("")
+        self.port, self.epmd_port, self.dist_port = free_port(), free_port(), free_port()
+        (self.base_dir / "rabbitmq.conf").write_text(
+            "# chiltepin stand-in broker: loopback only, private to this test run\n"
+            f"listeners.tcp.1 = {self.host}:{self.port}\n"
+            "disk_free_limit.absolute = 10MB\n"
+            "log.console = false\n"
+        )
+        self.nodename = f"chiltepin-{os.getpid()}-{uuid.uuid4().hex[:8]}@localhost"
+        env = self._env()
+        log = open(self.base_dir / "server.out", "ab")  # noqa: SIM115 - closed in stop()
+        try:
+            # Our own epmd, in the foreground, so that we know its PID; the node finds it
+            # through ERL_EPMD_PORT and does not daemonize another one.
+            self._epmd = subprocess.Popen(
+                ["epmd", "-port", str(self.epmd_port), "-address", self.host],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.epmd_pid = self._epmd.pid
+            self._wait_port(self.epmd_port, time.monotonic() + 10, "epmd")
+            self._server = subprocess.Popen(
+                [str(RABBITMQ_BIN_DIR / "rabbitmq-server")],
+                env=env,
+                cwd=self.base_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its pgid == its pid: the beam VM stays in it
+            )
+            self.server_pid = self._server.pid
+            self._wait_ready(time.monotonic() + self.startup_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            log.close()
+        return self
+
+    def _wait_port(self, port: int, deadline: float, what: str) -> None:
+        while time.monotonic() < deadline:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.settimeout(0.5)
+                if sock.connect_ex((self.host, port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RabbitMQError(f"{what} did not listen on {self.host}:{port} in time")
+
+    def _wait_ready(self, deadline: float) -> None:
+        import pika
+
+        params = pika.URLParameters(self.url)
+        params.connection_attempts = 1
+        params.socket_timeout = 2
+        # refused connections while the node boots are expected: keep pika quiet meanwhile
+        pika_log = logging.getLogger("pika")
+        level = pika_log.level
+        pika_log.setLevel(logging.CRITICAL)
+        try:
+            self._poll_ready(params, deadline)
+        finally:
+            pika_log.setLevel(level)
+
+    def _poll_ready(self, params: Any, deadline: float) -> None:
+        import pika
+
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._server is not None and self._server.poll() is not None:
+                raise RabbitMQError(
+                    f"rabbitmq-server exited with {self._server.returncode} during start;"
+                    f" see {self.base_dir}/server.out and {self.base_dir}/log/\n" + self._tail()
+                )
+            try:
+                pika.BlockingConnection(params).close()
+                return
+            except Exception as exc:
+                last = exc
+                time.sleep(0.2)
+        raise RabbitMQError(
+            f"RabbitMQ at {self.host}:{self.port} not ready after {self.startup_timeout:.0f} s"
+            f" ({type(last).__name__}: {last})\n" + self._tail()
+        )
+
+    def _tail(self, lines: int = 20) -> str:
+        if not self.base_dir:
+            return ""
+        out = self.base_dir / "server.out"
+        try:
+            return "\n".join(out.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop the broker (``rabbitmqctl stop``, then its process group) and our epmd."""
+        if self.is_external:
+            return
+        if self.server_pid is not None and _pid_alive(self.server_pid):
+            with contextlib.suppress(Exception):
+                subprocess.run(
+                    [str(RABBITMQ_BIN_DIR / "rabbitmqctl"), "-n", self.nodename, "stop"],
+                    env=self._env(),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=timeout,
+                    check=False,
+                )
+            if not _wait_gone(self.server_pid, timeout):
+                for sig in (signal.SIGTERM, signal.SIGKILL):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(self.server_pid, sig)
+                    if _wait_gone(self.server_pid, 5):
+                        break
+        if self.server_pid is not None:
+            # anything the VM left in its own group (it never forks into it otherwise)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.server_pid, signal.SIGKILL)
+        if self.epmd_pid is not None and _pid_alive(self.epmd_pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.epmd_pid, signal.SIGTERM)
+            if not _wait_gone(self.epmd_pid, 5):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.epmd_pid, signal.SIGKILL)
+                _wait_gone(self.epmd_pid, 2)
+        for proc in (self._server, self._epmd):
+            if proc is not None:
+                with contextlib.suppress(Exception):
+                    proc.wait(timeout=1)
+        self._server = self._epmd = None
+
+    def pids(self) -> dict[str, int]:
+        """The processes this object started (for state files and leak checks)."""
+        out: dict[str, int] = {}
+        if self.server_pid:
+            out["rabbitmq_server"] = self.server_pid
+        if self.epmd_pid:
+            out["epmd"] = self.epmd_pid
+        return out
+
+    def cleanup_dir(self) -> None:
+        """Remove the data directory if this object created it."""
+        if self._own_dir and self.base_dir and self.base_dir.exists():
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> RabbitMQ:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+        self.cleanup_dir()

@@ -1,0 +1,176 @@
+"""``Workflow``: the same sites as a Parsl configuration, for users who write DAGs.
+
+Each site becomes Parsl executors labelled with the site's name: an endpoint site a
+:class:`BatchingGlobusComputeExecutor` over an SDK ``Executor``; a local site the very
+HTEX (or, for MPI tasks, MPI executor) that its rendered user endpoint config builds, so a
+task sees the same workers either way. Task futures can be passed to other tasks as
+inputs: Parsl's DataFlowKernel resolves the dependencies.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import parsl
+from globus_compute_sdk import Executor
+from parsl.config import Config
+from parsl.executors.base import ParslExecutor
+
+from chiltepin.embedded import console_scripts_on_path
+from chiltepin.endpoints import upstream
+from chiltepin.endpoints.render import render_for_options
+from chiltepin.errors import ChiltepinError, did_you_mean
+from chiltepin.federation.client import BudgetedClient
+from chiltepin.federation.config import (
+    ResolvedSite,
+    SiteKind,
+    SitesArg,
+    coerce_sites,
+    default_run_dir,
+    resolve,
+)
+from chiltepin.federation.resources import Resources, Routing, parse_resources, route
+from chiltepin.workflow.batching import BatchingGlobusComputeExecutor
+
+_current: Workflow | None = None
+_current_lock = threading.Lock()
+
+
+def current() -> Workflow:
+    """The workflow a task call belongs to (the innermost open ``with Workflow(...)``)."""
+    if _current is None:
+        raise ChiltepinError("task called outside a workflow: use `with chiltepin.Workflow(...):`")
+    return _current
+
+
+class Workflow:
+    """A Parsl DataFlowKernel over the federation's sites.
+
+    ``default_site`` receives calls that name no site (default: the first site).
+    """
+
+    def __init__(
+        self,
+        sites: SitesArg = None,
+        *,
+        default_site: str | None = None,
+        run_dir: str | Path | None = None,
+        client: BudgetedClient | None = None,
+        linger_s: float = 0.02,
+    ) -> None:
+        config, source, base_dir = coerce_sites(sites)
+        self.sites = resolve(config, source, base_dir)
+        self.default_site = default_site or next(iter(self.sites))
+        self.run_dir = Path(run_dir or default_run_dir()).expanduser()
+        self._client = client
+        self._linger_s = linger_s
+        self._dfk: parsl.DataFlowKernel | None = None
+        self._labels: dict[tuple[str, bool], str] = {}
+        self._lock = threading.Lock()
+        self.check_site(self.default_site)
+
+    # -- executors ----------------------------------------------------------------------
+
+    @property
+    def client(self) -> BudgetedClient:
+        if self._client is None:
+            from chiltepin import auth
+
+            self._client = BudgetedClient(app=auth.globus_app())
+        return self._client
+
+    def _local_executor(self, site: ResolvedSite, label: str, mpi: bool) -> ParslExecutor:
+        options = {**site.entry.options, **({"mpi": True} if mpi else {})}
+        config = upstream.load_config_yaml(render_for_options(site.site, options, site.name))
+        assert isinstance(config, upstream.UserEndpointConfig) and config.engine is not None
+        executor = config.engine.executor
+        executor.label = label
+        return executor
+
+    def _endpoint_executor(self, site: ResolvedSite, label: str) -> ParslExecutor:
+        sdk = Executor(
+            endpoint_id=site.entry.endpoint_id,
+            client=self.client,
+            user_endpoint_config=site.entry.options or None,
+        )
+        return BatchingGlobusComputeExecutor(sdk, label=label, linger_s=self._linger_s)
+
+    def _executor_for(self, name: str, mpi: bool) -> str:
+        """The label of the executor serving ``name`` (MPI or not), created on first use."""
+        site = self.sites[name]
+        if site.kind is SiteKind.endpoint:
+            mpi = False  # the endpoint starts an MPI engine from the task's options itself
+        key = (name, mpi)
+        with self._lock:
+            if key not in self._labels:
+                label = f"{name}-mpi" if mpi else name
+                executor = (
+                    self._endpoint_executor(site, label)
+                    if site.kind is SiteKind.endpoint
+                    else self._local_executor(site, label, mpi)
+                )
+                assert self._dfk is not None
+                self._dfk.add_executors([executor])
+                self._labels[key] = label
+            return self._labels[key]
+
+    # -- calls --------------------------------------------------------------------------
+
+    def check_site(self, name: str) -> None:
+        if name not in self.sites:
+            raise ChiltepinError(
+                f"unknown site {name!r}{did_you_mean(name, self.sites)};"
+                f" sites: {', '.join(self.sites)}"
+            )
+
+    def placement(
+        self, site: str | None, resources: Resources | dict[str, Any] | None, mpi: bool
+    ) -> tuple[str, dict[str, Any]]:
+        """(executor label, parsl_resource_specification) for one call."""
+        name = site or self.default_site
+        self.check_site(name)
+        resolved = self.sites[name]
+        parsed = parse_resources(resources)
+        if mpi and not parsed.wants_mpi:
+            parsed = parsed.model_copy(update={"mpi": True})
+        routing: Routing = route(parsed, resolved.site, resolved.entry.options)
+        spec = dict(routing.resource_specification)
+        if resolved.kind is SiteKind.endpoint and routing.options != resolved.entry.options:
+            spec["user_endpoint_config"] = routing.options
+        return self._executor_for(name, parsed.wants_mpi), spec
+
+    # -- context ------------------------------------------------------------------------
+
+    def __enter__(self) -> Workflow:
+        global _current
+        console_scripts_on_path()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._dfk = parsl.load(Config(executors=[], run_dir=str(self.run_dir / "parsl")))
+        for name in self.sites:  # start every site's (non-MPI) executor up front
+            self._executor_for(name, mpi=False)
+        with _current_lock:
+            if _current is not None:
+                raise ChiltepinError("a Workflow is already open; nest tasks in one workflow")
+            _current = self
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        global _current
+        try:
+            if self._dfk is not None:
+                if exc_type is None:
+                    self._dfk.wait_for_current_tasks()
+                self._dfk.cleanup()
+        finally:
+            parsl.clear()
+            self._dfk = None
+            with _current_lock:
+                _current = None
