@@ -15,6 +15,7 @@ import itertools
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +28,7 @@ from globus_compute_sdk.serialize import ComputeSerializer
 from chiltepin.embedded import reap_leftovers
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend
+from chiltepin.federation.backends.endpoint import reload_task_group
 from chiltepin.federation.client import BudgetedClient
 from chiltepin.federation.config import (
     FederationConfig,
@@ -82,6 +84,10 @@ class Federation(concurrent.futures.Executor):
         self.journal.run(config.model_dump(mode="json"))
         self._client = client
         self._functions: FunctionRegistry | None = None
+        # One task group per run: its results flow on one AMQP queue, and a reattached
+        # client can ask the service for exactly this run's tasks.
+        self.task_group_id = uuid.uuid4()
+        self._reloaders: list[Any] = []  # SDK executors that reloaded a dead client's tasks
         self.backends = [self._backend(r, status_poll_s) for r in resolved.values()]
         self.placement = Placement(self.backends, self.policy)
         self.stats = RunStats([b.name for b in self.backends])
@@ -115,7 +121,13 @@ class Federation(concurrent.futures.Executor):
             return LocalBackend(resolved, self.run_dir)
         if self._functions is None:
             self._functions = FunctionRegistry(self.client)
-        return EndpointBackend(resolved, self.client, self._functions, poll_s=poll_s)
+        return EndpointBackend(
+            resolved,
+            self.client,
+            self._functions,
+            task_group_id=self.task_group_id,
+            poll_s=poll_s,
+        )
 
     # -- submission ---------------------------------------------------------------------
 
@@ -381,6 +393,8 @@ class Federation(concurrent.futures.Executor):
         self._stop_watch.set()
         self._watcher.join()
         self._journal_remote_ids()
+        for reloader in self._reloaders:
+            reloader.shutdown(wait=False, cancel_futures=True)
         for backend in self.backends:
             backend.shutdown(cancel=cancel_futures or not wait)
         if self._progress:
@@ -430,7 +444,7 @@ class Federation(concurrent.futures.Executor):
         return federation
 
     def _restore(self, record: RunRecord) -> None:
-        rewatch: dict[tuple[str, str], list[Attempt]] = {}
+        rewatch: dict[str, list[Attempt]] = {}
         numbers = [int(task_id[1:]) for task_id in record.tasks]
         self._ids = itertools.count(max(numbers, default=-1) + 1)
         for rec in record.tasks.values():
@@ -475,13 +489,16 @@ class Federation(concurrent.futures.Executor):
                 attempt = task.new_attempt(last.site, last.routing)
                 attempt.remote_id, attempt.task_group = last.remote_id, last.task_group
                 self.stats.bump(last.site, "tasks")
-                rewatch.setdefault((last.site, last.task_group), []).append(attempt)
+                rewatch.setdefault(last.task_group, []).append(attempt)
             else:
                 self._dispatch(task)
-        for (site, task_group), attempts in rewatch.items():
-            backend = self.placement.backends[site]
-            assert isinstance(backend, EndpointBackend)
-            backend.rewatch(task_group, attempts, self._on_done)
+        for task_group, attempts in rewatch.items():
+            executor, futures = reload_task_group(self.client, task_group)
+            self._reloaders.append(executor)
+            for attempt in attempts:
+                backend = self.placement.backends[attempt.site]
+                assert isinstance(backend, EndpointBackend)
+                backend.adopt(attempt, self._on_done, futures.get(str(attempt.remote_id)))
 
     def _restore_outcome(
         self, task: LogicalTask, attempt: Attempt, ok: bool, kind: str, payload: str

@@ -1,19 +1,40 @@
-"""A client that fans out, then is killed mid-run (run by test_resume as a subprocess)."""
+"""A client that fans out 40 tasks, then is SIGKILLed mid-run (run by the resume tests).
+
+argv: RUN_DIR LEDGER SITES_JSON [WAIT_REMOTE]. With WAIT_REMOTE it first waits until every
+task's remote id is in the journal (what a client that ran a few seconds has done), so
+the resumed run must collect from the endpoint rather than resubmit.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
+import time
+from pathlib import Path
 
 from chiltepin.federation import Federation
 from tests.federation.tasks import count_and_return
 
-run_dir, ledger, sites_json = sys.argv[1], sys.argv[2], sys.argv[3]
-import json  # noqa: E402
+TASKS = 40
 
-federation = Federation(json.loads(sites_json), run_dir=run_dir, progress=False)
-futures = [federation.submit(count_and_return, ledger, i) for i in range(40)]
-futures[0].result(120)
-print("submitted", flush=True)
-os.kill(os.getpid(), signal.SIGKILL)
+
+def main() -> None:
+    run_dir, ledger, sites = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    wait_remote = len(sys.argv) > 4
+    federation = Federation(sites, run_dir=run_dir, progress=False, status_poll_s=1)
+    futures = [federation.submit(count_and_return, ledger, i, 0.5) for i in range(TASKS)]
+    futures[0].result(180)
+    journal = Path(run_dir) / "journal.jsonl"
+    deadline = time.monotonic() + 60
+    while wait_remote and time.monotonic() < deadline:
+        if journal.read_text().count('"e":"remote"') >= TASKS:
+            break
+        time.sleep(0.2)
+    print("killing myself with tasks in flight", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()

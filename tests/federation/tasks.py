@@ -23,8 +23,9 @@ def fail_once_per_call(x: int) -> None:
     raise ValueError(f"user error {x}")
 
 
-def count_and_return(path: str, x: int) -> int:
+def count_and_return(path: str, x: int, seconds: float = 0.0) -> int:
     """Append a line per execution, so tests can count how often a task really ran."""
+    time.sleep(seconds)
     with open(path, "a") as f:
         f.write(f"{x}\n")
     return x

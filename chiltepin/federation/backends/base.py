@@ -95,7 +95,7 @@ class Backend(ABC):
             with self._lock:
                 self._in_flight.pop(id(attempt), None)
                 late, attempt.reported = attempt.reported, True
-                self.late_results += late
+                self.late_results += late and not future.cancelled()
             if not late:
                 on_done(attempt, future)
 

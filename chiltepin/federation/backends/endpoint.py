@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -36,6 +37,7 @@ class EndpointBackend(Backend):
         client: BudgetedClient,
         functions: FunctionRegistry,
         *,
+        task_group_id: uuid.UUID,
         poll_s: float = 5.0,
     ) -> None:
         super().__init__(resolved)
@@ -44,6 +46,8 @@ class EndpointBackend(Backend):
         self._client = client
         self._functions = functions
         self._executors: dict[tuple[str, str], Executor] = {}
+        self._task_group_id = task_group_id
+        self._task_groups = {task_group_id}
         self._executors_lock = threading.Lock()
         self._poll_s = poll_s
         self._grace_s = resolved.entry.offline_grace_s
@@ -61,6 +65,7 @@ class EndpointBackend(Backend):
                 executor = Executor(
                     endpoint_id=self.endpoint_id,
                     client=self._client,
+                    task_group_id=self._task_group_id,
                     user_endpoint_config=attempt.routing.options or None,
                     resource_specification=attempt.routing.resource_specification or None,
                 )
@@ -82,28 +87,17 @@ class EndpointBackend(Backend):
         attempt.handle = future
         future.add_done_callback(finished)
 
-    def rewatch(self, task_group: str, attempts: list[Attempt], on_done: Completion) -> None:
-        """Collect attempts a previous (killed) client submitted, by their remote ids.
-
-        The SDK's ``reload_tasks`` returns a future per task of the group, already
-        resolved for tasks that finished while nobody was watching.
-        """
-        executor = Executor(endpoint_id=self.endpoint_id, client=self._client)
-        with self._executors_lock:
-            self._executors[("rewatch", task_group)] = executor
-        try:
-            futures = {str(f.task_id): f for f in executor.reload_tasks(task_group)}
-        except Exception as err:
-            futures = {}
-            log.warning("could not reload task group %s from %s: %s", task_group, self.name, err)
-        for attempt in attempts:
-            future = futures.get(str(attempt.remote_id))
-            if future is None:
-                future = Future()
-                future.set_exception(
-                    SiteFailure(self.name, f"task {attempt.remote_id} is unknown to the service")
-                )
-            self.track(attempt, on_done, future)
+    def adopt(self, attempt: Attempt, on_done: Completion, future: Future | None) -> None:  # type: ignore[type-arg]
+        """Follow an attempt a previous (killed) client submitted here; ``future`` comes
+        from :func:`reload_task_group`, ``None`` when the service no longer knows it."""
+        if attempt.task_group:
+            self._task_groups.add(uuid.UUID(attempt.task_group))
+        if future is None:
+            future = Future()
+            future.set_exception(
+                SiteFailure(self.name, f"task {attempt.remote_id} is unknown to the service")
+            )
+        self.track(attempt, on_done, future)
 
     def _watch_status(self) -> None:
         offline_since: float | None = None
@@ -129,8 +123,43 @@ class EndpointBackend(Backend):
                 self.fail_in_flight(SiteFailure(self.name, reason))
 
     def shutdown(self, *, cancel: bool) -> None:
+        """Stop the executors without waiting for their futures: the federation has settled
+        every logical task already, and a dead site's futures would never complete."""
         self._stop.set()
         with self._executors_lock:
             executors, self._executors = list(self._executors.values()), {}
         for executor in executors:
-            executor.shutdown(wait=not cancel, cancel_futures=cancel)
+            executor.shutdown(wait=False, cancel_futures=cancel)
+        for task_group in self._task_groups:
+            _stop_result_watcher(task_group)
+
+
+def reload_task_group(
+    client: BudgetedClient, task_group: str
+) -> tuple[Executor, dict[str, Future]]:  # type: ignore[type-arg]
+    """Futures for every task of ``task_group``, by task id, from the service.
+
+    One reload per task group (not per site): the SDK's result watcher is per task group,
+    and a second reload of the same group leaves out tasks the first already watches.
+    Tasks that finished while nobody watched come back already resolved.
+    """
+    executor = Executor(client=client)
+    try:
+        futures = {str(f.task_id): f for f in executor.reload_tasks(task_group)}
+    except Exception as err:
+        log.warning("could not reload task group %s: %s", task_group, err)
+        futures = {}
+    return executor, futures
+
+
+def _stop_result_watcher(task_group: uuid.UUID) -> None:
+    """Stop the SDK's AMQP result watcher of one task group.
+
+    ``Executor.shutdown`` leaves it connected (Parsl's ``GlobusComputeExecutor.shutdown``
+    stops it the same way); the watcher registry is SDK-internal, reached only here.
+    """
+    from globus_compute_sdk.sdk import executor as sdk_executor
+
+    watcher = sdk_executor._RESULT_WATCHERS.get(task_group)
+    if watcher is not None:
+        watcher.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,139 @@
+"""Issue 4 end to end: a Federation over two sites, each a real endpoint (started by
+`chiltepin endpoint start`) running Slurm jobs on its own single-host cluster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from globus_compute_sdk.errors import TaskExecutionFailed
+
+from chiltepin.cli.main import cli
+from chiltepin.federation import Federation
+from chiltepin.federation.journal import read_journal
+from chiltepin.testing import GlobusStandIn
+from tests.e2e.conftest import RunningEndpoint, invoke, start_site_endpoint, stop_and_check
+from tests.federation import tasks
+
+pytestmark = [pytest.mark.slurm, pytest.mark.rabbitmq]
+REPO = Path(__file__).resolve().parents[2]
+CAPACITY = {"a": 6, "b": 3}
+
+
+@pytest.fixture(scope="module")
+def two_sites(
+    globus_standin: GlobusStandIn, slurm_cluster, slurm_cluster_factory
+) -> Iterator[dict[str, RunningEndpoint]]:
+    second = slurm_cluster_factory("site-b", partition="batch")
+    endpoints = {
+        "a": start_site_endpoint("fed-a", globus_standin, slurm_cluster),
+        "b": start_site_endpoint("fed-b", globus_standin, second),
+    }
+    try:
+        yield endpoints
+    finally:
+        for endpoint in endpoints.values():
+            stop_and_check(endpoint)
+
+
+def sites_for(endpoints: dict[str, RunningEndpoint]) -> dict[str, dict]:
+    return {
+        name: {
+            "endpoint_id": ep.endpoint_id,
+            "site": "docker",
+            "capacity": CAPACITY[name],
+            "offline_grace_s": 3,
+        }
+        for name, ep in endpoints.items()
+    }
+
+
+def test_map_over_two_endpoints_shares_by_capacity(
+    two_sites: dict[str, RunningEndpoint], tmp_path: Path
+) -> None:
+    with Federation(sites_for(two_sites), run_dir=tmp_path, progress=False) as fed:
+        results = list(fed.map(tasks.square, range(200), timeout=300))
+        placed = {c.site: c.tasks for c in fed.summary()}
+        requests = fed.client.submit_requests
+    assert results == [x * x for x in range(200)]
+    share_a = placed["a"] / 200
+    assert abs(share_a - 6 / 9) <= 0.15 * 6 / 9, placed
+    assert requests <= 8, f"{requests} submit requests for 200 tasks: batching was defeated"
+
+
+def test_user_exception_once_and_clear_errors_before_submission(
+    two_sites: dict[str, RunningEndpoint], tmp_path: Path
+) -> None:
+    with Federation(sites_for(two_sites), run_dir=tmp_path, progress=False) as fed:
+        future = fed.submit(tasks.fail_once_per_call, 5)
+        with pytest.raises(TaskExecutionFailed, match="ValueError: user error 5"):
+            future.result(120)
+        assert future.attempts == 1
+        with pytest.raises(Exception, match="unknown site 'c'"):
+            fed.submit(tasks.square, 1, site="c")
+        with pytest.raises(Exception, match=r"no site has tag\(s\) gpu"):
+            fed.submit(tasks.square, 1, tags=["gpu"])
+        with pytest.raises(Exception, match="at most 10 MB"):
+            fed.submit(tasks.square, "x" * 11_000_000)
+        assert len(read_journal(tmp_path).tasks) == 1
+
+
+def test_killed_client_resumes_from_the_endpoints(
+    two_sites: dict[str, RunningEndpoint], tmp_path: Path
+) -> None:
+    run_dir, ledger, log_path = tmp_path / "run", tmp_path / "ledger.txt", tmp_path / "client.log"
+    with log_path.open("w") as log:
+        killed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.federation.killed_client",
+                str(run_dir),
+                str(ledger),
+                json.dumps(sites_for(two_sites)),
+                "wait-remote",
+            ],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=240,
+            check=False,
+        )
+    assert killed.returncode == -9, log_path.read_text()
+    before = read_journal(run_dir)
+    assert sum(t.outcome is not None for t in before.tasks.values()) < 40
+
+    result = CliRunner().invoke(cli, ["run", "resume", str(run_dir), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    after = read_journal(run_dir)
+    assert all(t.outcome and t.outcome["ok"] for t in after.tasks.values())
+    ran = Counter(int(x) for x in ledger.read_text().split())
+    assert set(ran) == set(range(40))
+    assert max(ran.values()) == 1, "a task the endpoint still held was run again"
+
+
+def test_stopping_an_endpoint_mid_run_fails_over_exactly_once(
+    two_sites: dict[str, RunningEndpoint], tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger.txt"
+    with Federation(
+        sites_for(two_sites), run_dir=tmp_path / "run", progress=False, status_poll_s=1
+    ) as fed:
+        futures = [fed.submit(tasks.count_and_return, str(ledger), i, 0.3) for i in range(200)]
+        next(iter(fed.as_completed(futures))).result()
+        two_sites["b"].remember_processes()
+        invoke("endpoint", "stop", "fed-b")
+        results = [f.result(timeout=120) for f in futures]
+        summary = {c.site: c for c in fed.summary()}
+    assert results == list(range(200))
+    assert summary["b"].failovers >= 1
+    record = read_journal(tmp_path / "run")
+    assert all(t.outcome and t.outcome["ok"] for t in record.tasks.values())
+    moved = [f for f in futures if f.attempts > 1]
+    assert moved and {f.site for f in moved} == {"a"}
