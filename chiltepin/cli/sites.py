@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 import yaml
@@ -52,6 +53,23 @@ def show(site: str, overrides: tuple[str, ...]) -> None:
     """Print SITE fully resolved (extends and overrides applied, defaults filled in)."""
     resolved = load_site(site, list(overrides)).model_dump(mode="json")
     click.echo(yaml.safe_dump(resolved, sort_keys=False), nl=False)
+
+
+@command.command("convert")
+@click.argument("legacy", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def convert(legacy: Path) -> None:
+    """Print a Chiltepin 0.1.7 resource file as a chiltepin sites file.
+
+    Federation and Workflow also read 0.1.7 files directly; converting once gives you a
+    file to extend (tags, capacity, shipped site files). Unsupported keys are errors.
+    """
+    from chiltepin.federation.config import load_config
+
+    config = load_config(legacy)
+    click.echo(
+        yaml.safe_dump(config.model_dump(mode="json", exclude_defaults=True), sort_keys=False),
+        nl=False,
+    )
 
 
 @command.command("check")

@@ -17,6 +17,7 @@ how to reach them::
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -28,9 +29,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chiltepin.endpoints.options import schema_for, validate_user_options
 from chiltepin.errors import ConfigError
-from chiltepin.sites.loader import load_site
+from chiltepin.sites.loader import load_site, site_from_mapping
 from chiltepin.sites.model import SafeName, Site
 from chiltepin.yamlfile import LocatedData, load_mapping, validate
+
+log = logging.getLogger(__name__)
 
 
 class SiteKind(str, Enum):
@@ -50,7 +53,9 @@ class SiteEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: SiteKind | None = Field(None, description="endpoint (default with endpoint_id) or local")
-    site: str = Field(description="shipped site name or path of a site file")
+    site: str | dict[str, Any] = Field(
+        description="shipped site name, path of a site file, or the site written inline"
+    )
     set: list[str] = Field(default_factory=list, description="KEY=VALUE overrides of the site")
     endpoint_id: uuid.UUID | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="user endpoint options")
@@ -88,7 +93,13 @@ class ResolvedSite:
     def __init__(self, name: str, entry: SiteEntry, source: str, base_dir: Path | None) -> None:
         self.name = name
         self.entry = entry
-        machine = load_site(entry.site, entry.set, relative_to=base_dir)
+        machine = (
+            site_from_mapping(
+                entry.site, name, f"{source}: sites.{name}.site", entry.set, relative_to=base_dir
+            )
+            if isinstance(entry.site, dict)
+            else load_site(entry.site, entry.set, relative_to=base_dir)
+        )
         validate_user_options(entry.options, schema_for(machine), f"{source}: sites.{name}")
         # The entry's options are this user's defaults on the machine (more workers per
         # node, fewer blocks, ...); capacity must reflect them.
@@ -106,11 +117,21 @@ class ResolvedSite:
 
 
 def load_config(path: str | Path) -> FederationConfig:
-    """Read and validate a sites file; errors name its file, line and key."""
+    """Read and validate a sites file; errors name its file, line and key.
+
+    A Chiltepin 0.1.7 resource file is recognised and converted (see
+    :mod:`chiltepin.compat`), so its users can bring their configuration as it is.
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise ConfigError("no such sites file", source=path)
-    return validate(FederationConfig, load_mapping(path))
+    located = load_mapping(path)
+    from chiltepin import compat
+
+    if compat.looks_like_chiltepin_017(located.data):
+        log.warning("%s is a Chiltepin 0.1.7 resource file; converting it", path)
+        located = compat.convert(located)
+    return validate(FederationConfig, located)
 
 
 def resolve(

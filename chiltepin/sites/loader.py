@@ -99,6 +99,14 @@ def _layers(path: Path, depth: int = 0) -> list[LocatedData]:
     return [layer, *_layers(parent_path, depth + 1)]
 
 
+def _resolve(layers: list[LocatedData], name: str, source: str) -> Site:
+    """Merge layers (most specific first) over ``name`` and validate once."""
+    data: dict[str, Any] = {"name": name}
+    for layer in reversed(layers):
+        data = _merge(data, layer.data)
+    return validate(Site, LocatedData(data=data, source=source), *layers)
+
+
 def load_site(
     name_or_path: str | Path,
     overrides: list[str] | None = None,
@@ -114,7 +122,24 @@ def load_site(
     layers = _layers(path)
     if overrides:
         layers.insert(0, parse_overrides(overrides))
-    data: dict[str, Any] = {"name": path.stem}
-    for layer in reversed(layers):
-        data = _merge(data, layer.data)
-    return validate(Site, LocatedData(data=data, source=str(path)), *layers)
+    return _resolve(layers, path.stem, str(path))
+
+
+def site_from_mapping(
+    data: dict[str, Any],
+    name: str,
+    source: str,
+    overrides: list[str] | None = None,
+    *,
+    relative_to: Path | None = None,
+) -> Site:
+    """A site written inline (a sites file entry's ``site:`` mapping); ``extends`` works
+    as in a site file."""
+    layer = LocatedData(data=dict(data), source=source)
+    parent = layer.data.pop("extends", None)
+    layers = [layer]
+    if parent is not None:
+        layers += _layers(site_path(str(parent), relative_to=relative_to))
+    if overrides:
+        layers.insert(0, parse_overrides(overrides))
+    return _resolve(layers, name, source)

@@ -16,34 +16,15 @@ Register with ``pytest_plugins = ["chiltepin.testing.pytest_plugin"]`` in a conf
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from chiltepin.testing.endpoint import LocalEndpoint
-from chiltepin.testing.environment import applied
 from chiltepin.testing.rabbitmq import rabbitmq_installed
 from chiltepin.testing.server import GlobusStandIn
-
-
-def stop_result_watchers() -> None:
-    """Shut down the SDK's AMQP result-watcher threads.
-
-    ``Executor.shutdown`` leaves them connected until interpreter exit; if the broker goes
-    first they spin on reconnect attempts (and warnings) for up to a minute.
-    """
-    mod = sys.modules.get("globus_compute_sdk.sdk.executor")
-    if mod is None:
-        return
-    watchers = getattr(mod, "_RESULT_WATCHERS", {})
-    for rw in list(watchers.values()):
-        with contextlib.suppress(Exception):
-            rw.shutdown(wait=True, cancel_futures=True)
-    watchers.clear()
+from chiltepin.testing.session import offline_session, stop_result_watchers
 
 
 def _require_rabbitmq() -> None:
@@ -59,28 +40,8 @@ def _require_rabbitmq() -> None:
 @pytest.fixture(scope="session")
 def globus_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlobusStandIn]:
     _require_rabbitmq()
-    base = tmp_path_factory.mktemp("globus-standin")
-    home = base / "home"
-    user_dir = home / ".globus_compute"
-    user_dir.mkdir(parents=True)
-    standin = GlobusStandIn(state_dir=base / "service")
-    standin.start()
-    standin.home = home
-    standin.user_dir = user_dir
-    bindir = str(Path(sys.executable).parent)
-    path = os.environ.get("PATH", "/usr/bin:/bin")
-    env = {
-        **standin.client_env(),
-        "HOME": str(home),
-        "GLOBUS_COMPUTE_USER_DIR": str(user_dir),
-        "PATH": path if path.startswith(bindir + ":") else f"{bindir}:{path}",
-    }
-    try:
-        with applied(env):
-            yield standin
-            stop_result_watchers()
-    finally:
-        standin.stop()
+    with offline_session(tmp_path_factory.mktemp("globus-standin")) as standin:
+        yield standin
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A real endpoint configured from the docker site, started by `chiltepin endpoint start`,
+"""A real endpoint configured from the docker site and started the way users start it,
 running its tasks as Slurm jobs on the single-host cluster, reached through the stand-in."""
 
 from __future__ import annotations
@@ -6,17 +6,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
 from click.testing import CliRunner
 
 from chiltepin.cli.main import cli
 from chiltepin.cluster.cluster import SlurmCluster
-from chiltepin.endpoints import lifecycle
 from chiltepin.testing import GlobusStandIn
+from chiltepin.testing.site_endpoint import SiteEndpoint, start_site_endpoint, stop_site_endpoint
 
 
 def invoke(*args: str) -> str:
@@ -26,83 +25,44 @@ def invoke(*args: str) -> str:
 
 
 @dataclass
-class RunningEndpoint:
-    name: str
-    root: Path
-    endpoint_id: str
+class SlurmSiteEndpoint:
+    endpoint: SiteEndpoint
     cluster: SlurmCluster
-    started_s: float
-    seen: set[int] = field(default_factory=set)
 
-    def remember_processes(self) -> None:
-        """Record the endpoint's process tree (user endpoints, interchanges) for the
-        leftover check after stop."""
-        current = lifecycle.status(self.root, self.name)
-        if current.pid is None:
-            return
-        parent = psutil.Process(current.pid)
-        self.seen |= {parent.pid, *(p.pid for p in parent.children(recursive=True))}
+    @property
+    def endpoint_id(self) -> str:
+        return self.endpoint.endpoint_id
 
-
-def endpoint_env(standin: GlobusStandIn, cluster: SlurmCluster) -> list[str]:
-    """What the user endpoints need: a root endpoint clears their environment."""
-    env = {
-        **standin.client_env(),
-        **cluster.env(),
-        "HOME": os.environ["HOME"],
-        "PYTHONPATH": os.environ["PYTHONPATH"],
-        "GLOBUS_COMPUTE_USER_DIR": os.environ["GLOBUS_COMPUTE_USER_DIR"],
-    }
-    return [arg for k, v in env.items() for arg in ("--env", f"{k}={v}")]
+    def stop_and_check(self) -> None:
+        """`chiltepin endpoint stop` leaves no process, Slurm job or job step behind."""
+        assert stop_site_endpoint(self.endpoint) == [], "processes left behind"
+        deadline = time.monotonic() + 30
+        while self.cluster.jobs() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert self.cluster.jobs() == [], "Slurm jobs left behind"
+        assert self.cluster.step_processes() == set(), "job steps left behind"
 
 
-def start_site_endpoint(
-    name: str, standin: GlobusStandIn, cluster: SlurmCluster, *extra: str
-) -> RunningEndpoint:
-    root = Path(os.environ["GLOBUS_COMPUTE_USER_DIR"])
-    invoke(
-        "endpoint",
-        "configure",
+def start_docker_endpoint(
+    name: str, standin: GlobusStandIn, cluster: SlurmCluster
+) -> SlurmSiteEndpoint:
+    endpoint = start_site_endpoint(
         name,
-        "--site",
         "docker",
-        "--local-services",
-        "--force",
-        "--set",
-        f"partition={cluster.spec.partition}",
-        *endpoint_env(standin, cluster),
-        *extra,
+        standin,
+        root=Path(os.environ["GLOBUS_COMPUTE_USER_DIR"]),
+        overrides=(f"partition={cluster.spec.partition}",),
+        environment=cluster.env(),
     )
-    started = time.monotonic()
-    invoke("endpoint", "start", name)
-    endpoint_id = lifecycle.status(root, name).endpoint_id
-    assert endpoint_id
-    standin.wait_for_endpoint(endpoint_id, timeout=60)
-    return RunningEndpoint(name, root, endpoint_id, cluster, started)
-
-
-def stop_and_check(endpoint: RunningEndpoint) -> None:
-    endpoint.remember_processes()
-    invoke("endpoint", "stop", endpoint.name)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (
-        endpoint.cluster.jobs() or [p for p in endpoint.seen if psutil.pid_exists(p)]
-    ):
-        time.sleep(0.5)
-    alive = [
-        p for p in endpoint.seen if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
-    ]
-    assert alive == [], f"processes left behind: {alive}"
-    assert endpoint.cluster.jobs() == [], "Slurm jobs left behind"
-    assert endpoint.cluster.step_processes() == set(), "job steps left behind"
+    return SlurmSiteEndpoint(endpoint, cluster)
 
 
 @pytest.fixture(scope="module")
 def docker_endpoint(
     globus_standin: GlobusStandIn, slurm_cluster: SlurmCluster
-) -> Iterator[RunningEndpoint]:
-    endpoint = start_site_endpoint("e2e-docker", globus_standin, slurm_cluster)
+) -> Iterator[SlurmSiteEndpoint]:
+    running = start_docker_endpoint("e2e-docker", globus_standin, slurm_cluster)
     try:
-        yield endpoint
+        yield running
     finally:
-        stop_and_check(endpoint)
+        running.stop_and_check()

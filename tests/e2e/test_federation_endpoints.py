@@ -18,7 +18,7 @@ from chiltepin.cli.main import cli
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import read_journal
 from chiltepin.testing import GlobusStandIn
-from tests.e2e.conftest import RunningEndpoint, invoke, start_site_endpoint, stop_and_check
+from tests.e2e.conftest import SlurmSiteEndpoint, invoke, start_docker_endpoint
 from tests.federation import tasks
 
 pytestmark = [pytest.mark.slurm, pytest.mark.rabbitmq]
@@ -29,20 +29,20 @@ CAPACITY = {"a": 6, "b": 3}
 @pytest.fixture(scope="module")
 def two_sites(
     globus_standin: GlobusStandIn, slurm_cluster, slurm_cluster_factory
-) -> Iterator[dict[str, RunningEndpoint]]:
+) -> Iterator[dict[str, SlurmSiteEndpoint]]:
     second = slurm_cluster_factory("site-b", partition="batch")
     endpoints = {
-        "a": start_site_endpoint("fed-a", globus_standin, slurm_cluster),
-        "b": start_site_endpoint("fed-b", globus_standin, second),
+        "a": start_docker_endpoint("fed-a", globus_standin, slurm_cluster),
+        "b": start_docker_endpoint("fed-b", globus_standin, second),
     }
     try:
         yield endpoints
     finally:
         for endpoint in endpoints.values():
-            stop_and_check(endpoint)
+            endpoint.stop_and_check()
 
 
-def sites_for(endpoints: dict[str, RunningEndpoint]) -> dict[str, dict]:
+def sites_for(endpoints: dict[str, SlurmSiteEndpoint]) -> dict[str, dict]:
     return {
         name: {
             "endpoint_id": ep.endpoint_id,
@@ -55,7 +55,7 @@ def sites_for(endpoints: dict[str, RunningEndpoint]) -> dict[str, dict]:
 
 
 def test_map_over_two_endpoints_shares_by_capacity(
-    two_sites: dict[str, RunningEndpoint], tmp_path: Path
+    two_sites: dict[str, SlurmSiteEndpoint], tmp_path: Path
 ) -> None:
     with Federation(sites_for(two_sites), run_dir=tmp_path, progress=False) as fed:
         results = list(fed.map(tasks.square, range(200), timeout=300))
@@ -68,7 +68,7 @@ def test_map_over_two_endpoints_shares_by_capacity(
 
 
 def test_user_exception_once_and_clear_errors_before_submission(
-    two_sites: dict[str, RunningEndpoint], tmp_path: Path
+    two_sites: dict[str, SlurmSiteEndpoint], tmp_path: Path
 ) -> None:
     with Federation(sites_for(two_sites), run_dir=tmp_path, progress=False) as fed:
         future = fed.submit(tasks.fail_once_per_call, 5)
@@ -85,7 +85,7 @@ def test_user_exception_once_and_clear_errors_before_submission(
 
 
 def test_killed_client_resumes_from_the_endpoints(
-    two_sites: dict[str, RunningEndpoint], tmp_path: Path
+    two_sites: dict[str, SlurmSiteEndpoint], tmp_path: Path
 ) -> None:
     run_dir, ledger, log_path = tmp_path / "run", tmp_path / "ledger.txt", tmp_path / "client.log"
     with log_path.open("w") as log:
@@ -119,7 +119,7 @@ def test_killed_client_resumes_from_the_endpoints(
 
 
 def test_stopping_an_endpoint_mid_run_fails_over_exactly_once(
-    two_sites: dict[str, RunningEndpoint], tmp_path: Path
+    two_sites: dict[str, SlurmSiteEndpoint], tmp_path: Path
 ) -> None:
     ledger = tmp_path / "ledger.txt"
     with Federation(
@@ -127,7 +127,7 @@ def test_stopping_an_endpoint_mid_run_fails_over_exactly_once(
     ) as fed:
         futures = [fed.submit(tasks.count_and_return, str(ledger), i, 0.3) for i in range(200)]
         next(iter(fed.as_completed(futures))).result()
-        two_sites["b"].remember_processes()
+        two_sites["b"].endpoint.remember_processes()
         invoke("endpoint", "stop", "fed-b")
         results = [f.result(timeout=120) for f in futures]
         summary = {c.site: c for c in fed.summary()}

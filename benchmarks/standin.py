@@ -1,0 +1,28 @@
+"""An offline Globus session with endpoints of the ``localhost`` site, for benchmarks."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from chiltepin.testing.session import offline_session
+from chiltepin.testing.site_endpoint import SiteEndpoint, running_site_endpoint
+
+
+@contextmanager
+def endpoints(*names: str, workers: int = 2) -> Iterator[list[SiteEndpoint]]:
+    """Start the stand-in and one ``localhost``-site endpoint per name (real endpoints,
+    started with chiltepin's own configure/start), all stopped on exit."""
+    with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp, ExitStack() as stack:
+        standin = stack.enter_context(offline_session(Path(tmp)))
+        root = Path(os.environ["GLOBUS_COMPUTE_USER_DIR"])
+        overrides = (f"max_workers_per_node={workers}",)
+        yield [
+            stack.enter_context(
+                running_site_endpoint(name, "localhost", standin, root=root, overrides=overrides)
+            )
+            for name in names
+        ]

@@ -1,0 +1,27 @@
+"""Workflow tasks (module level, so workers import them as tests.*)."""
+
+from __future__ import annotations
+
+import os
+
+from chiltepin.workflow import bash_task, mpi_task, python_task
+
+
+@python_task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@python_task
+def pid() -> int:
+    return os.getpid()
+
+
+@bash_task
+def write_value(value: int, stdout: str | None = None) -> str:
+    return f"echo value={value}"
+
+
+@mpi_task
+def hello(program: str, stdout: str | None = None) -> str:
+    return program

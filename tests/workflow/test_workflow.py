@@ -1,0 +1,48 @@
+"""chiltepin.Workflow: a Parsl DAG whose tasks choose their site per call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chiltepin.demo.foundation import compile_mpi_hello
+from chiltepin.errors import ChiltepinError
+from chiltepin.workflow import Workflow
+from tests.workflow import tasks
+
+SITES = {
+    "a": {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 1}},
+    "b": {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 1}},
+}
+
+
+def test_dag_across_two_sites_with_bash_and_mpi(tmp_path: Path) -> None:
+    hello = compile_mpi_hello(tmp_path)
+    with Workflow(SITES, run_dir=tmp_path / "run"):
+        x = tasks.add(1, 2, site="a")
+        y = tasks.add(x, 10, site="b")  # a future as an input: runs after x
+        assert y.result(60) == 13
+        pid_a, pid_b = tasks.pid(site="a").result(60), tasks.pid(site="b").result(60)
+        assert pid_a != pid_b  # two sites, two worker pools
+        out = tmp_path / "value.out"
+        assert tasks.write_value(y, stdout=str(out), site="a").result(60) == 0
+        assert out.read_text().strip() == "value=13"
+        mpi_out = tmp_path / "mpi.out"
+        spec = {"nodes": 1, "ranks_per_node": 2}
+        assert (
+            tasks.hello(str(hello), stdout=str(mpi_out), site="b", resources=spec).result(120) == 0
+        )
+        assert sorted(line.split(" on ")[0] for line in mpi_out.read_text().splitlines()) == [
+            "rank 0 of 2",
+            "rank 1 of 2",
+        ]
+
+
+def test_unknown_site_and_calls_outside_a_workflow(tmp_path: Path) -> None:
+    with pytest.raises(ChiltepinError, match="task called outside a workflow"):
+        tasks.add(1, 2)
+    with Workflow(SITES, run_dir=tmp_path / "run"):
+        with pytest.raises(ChiltepinError, match=r"unknown site 'c'; sites: a, b"):
+            tasks.add(1, 2, site="c")
+        assert tasks.add(2, 2).result(60) == 4  # default site: the first
