@@ -6,7 +6,8 @@ import logging
 from pathlib import Path
 
 import click
-from rich.console import Console
+
+from chiltepin.cli.console import console
 
 
 @click.command("demo")
@@ -25,8 +26,19 @@ from rich.console import Console
     help="Where the run journal goes [default: ~/.chiltepin/runs/<time>-<id>].",
 )
 @click.option("--progress/--no-progress", default=None, help="[default: on a terminal]")
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop submitting members once the estimated cost would pass this (sites' cost unit).",
+)
 def demo(
-    members: int, steps: int, sites: Path | None, run_dir: Path | None, progress: bool | None
+    members: int,
+    steps: int,
+    sites: Path | None,
+    run_dir: Path | None,
+    progress: bool | None,
+    budget: float | None,
 ) -> None:
     """Run a Lorenz-96 ensemble forecast fanned out across two sites.
 
@@ -37,7 +49,13 @@ def demo(
 
     logging.basicConfig(level=logging.WARNING)
     lorenz96.run(
-        Console(), members=members, steps=steps, sites=sites, run_dir=run_dir, progress=progress
+        console(),
+        members=members,
+        steps=steps,
+        sites=sites,
+        run_dir=run_dir,
+        progress=progress,
+        budget=budget,
     )
 
 
@@ -48,7 +66,7 @@ def selftest() -> None:
     from chiltepin.demo import foundation
 
     logging.basicConfig(level=logging.WARNING)
-    foundation.run(Console())
+    foundation.run(console())
 
 
 commands = [demo, selftest]

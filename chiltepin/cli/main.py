@@ -35,9 +35,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from chiltepin.cli import auth, cluster, demo, endpoint, run, sites, testing
+    from chiltepin.cli import auth, cluster, demo, endpoint, report, run, sites, testing
 
-    for module in (endpoint, sites, run, cluster, testing):
+    for module in (endpoint, sites, run, report, cluster, testing):
         cli.add_command(module.command)
     for command in (*auth.commands, *demo.commands):
         cli.add_command(command)

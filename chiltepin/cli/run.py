@@ -7,8 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 import click
-from rich.console import Console
 
+from chiltepin.cli.console import console
 from chiltepin.federation.journal import read_journal
 
 _run_dir = click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
@@ -64,7 +64,7 @@ def resume(run_dir: Path, sites: Path | None, progress: bool | None) -> None:
     federation = Federation.reattach(run_dir, sites, progress=progress)
     federation.shutdown(wait=True)
     failed = sum(1 for f in federation.futures if f.exception() is not None)
-    console = Console()
-    federation.print_summary(console)
-    console.print(f"{len(federation.futures)} tasks, {failed} failed; results in {run_dir}")
+    out = console()
+    federation.print_summary(out)
+    out.print(f"{len(federation.futures)} tasks, {failed} failed; results in {run_dir}")
     raise SystemExit(1 if failed else 0)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 import yaml
-from rich.console import Console
 from rich.table import Table
 
+from chiltepin.cli.console import console
 from chiltepin.sites.loader import load_site, shipped_site_names
 
 
@@ -43,7 +43,7 @@ def list_sites(as_json: bool) -> None:
             str(site.capacity),
             site.description,
         )
-    Console().print(table)
+    console().print(table)
 
 
 @command.command("show")

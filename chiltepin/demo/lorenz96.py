@@ -12,6 +12,7 @@ real endpoints.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +22,23 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from chiltepin.federation import Federation
+from chiltepin.federation import BudgetExceeded, Federation
 
 DEMO_SITES: dict[str, dict[str, Any]] = {
-    # Two sites on this machine with different capacities (workers), to show placement.
-    "site-a": {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 2}},
-    "site-b": {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 1}},
+    # Two sites on this machine with different capacities (workers), to show placement,
+    # and illustrative prices per node-hour (as a cloud Slurm cluster would have).
+    "site-a": {
+        "kind": "local",
+        "site": "localhost",
+        "set": ["cost_per_node_hour=3.0"],
+        "options": {"max_workers_per_node": 2},
+    },
+    "site-b": {
+        "kind": "local",
+        "site": "localhost",
+        "set": ["cost_per_node_hour=1.2"],
+        "options": {"max_workers_per_node": 1},
+    },
 }
 
 
@@ -73,6 +85,26 @@ class EnsembleResult:
     states: np.ndarray
 
 
+def run_ensemble(federation: Federation, ics: list[np.ndarray], steps: int) -> list[dict[str, Any]]:
+    """Keep every site busy, one member per free worker, until all ran or the budget says
+    stop: a run with a budget must not submit everything up front."""
+    window = sum(b.capacity for b in federation.backends)
+    pending = list(enumerate(ics))[::-1]
+    running: dict[concurrent.futures.Future[Any], int] = {}
+    results: dict[int, dict[str, Any]] = {}
+    while pending or running:
+        while pending and len(running) < window:
+            index, x0 = pending.pop()
+            try:
+                running[federation.submit(run_member, x0, steps)] = index
+            except BudgetExceeded:
+                pending.clear()
+        done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in done:
+            results[running.pop(future)] = future.result()
+    return [results[i] for i in sorted(results)]
+
+
 def summarise(results: list[dict[str, Any]]) -> EnsembleResult:
     states = np.stack([r["state"] for r in results])
     return EnsembleResult(
@@ -88,15 +120,20 @@ def run(
     sites: str | Path | None = None,
     run_dir: Path | None = None,
     progress: bool | None = None,
+    budget: float | None = None,
 ) -> EnsembleResult:
     console.rule("[bold]Lorenz-96 ensemble forecast")
     ics = initial_conditions(members)
     started = time.monotonic()
     where = str(sites) if sites else "two embedded local sites (no Globus account needed)"
     console.print(f"{members} members x {steps} RK4 steps on {where}")
-    with Federation(sites or DEMO_SITES, run_dir=run_dir, progress=progress) as federation:
-        results = list(federation.map(run_member, ics, [steps] * members))
+    with Federation(
+        sites or DEMO_SITES, run_dir=run_dir, progress=progress, budget=budget
+    ) as federation:
+        results = run_ensemble(federation, ics, steps)
         console.print(f"run directory: {federation.run_dir}")
+    if len(results) < members:
+        console.print(f"[yellow]budget reached: {len(results)} of {members} members ran")
     elapsed = time.monotonic() - started
     ensemble = summarise(results)
 
@@ -108,7 +145,10 @@ def run(
     console.print(table)
     console.print(
         f"domain-mean spread {ensemble.spread.mean():.3f} (initial perturbations 0.001);"
-        f" {members} members in {elapsed:.1f} s"
+        f" {len(results)} members in {elapsed:.1f} s"
     )
     federation.print_summary(console)
+    from chiltepin.cli.report import write_report
+
+    write_report(federation.run_dir, console)
     return ensemble

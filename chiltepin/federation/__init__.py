@@ -1,5 +1,6 @@
 """The client side: fan tasks out across sites (see :class:`Federation`)."""
 
+from chiltepin.federation.budget import BudgetExceeded
 from chiltepin.federation.config import FederationConfig, Policy, SiteEntry
 from chiltepin.federation.executor import Federation
 from chiltepin.federation.failures import SiteFailure, TaskLost
@@ -9,6 +10,7 @@ from chiltepin.federation.resources import Resources
 from chiltepin.federation.tasks import TaskFuture
 
 __all__ = [
+    "BudgetExceeded",
     "Federation",
     "FederationConfig",
     "NoSiteAvailable",

@@ -29,6 +29,7 @@ from chiltepin.embedded import reap_leftovers
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend
 from chiltepin.federation.backends.endpoint import reload_task_group
+from chiltepin.federation.budget import BudgetExceeded, meter_for
 from chiltepin.federation.client import BudgetedClient
 from chiltepin.federation.config import (
     FederationConfig,
@@ -43,8 +44,9 @@ from chiltepin.federation.config import (
 from chiltepin.federation.failures import TaskLost, is_site_failure
 from chiltepin.federation.functions import FunctionRegistry
 from chiltepin.federation.journal import Journal, RunRecord, read_journal
-from chiltepin.federation.limits import check_payload
+from chiltepin.federation.limits import MAX_PAYLOAD_BYTES, check_payload
 from chiltepin.federation.placement import NoSiteAvailable, Placement
+from chiltepin.federation.probe import probe
 from chiltepin.federation.progress import LiveProgress, summary_table
 from chiltepin.federation.resources import Resources, Routing, parse_resources, route
 from chiltepin.federation.stats import RunStats, SiteCounts
@@ -73,6 +75,7 @@ class Federation(concurrent.futures.Executor):
         progress: bool | None = None,
         client: BudgetedClient | None = None,
         status_poll_s: float = 5.0,
+        budget: float | None = None,
     ) -> None:
         config, source, base_dir = coerce_sites(sites)
         self.config = config
@@ -80,6 +83,7 @@ class Federation(concurrent.futures.Executor):
         self.retries = config.retries if retries is None else retries
         self.run_dir = Path(run_dir or config.run_dir or default_run_dir()).expanduser()
         resolved = resolve(config, source, base_dir)
+        self.cost = meter_for(budget, resolved) if budget is not None else None
         self.journal = Journal(self.run_dir)
         self.journal.run(config.model_dump(mode="json"))
         self._client = client
@@ -158,16 +162,19 @@ class Federation(concurrent.futures.Executor):
     ) -> TaskFuture:
         if self._shutdown:
             raise RuntimeError("cannot submit to a Federation after shutdown")
+        if self.cost is not None:
+            self.cost.admit()
         wanted = frozenset(tags or ())
         parsed = parse_resources(resources)
         self.placement.check_request(site, wanted)
-        call = self._serialize(fn, args, kwargs)
+        call, function = self._serialize(fn, args, kwargs)
         task_id = f"t{next(self._ids):06d}"
         name = getattr(fn, "__qualname__", type(fn).__name__)
         task = LogicalTask(
             id=task_id,
             name=name,
             call=call,
+            function=function,
             fn=fn,
             args=args,
             kwargs=kwargs,
@@ -197,16 +204,20 @@ class Federation(concurrent.futures.Executor):
 
     def _serialize(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> str:
+    ) -> tuple[str, str]:
+        """(task buffer, serialised function): the task is ``probe(function, args, kwargs)``,
+        serialised as the SDK and service would, and checked against the payload limit."""
         ser = self._serializer.serialize
-        parts = [self._serialized_function(fn), ser(args), ser(kwargs)]
-        call = self._serializer.pack_buffers(parts)
-        if len(call) > 10 * 1000 * 1000:
+        function = self._serialized_function(fn)
+        call = self._serializer.pack_buffers(
+            [self._serialized_function(probe), ser((function, args, kwargs)), ser({})]
+        )
+        if len(call) > MAX_PAYLOAD_BYTES:
             sizes = {f"argument {i}": len(ser(a)) for i, a in enumerate(args)}
             sizes.update({f"keyword argument {k!r}": len(ser(v)) for k, v in kwargs.items()})
-            biggest = max(sizes, key=sizes.__getitem__, default="the call")
+            biggest = max(sizes, key=sizes.__getitem__, default="the function")
             check_payload(len(call), f"the call (largest part: {biggest})")
-        return call
+        return call, function
 
     def _serialized_function(self, fn: Callable[..., Any]) -> str:
         """A function is serialised once per federation, however many tasks call it
@@ -253,18 +264,20 @@ class Federation(concurrent.futures.Executor):
         backend = self.placement.backends[attempt.site]
         error = concurrent.futures.CancelledError() if future.cancelled() else future.exception()
         if error is None:
-            value = future.result()
+            value, where = future.result()  # what the probe returns
             # Local engines hand over the result as the worker serialised it.
             payload = getattr(future, "serialized_result", None)
-            payload = payload or self._serializer.serialize(value)
+            payload = payload or self._serializer.serialize((value, where))
             if task.resolve(
                 attempt,
                 value=value,
                 record=lambda: self.journal.outcome(
-                    task.id, attempt.number, True, payload, "value"
+                    task.id, attempt.number, True, payload, "value", where
                 ),
             ):
                 self.stats.bump(attempt.site, "done")
+                if self.cost is not None:
+                    self.cost.record(attempt.site, where)
                 backend.record_submission_ok()
             return
         if isinstance(error, _SUBMISSION_ERRORS) and is_site_failure(error):
@@ -345,10 +358,18 @@ class Federation(concurrent.futures.Executor):
         for name in sites or ():
             self.placement.check_request(name, frozenset())
         chosen = Policy(policy) if policy is not None else None
-        futures = [
-            self._submit(fn, args, {}, resources=resources, tags=tags, allowed=sites, policy=chosen)
-            for args in zip(*iterables, strict=False)
-        ]
+        futures: list[concurrent.futures.Future[Any]] = []
+        for args in zip(*iterables, strict=False):
+            try:
+                futures.append(
+                    self._submit(
+                        fn, args, {}, resources=resources, tags=tags, allowed=sites, policy=chosen
+                    )
+                )
+            except BudgetExceeded as err:  # the rest is not submitted; say so in order
+                refused: concurrent.futures.Future[Any] = concurrent.futures.Future()
+                refused.set_exception(err)
+                futures.append(refused)
         deadline = None if timeout is None else time.monotonic() + timeout
 
         def results() -> Iterator[Any]:
@@ -449,14 +470,15 @@ class Federation(concurrent.futures.Executor):
         self._ids = itertools.count(max(numbers, default=-1) + 1)
         for rec in record.tasks.values():
             call = record.call(rec)
-            fn, args, kwargs = (
-                self._serializer.deserialize(b) for b in self._serializer.unpack_buffers(call)
-            )
+            _, payload, _ = self._serializer.unpack_buffers(call)
+            function, args, kwargs = self._serializer.deserialize(payload)
+            fn = self._serializer.deserialize(function)
             meta = rec.meta
             task = LogicalTask(
                 id=rec.id,
                 name=rec.name,
                 call=call,
+                function=function,
                 fn=fn,
                 args=args,
                 kwargs=kwargs,
@@ -506,7 +528,8 @@ class Federation(concurrent.futures.Executor):
         attempt.reported = False
         self.stats.bump(attempt.site, "tasks")
         if ok:
-            task.resolve(attempt, value=self._serializer.deserialize(payload))
+            value, _ = self._serializer.deserialize(payload)
+            task.resolve(attempt, value=value)
             self.stats.bump(attempt.site, "done")
             return
         error: BaseException = (

@@ -13,7 +13,8 @@ class FunctionRegistry:
     """Function object → Globus Compute function UUID, registered on first use.
 
     Keyed by object identity (the registry holds a reference, so ids are not reused);
-    the service sees one registration however many sites and tasks use the function.
+    the service sees one registration however many sites and tasks use the function
+    (tasks are submitted as the probe, so in practice there is one registration per run).
     """
 
     def __init__(self, client: Client) -> None:

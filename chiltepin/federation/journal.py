@@ -86,13 +86,23 @@ class Journal:
                 {"e": "remote", "id": task_id, "n": number, "remote": remote_id, "tg": task_group}
             )
 
-    def outcome(self, task_id: str, number: int, ok: bool, payload: str, kind: str) -> None:
-        """``payload``: the serialised value (ok) or the error's text; ``kind`` its class."""
+    def outcome(
+        self,
+        task_id: str,
+        number: int,
+        ok: bool,
+        payload: str,
+        kind: str,
+        ran: dict[str, Any] | None = None,
+    ) -> None:
+        """``payload``: the serialised (value, placement) pair (ok) or the error's text;
+        ``kind`` its class; ``ran``: the probe's record of where and when it ran."""
         with self._lock:
             where = self._results.append(payload.encode())
-            self._write(
-                {"e": "done", "id": task_id, "n": number, "ok": ok, "kind": kind, "at": where}
-            )
+            event = {"e": "done", "id": task_id, "n": number, "ok": ok, "kind": kind, "at": where}
+            if ran is not None:
+                event["ran"] = ran
+            self._write(event)
 
     def site(self, name: str, healthy: bool, reason: str | None) -> None:
         with self._lock:
@@ -111,6 +121,7 @@ class AttemptRecord:
     site: str
     options: dict[str, Any]
     resource_specification: dict[str, Any]
+    submitted: float = 0.0
     remote: str | None = None
     task_group: str | None = None
 
@@ -166,6 +177,7 @@ def read_journal(run_dir: Path) -> RunRecord:
                     site=event["site"],
                     options=event.get("options", {}),
                     resource_specification=event.get("resource_specification", {}),
+                    submitted=event["t"],
                 )
             )
         elif kind == "remote":

@@ -54,7 +54,8 @@ class LogicalTask:
 
     id: str
     name: str
-    call: str  # the serialised (function, args, kwargs) buffer
+    call: str  # the task buffer: the probe, (function, args, kwargs), {} -- all serialised
+    function: str  # the user's function, serialised once per federation
     fn: Any
     args: tuple[Any, ...]
     kwargs: dict[str, Any]

@@ -25,6 +25,7 @@ from chiltepin.federation.client import BudgetedClient
 from chiltepin.federation.config import ResolvedSite
 from chiltepin.federation.failures import SiteFailure
 from chiltepin.federation.functions import FunctionRegistry
+from chiltepin.federation.probe import probe
 from chiltepin.federation.tasks import Attempt
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,9 @@ class EndpointBackend(Backend):
     def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]
         task = attempt.task
         try:
-            function_id = self._functions.uuid_for(task.fn)
+            function_id = self._functions.uuid_for(probe)
             future = self._executor(attempt).submit_to_registered_function(
-                function_id, args=task.args, kwargs=task.kwargs
+                function_id, args=(task.function, task.args, task.kwargs)
             )
         except Exception as err:
             failed: Future = Future()  # type: ignore[type-arg]

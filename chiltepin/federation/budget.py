@@ -1,0 +1,76 @@
+"""A cost ceiling for a run: stop submitting new work before the estimate passes it.
+
+Cost is estimated as the report computes it: per batch job, nodes times the span of the
+tasks seen running in it, times the site's cost per node-hour. Before each new task the
+meter asks whether the cost so far plus one more average task would pass the budget; if
+so the task is refused with :class:`BudgetExceeded` (tasks already running finish).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from chiltepin.errors import ChiltepinError
+
+log = logging.getLogger(__name__)
+
+
+class BudgetExceeded(ChiltepinError):
+    """A task was not submitted because the run's estimated cost would pass its budget."""
+
+
+class CostMeter:
+    def __init__(self, budget: float, rates: Mapping[str, float], unit: str) -> None:
+        self.budget = budget
+        self.unit = unit
+        self._rates = dict(rates)
+        self._jobs: dict[tuple[str, str], list[float]] = {}
+        self._completed = 0
+        self._lock = threading.Lock()
+        self.refused = 0
+
+    def record(self, site: str, ran: Mapping[str, Any]) -> None:
+        """Account one finished attempt's probe record."""
+        with self._lock:
+            key = (site, str(ran["job"]))
+            span = self._jobs.setdefault(key, [ran["start"], ran["end"], ran.get("nodes", 1)])
+            span[0], span[1] = min(span[0], ran["start"]), max(span[1], ran["end"])
+            self._completed += 1
+
+    @property
+    def spent(self) -> float:
+        with self._lock:
+            return sum(
+                nodes * max(0.0, end - start) / 3600 * self._rates.get(site, 0.0)
+                for (site, _), (start, end, nodes) in self._jobs.items()
+            )
+
+    def admit(self) -> None:
+        """Raise :class:`BudgetExceeded` if one more average task would pass the budget."""
+        spent = self.spent
+        average = spent / self._completed if self._completed else 0.0
+        if spent + average <= self.budget:
+            return
+        with self._lock:
+            self.refused += 1
+            first = self.refused == 1
+        message = (
+            f"budget of {self.budget:g} {self.unit} reached (estimated {spent:.4g} {self.unit}"
+            " spent): no new tasks are submitted"
+        )
+        if first:
+            log.warning(message)
+        raise BudgetExceeded(message)
+
+
+def meter_for(budget: float, sites: Mapping[str, Any]) -> CostMeter:
+    """A meter over resolved sites; they must state cost in one unit to share a budget."""
+    units = {s.site.cost_unit for s in sites.values()}
+    if len(units) > 1:
+        listed = ", ".join(sorted(units))
+        raise ChiltepinError(f"a budget needs every site's cost in one unit; sites use {listed}")
+    rates = {name: s.site.cost_per_node_hour for name, s in sites.items()}
+    return CostMeter(budget, rates, units.pop() if units else "")
