@@ -1,7 +1,8 @@
-"""No-op throughput: Federation over one local site vs the raw engine it embeds.
+"""No-op throughput of the federation over one local site, against the raw stacks it wraps.
 
-Both run the ``localhost`` site's GlobusComputeEngine with the same worker count; the
-federation adds placement, the journal and bookkeeping on top. Target: >= 0.9.
+Same machine, same worker count (2), same no-op: a Federation over the ``localhost``
+site, the raw GlobusComputeEngine that site renders to, and raw Parsl HTEX with a
+LocalProvider. Targets: Federation / engine >= 0.9, Federation / HTEX >= 0.8.
 """
 
 from __future__ import annotations
@@ -10,8 +11,13 @@ import concurrent.futures
 import tempfile
 from pathlib import Path
 
+import parsl
+from parsl.config import Config
+from parsl.executors import HighThroughputExecutor
+from parsl.providers import LocalProvider
+
 from benchmarks.figures import Figure, interleaved_medians, rate
-from chiltepin.embedded import EmbeddedEngine
+from chiltepin.embedded import EmbeddedEngine, console_scripts_on_path
 from chiltepin.federation import Federation
 from chiltepin.sites.loader import load_site
 
@@ -24,32 +30,54 @@ def noop(x: int) -> int:
 
 
 def run(tasks: int = TASKS, rounds: int = 3) -> list[Figure]:
+    console_scripts_on_path()
+    options = {"max_workers_per_node": WORKERS}
+    sites = {"local": {"kind": "local", "site": "localhost", "options": options}}
     with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp:
-        options = {"max_workers_per_node": WORKERS}
-        sites = {"local": {"kind": "local", "site": "localhost", "options": options}}
+        htex = HighThroughputExecutor(
+            label="htex",
+            max_workers_per_node=WORKERS,
+            address="127.0.0.1",
+            provider=LocalProvider(init_blocks=1, max_blocks=1),
+        )
+        app = parsl.python_app(noop, executors=["htex"])
         with (
             EmbeddedEngine(load_site("localhost"), options, run_dir=Path(tmp) / "raw") as engine,
             Federation(sites, run_dir=Path(tmp) / "fed", progress=False) as federation,
+            parsl.load(Config(executors=[htex], run_dir=str(Path(tmp) / "parsl"))),
         ):
             engine.submit(noop, 0).result(60)
             list(federation.map(noop, range(10)))
+            app(0).result()
 
-            def raw() -> None:
-                futures = [engine.submit(noop, i) for i in range(tasks)]
-                concurrent.futures.wait(futures)
+            def raw_engine() -> None:
+                concurrent.futures.wait([engine.submit(noop, i) for i in range(tasks)])
 
-            def fed() -> None:
-                list(federation.map(noop, range(tasks)))
+            def raw_htex() -> None:
+                concurrent.futures.wait([app(i) for i in range(tasks)])
 
             medians = interleaved_medians(
-                rounds, {"raw": lambda: rate(tasks, raw), "fed": lambda: rate(tasks, fed)}
+                rounds,
+                {
+                    "engine": lambda: rate(tasks, raw_engine),
+                    "htex": lambda: rate(tasks, raw_htex),
+                    "fed": lambda: rate(tasks, lambda: list(federation.map(noop, range(tasks)))),
+                },
             )
+        parsl.clear()
     return [
         Figure(
-            name=f"no-op tasks/s: Federation(1 local site) / raw GlobusComputeEngine, {tasks}",
-            value=medians["fed"],
-            baseline=medians["raw"],
-            unit="tasks/s",
-            target=0.9,
-        )
+            f"no-op tasks/s: Federation(1 local site) / raw GlobusComputeEngine, {tasks}",
+            medians["fed"],
+            medians["engine"],
+            "tasks/s",
+            0.9,
+        ),
+        Figure(
+            f"no-op tasks/s: Federation(1 local site) / raw Parsl HTEX, {tasks}",
+            medians["fed"],
+            medians["htex"],
+            "tasks/s",
+            0.8,
+        ),
     ]

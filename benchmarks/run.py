@@ -19,12 +19,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from benchmarks.figures import Figure
+from chiltepin.cli.console import console
 
-BENCHMARKS = ["local_throughput", "memory", "standin", "bridge"]
+BENCHMARKS = ["local_throughput", "memory", "failover", "standin", "bridge", "staging"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         figures += module.run()
         print(f"[bench] {name}: {time.monotonic() - started:.0f} s", file=sys.stderr)
-    Console().print(table(figures))
+    console().print(table(figures))
     meta = {
         "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",

@@ -20,7 +20,8 @@ from chiltepin.federation.resources import Resources, Routing
 
 class TaskFuture(Future):  # type: ignore[type-arg]
     """The future a user holds: a ``concurrent.futures.Future`` that also says which
-    logical task it is and where it (finally) ran."""
+    logical task it is, where its latest attempt went (where it ran, once done) and how
+    many attempts it took."""
 
     def __init__(self, task_id: str) -> None:
         super().__init__()
@@ -78,6 +79,7 @@ class LogicalTask:
             attempt = Attempt(task=self, number=len(self.attempts) + 1, site=site, routing=routing)
             self.attempts.append(attempt)
             self.future.attempts = attempt.number
+            self.future.site = site
             return attempt
 
     def is_current(self, attempt: Attempt) -> bool:
@@ -103,9 +105,18 @@ class LogicalTask:
                 return False
             if record is not None:
                 record()
+            self._release()
             self.future.site = attempt.site
             if error is not None:
                 self.future.set_exception(error)
             else:
                 self.future.set_result(value)
             return True
+
+    def _release(self) -> None:
+        """Drop what only a resubmission needs: a settled task never runs again, and a
+        10,000-task fanout should not hold 10,000 calls (the journal keeps them on disk)."""
+        self.call = self.function = ""
+        self.fn, self.args, self.kwargs = None, (), {}
+        for attempt in self.attempts:
+            attempt.handle = None
