@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -147,6 +148,10 @@ def start(root: Path, name: str, *, timeout: float = 90.0) -> EndpointStatus:
             cwd=directory,
             start_new_session=True,
         )
+    # Without a terminal the endpoint may not detach, staying a child of this process:
+    # reap it when it exits, or a long-lived caller (a test session, a pipeline) keeps a
+    # zombie that `globus-compute-endpoint stop` counts as alive.
+    threading.Thread(target=launcher.wait, name=f"reap-{name}", daemon=True).start()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         current = status(root, name)

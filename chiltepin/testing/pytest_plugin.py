@@ -10,21 +10,25 @@ Register with ``pytest_plugins = ["chiltepin.testing.pytest_plugin"]`` in a conf
 ``standin``
     the same object for one test; clears injected faults and offline flags afterwards.
 ``standin_endpoint`` (session)
-    a real template-capable ``globus-compute-endpoint`` (``LocalEndpoint``), started
-    against the stand-in and online; stopped at the end of the session.
+    a real template-capable ``globus-compute-endpoint`` configured from the shipped
+    ``localhost`` site and started the way users start it (``chiltepin endpoint
+    configure`` / ``start``, via ``chiltepin.testing.site_endpoint``), online against the
+    stand-in; a ``SiteEndpoint``.  Stopped at the end of the session with ``chiltepin
+    endpoint stop``; a process it leaves behind fails the session's last teardown.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from chiltepin.testing.endpoint import LocalEndpoint
 from chiltepin.testing.rabbitmq import rabbitmq_installed
 from chiltepin.testing.server import GlobusStandIn
 from chiltepin.testing.session import offline_session, stop_result_watchers
+from chiltepin.testing.site_endpoint import SiteEndpoint, running_site_endpoint
 
 
 def _require_rabbitmq() -> None:
@@ -51,18 +55,12 @@ def standin(globus_standin: GlobusStandIn) -> Iterator[GlobusStandIn]:
 
 
 @pytest.fixture(scope="session")
-def standin_endpoint(globus_standin: GlobusStandIn) -> Iterator[LocalEndpoint]:
-    assert globus_standin.home is not None and globus_standin.user_dir is not None
-    ep = LocalEndpoint(
-        "standin-ep", globus_standin.user_dir, globus_standin.home, globus_standin.client_env()
-    ).configure()
-    ep.start()
-    try:
-        eid = ep.wait_registered()
-        globus_standin.wait_for_endpoint(eid, timeout=60)
-        yield ep
-    finally:
-        stop_result_watchers()
-        ep.stop()
-        if ep.leftovers():
-            ep.kill()
+def standin_endpoint(globus_standin: GlobusStandIn) -> Iterator[SiteEndpoint]:
+    root = Path(os.environ["GLOBUS_COMPUTE_USER_DIR"])  # set by globus_standin
+    with running_site_endpoint("standin-ep", "localhost", globus_standin, root=root) as ep:
+        try:
+            yield ep
+        finally:
+            stop_result_watchers()
+    leftovers = ep.leftovers()
+    assert not leftovers, f"processes left after stopping endpoint {ep.name}: {leftovers}"

@@ -9,15 +9,17 @@ land in the real home. This is that, once.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from chiltepin.testing.environment import applied
-from chiltepin.testing.server import GlobusStandIn
+from chiltepin.testing.server import GlobusStandIn, StandInError
 
 
 def stop_result_watchers() -> None:
@@ -36,14 +38,55 @@ def stop_result_watchers() -> None:
         module._RESULT_WATCHERS.clear()
 
 
+#: How long to wait for the stand-in's port when another session holds it (seconds).
+PORT_WAIT_ENV = "CHILTEPIN_STANDIN_PORT_WAIT_S"
+DEFAULT_PORT_WAIT_S = 240.0
+
+
+def _port_taken(error: BaseException) -> bool:
+    if isinstance(error, StandInError):
+        return " is in use by " in str(error)
+    return isinstance(error, OSError) and error.errno == errno.EADDRINUSE
+
+
+def start_when_port_free(standin: GlobusStandIn, wait_s: float | None = None) -> GlobusStandIn:
+    """``standin.start()``, waiting while another session holds its port.
+
+    The SDK's and endpoint's ``local`` environment hard-wire ``localhost:5000``, so test
+    sessions on one machine take turns: this one waits up to ``wait_s`` seconds (default
+    ``$CHILTEPIN_STANDIN_PORT_WAIT_S``, else 240) for the port, then fails with the
+    stand-in's message naming the process that holds it.
+    """
+    if wait_s is None:
+        wait_s = float(os.environ.get(PORT_WAIT_ENV, DEFAULT_PORT_WAIT_S))
+    deadline = time.monotonic() + wait_s
+    told = False
+    while True:
+        try:
+            return standin.start()
+        except (StandInError, OSError) as err:
+            if not _port_taken(err) or time.monotonic() >= deadline:
+                raise
+            if not told:
+                print(f"[chiltepin stand-in] {err}; waiting up to {wait_s:.0f} s", file=sys.stderr)
+                told = True
+            time.sleep(2.0)
+
+
 @contextmanager
-def offline_session(base: Path, **standin_options: Any) -> Iterator[GlobusStandIn]:
-    """Start the stand-in under ``base`` and apply its environment until the block ends."""
+def offline_session(
+    base: Path, *, port_wait_s: float | None = None, **standin_options: Any
+) -> Iterator[GlobusStandIn]:
+    """Start the stand-in under ``base`` and apply its environment until the block ends.
+
+    When another session holds the stand-in's port, wait for it (see
+    :func:`start_when_port_free`).
+    """
     home = base / "home"
     user_dir = home / ".globus_compute"
     user_dir.mkdir(parents=True, exist_ok=True)
     standin = GlobusStandIn(state_dir=base / "service", **standin_options)
-    standin.start()
+    start_when_port_free(standin, port_wait_s)
     standin.home = home
     standin.user_dir = user_dir
     bindir = str(Path(sys.executable).parent)
