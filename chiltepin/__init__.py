@@ -17,6 +17,7 @@ __all__ = [
     "ChiltepinError",
     "ConfigError",
     "Federation",
+    "SitePath",
     "Workflow",
     "__version__",
     "bash_task",
@@ -25,6 +26,7 @@ __all__ = [
 ]
 _LAZY = {
     "Federation": "chiltepin.federation",
+    "SitePath": "chiltepin.federation",
     "Workflow": "chiltepin.workflow",
     "python_task": "chiltepin.workflow",
     "bash_task": "chiltepin.workflow",

@@ -66,11 +66,17 @@ def transfer_client(
     return globus_sdk.TransferClient(app=app or globus_app(collections))
 
 
-def login(collections: Iterable[str] = (), *, force: bool = False) -> None:
-    """Log in (people) or fetch a token (client credentials). Never prompts without a TTY."""
+def login(collections: Iterable[str] = (), *, force: bool = False) -> globus_sdk.GlobusApp:
+    """Log in (people) or fetch a token (client credentials). Never prompts without a TTY.
+
+    With client credentials and collections, a token is always fetched: the app cannot
+    tell that a stored token lacks a collection's ``data_access`` dependency.
+    """
+    collections = list(collections)
     app = globus_app(collections)
+    force = force or (uses_client_credentials() and bool(collections))
     if not force and not app.login_required():
-        return
+        return app
     if not uses_client_credentials() and not sys.stdin.isatty():
         raise ChiltepinError(
             "not logged in, and there is no terminal to log in from. For CI and pipelines set"
@@ -78,6 +84,7 @@ def login(collections: Iterable[str] = (), *, force: bool = False) -> None:
             " `chiltepin login` in a terminal once."
         )
     app.login(force=force)
+    return app
 
 
 def logout() -> None:
@@ -94,8 +101,10 @@ class Identity:
     client_credentials: bool
 
 
-def whoami() -> Identity:
-    app = globus_app()
+def whoami(app: globus_sdk.GlobusApp | None = None) -> Identity:
+    """The identity of ``app`` (default: chiltepin's app); never fetches a new token when
+    given the app that just logged in."""
+    app = app or globus_app()
     if app.login_required():
         raise ChiltepinError("not logged in: run `chiltepin login`")
     info = globus_sdk.AuthClient(app=app).userinfo()

@@ -24,8 +24,8 @@ def login(collections: tuple[str, ...], force: bool) -> None:
     People: run once in a terminal and follow the link. CI and pipelines: export
     GLOBUS_COMPUTE_CLIENT_ID and GLOBUS_COMPUTE_CLIENT_SECRET; no prompt is ever shown.
     """
-    auth.login(collections, force=force)
-    who = auth.whoami()
+    app = auth.login(collections, force=force)
+    who = auth.whoami(app)
     kind = "client identity" if who.client_credentials else "user"
     click.echo(f"Logged in as {who.username} ({kind} {who.id})")
 

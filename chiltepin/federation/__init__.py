@@ -7,6 +7,7 @@ from chiltepin.federation.failures import SiteFailure, TaskLost
 from chiltepin.federation.limits import PayloadTooLarge
 from chiltepin.federation.placement import NoSiteAvailable
 from chiltepin.federation.resources import Resources
+from chiltepin.federation.staging import SitePath
 from chiltepin.federation.tasks import TaskFuture
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "Resources",
     "SiteEntry",
     "SiteFailure",
+    "SitePath",
     "TaskFuture",
     "TaskLost",
 ]

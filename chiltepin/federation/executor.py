@@ -49,8 +49,16 @@ from chiltepin.federation.placement import NoSiteAvailable, Placement
 from chiltepin.federation.probe import probe
 from chiltepin.federation.progress import LiveProgress, summary_table
 from chiltepin.federation.resources import Resources, Routing, parse_resources, route
+from chiltepin.federation.staging import (
+    StagingQueue,
+    concrete_pairs,
+    fill_args,
+    has_site_paths,
+    template_values,
+)
 from chiltepin.federation.stats import RunStats, SiteCounts
 from chiltepin.federation.tasks import Attempt, LogicalTask, TaskFuture
+from chiltepin.staging.stager import Stager
 
 log = logging.getLogger(__name__)
 _SUBMISSION_ERRORS = (globus_sdk.GlobusAPIError, globus_sdk.NetworkError)
@@ -76,6 +84,7 @@ class Federation(concurrent.futures.Executor):
         client: BudgetedClient | None = None,
         status_poll_s: float = 5.0,
         budget: float | None = None,
+        staging: Stager | None = None,
     ) -> None:
         config, source, base_dir = coerce_sites(sites)
         self.config = config
@@ -92,6 +101,8 @@ class Federation(concurrent.futures.Executor):
         # client can ask the service for exactly this run's tasks.
         self.task_group_id = uuid.uuid4()
         self._reloaders: list[Any] = []  # SDK executors that reloaded a dead client's tasks
+        self._stager: Stager | None = staging
+        self._staging: StagingQueue | None = None
         self.backends = [self._backend(r, status_poll_s) for r in resolved.values()]
         self.placement = Placement(self.backends, self.policy)
         self.stats = RunStats([b.name for b in self.backends])
@@ -143,10 +154,28 @@ class Federation(concurrent.futures.Executor):
         site: str | None = None,
         resources: Resources | dict[str, Any] | None = None,
         tags: Iterable[str] | None = None,
+        stage_in: Iterable[tuple[str, str]] = (),
+        stage_out: Iterable[tuple[str, str]] = (),
         **kwargs: Any,
     ) -> TaskFuture:
-        """Run ``fn(*args, **kwargs)`` on ``site`` (or wherever the policy places it)."""
-        return self._submit(fn, args, kwargs, site=site, resources=resources, tags=tags)
+        """Run ``fn(*args, **kwargs)`` on ``site`` (or wherever the policy places it).
+
+        ``stage_in`` / ``stage_out`` are (source, destination) locations
+        (``globus://collection/path``, ``file:///path``; ``{scratch}``, ``{run_id}``,
+        ``{task_id}`` filled per site): inputs are in place before the task starts, outputs
+        are home before its future resolves. :class:`SitePath` arguments are filled the
+        same way.
+        """
+        return self._submit(
+            fn,
+            args,
+            kwargs,
+            site=site,
+            resources=resources,
+            tags=tags,
+            stage_in=stage_in,
+            stage_out=stage_out,
+        )
 
     def _submit(
         self,
@@ -159,6 +188,8 @@ class Federation(concurrent.futures.Executor):
         tags: Iterable[str] | None = None,
         allowed: Sequence[str] | None = None,
         policy: Policy | None = None,
+        stage_in: Iterable[tuple[str, str]] = (),
+        stage_out: Iterable[tuple[str, str]] = (),
     ) -> TaskFuture:
         if self._shutdown:
             raise RuntimeError("cannot submit to a Federation after shutdown")
@@ -184,6 +215,8 @@ class Federation(concurrent.futures.Executor):
             future=TaskFuture(task_id),
             allowed=tuple(allowed) if allowed else None,
             policy=policy,
+            stage_in=tuple((str(a), str(b)) for a, b in stage_in),
+            stage_out=tuple((str(a), str(b)) for a, b in stage_out),
         )
         self.journal.task(
             task_id,
@@ -194,6 +227,8 @@ class Federation(concurrent.futures.Executor):
                 "tags": sorted(wanted),
                 "resources": parsed.model_dump(exclude_none=True),
                 "allowed": task.allowed,
+                "stage_in": task.stage_in,
+                "stage_out": task.stage_out,
             },
         )
         with self._lock:
@@ -255,7 +290,47 @@ class Federation(concurrent.futures.Executor):
             {"options": routing.options, "resource_specification": routing.resource_specification},
         )
         self.stats.bump(backend.name, "tasks")
-        backend.submit(attempt, self._on_done)
+        if not (task.stage_in or has_site_paths(task.args, task.kwargs)):
+            backend.submit(attempt, self._on_done)
+            return
+        values = template_values(backend.resolved.site, self.run_dir.name, task.id)
+        if has_site_paths(task.args, task.kwargs):
+            args, kwargs = fill_args(task.args, task.kwargs, values)
+            attempt.site_call = (self._serialize(task.fn, args, kwargs)[0], args, kwargs)
+        self.staging.request(concrete_pairs(task.stage_in, values)).add_done_callback(
+            lambda staged: self._staged_in(attempt, backend, staged)
+        )
+
+    def _staged_in(
+        self, attempt: Attempt, backend: Backend, staged: concurrent.futures.Future
+    ) -> None:  # type: ignore[type-arg]
+        """Inputs are on the site (or could not be put there): run the task, or fail it."""
+        error = staged.exception()
+        if error is None:
+            backend.submit(attempt, self._on_done)
+            return
+        task = attempt.task
+        if task.resolve(
+            attempt,
+            error=error,
+            record=lambda: self.journal.outcome(
+                task.id, attempt.number, False, str(error), type(error).__name__
+            ),
+        ):
+            self.stats.bump(attempt.site, "failed")
+
+    @property
+    def staging(self) -> StagingQueue:
+        """The run's staging queue (and its Stager), made on first use."""
+        with self._lock:
+            if self._staging is None:
+                self._staging = StagingQueue(self._make_stager)
+            return self._staging
+
+    def _make_stager(self) -> Stager:
+        if self._stager is None:
+            self._stager = Stager()
+        return self._stager
 
     # -- completion ---------------------------------------------------------------------
 
@@ -268,18 +343,56 @@ class Federation(concurrent.futures.Executor):
             # Local engines hand over the result as the worker serialised it.
             payload = getattr(future, "serialized_result", None)
             payload = payload or self._serializer.serialize((value, where))
-            if task.resolve(
-                attempt,
-                value=value,
-                record=lambda: self.journal.outcome(
-                    task.id, attempt.number, True, payload, "value", where
-                ),
-            ):
-                self.stats.bump(attempt.site, "done")
-                if self.cost is not None:
-                    self.cost.record(attempt.site, where)
-                backend.record_submission_ok()
+            if task.stage_out and task.is_current(attempt):
+                values = template_values(backend.resolved.site, self.run_dir.name, task.id)
+                self.staging.request(concrete_pairs(task.stage_out, values)).add_done_callback(
+                    lambda staged: self._staged_out(attempt, value, where, payload, staged)
+                )
+                return
+            self._succeeded(attempt, value, where, payload)
             return
+        self._failed(attempt, backend, error)
+
+    def _staged_out(
+        self,
+        attempt: Attempt,
+        value: Any,
+        where: dict[str, Any],
+        payload: str,
+        staged: concurrent.futures.Future,
+    ) -> None:  # type: ignore[type-arg]
+        """The task's outputs are home (or could not be brought home)."""
+        error = staged.exception()
+        if error is None:
+            self._succeeded(attempt, value, where, payload)
+            return
+        task = attempt.task
+        if task.resolve(
+            attempt,
+            error=error,
+            record=lambda: self.journal.outcome(
+                task.id, attempt.number, False, str(error), type(error).__name__, where
+            ),
+        ):
+            self.stats.bump(attempt.site, "failed")
+
+    def _succeeded(self, attempt: Attempt, value: Any, where: dict[str, Any], payload: str) -> None:
+        task = attempt.task
+        backend = self.placement.backends[attempt.site]
+        if task.resolve(
+            attempt,
+            value=value,
+            record=lambda: self.journal.outcome(
+                task.id, attempt.number, True, payload, "value", where
+            ),
+        ):
+            self.stats.bump(attempt.site, "done")
+            if self.cost is not None:
+                self.cost.record(attempt.site, where)
+            backend.record_submission_ok()
+
+    def _failed(self, attempt: Attempt, backend: Backend, error: BaseException) -> None:
+        task = attempt.task
         if isinstance(error, _SUBMISSION_ERRORS) and is_site_failure(error):
             backend.record_submission_failure(error)
         if self._shutdown and isinstance(error, concurrent.futures.CancelledError):
@@ -414,6 +527,8 @@ class Federation(concurrent.futures.Executor):
         self._stop_watch.set()
         self._watcher.join()
         self._journal_remote_ids()
+        if self._staging is not None:
+            self._staging.close()
         for reloader in self._reloaders:
             reloader.shutdown(wait=False, cancel_futures=True)
         for backend in self.backends:
@@ -487,6 +602,8 @@ class Federation(concurrent.futures.Executor):
                 tags=frozenset(meta.get("tags", [])),
                 future=TaskFuture(rec.id),
                 allowed=tuple(meta["allowed"]) if meta.get("allowed") else None,
+                stage_in=tuple(tuple(p) for p in meta.get("stage_in", ())),
+                stage_out=tuple(tuple(p) for p in meta.get("stage_out", ())),
             )
             for old in rec.attempts:  # keep attempt numbers increasing across clients
                 previous = task.new_attempt(

@@ -47,6 +47,18 @@ class Attempt:
     finished_at: float | None = None
     reported: bool = False
     handle: Any = None  # the backend's own future, for remote ids and cancellation
+    # This site's own call, when the task's arguments hold site paths (SitePath).
+    site_call: tuple[str, tuple[Any, ...], dict[str, Any]] | None = None
+
+    @property
+    def call(self) -> str:
+        return self.site_call[0] if self.site_call else self.task.call
+
+    @property
+    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        if self.site_call:
+            return self.site_call[1], self.site_call[2]
+        return self.task.args, self.task.kwargs
 
 
 @dataclass
@@ -65,6 +77,8 @@ class LogicalTask:
     tags: frozenset[str]
     future: TaskFuture
     allowed: tuple[str, ...] | None = None  # sites a map() was restricted to
+    stage_in: tuple[tuple[str, str], ...] = ()  # (source, destination) templates
+    stage_out: tuple[tuple[str, str], ...] = ()
     policy: Any = None  # a per-call placement policy, else the federation's
     attempts: list[Attempt] = field(default_factory=list)
     excluded_sites: set[str] = field(default_factory=set)
@@ -119,4 +133,4 @@ class LogicalTask:
         self.call = self.function = ""
         self.fn, self.args, self.kwargs = None, (), {}
         for attempt in self.attempts:
-            attempt.handle = None
+            attempt.handle = attempt.site_call = None

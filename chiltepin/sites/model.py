@@ -113,7 +113,9 @@ class Tolerance(_Strict):
         le=86400,
         description="seconds before a block's walltime when its workers stop taking tasks",
     )
-    endpoint_heartbeat_period: int = Field(30, ge=1, le=3600, description="seconds")
+    endpoint_heartbeat_period: int = Field(
+        30, ge=5, le=3600, description="seconds (Globus Compute's minimum is 5)"
+    )
     idle_heartbeats_soft: int = Field(120, ge=0, le=100000)
     idle_heartbeats_hard: int = Field(5760, ge=0, le=100000)
     max_retries_on_system_failure: int = Field(2, ge=0, le=100)

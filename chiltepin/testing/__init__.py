@@ -2,7 +2,10 @@
 
 A small HTTP service on 127.0.0.1 plus a real RabbitMQ that speaks the subset of the Globus
 Compute web API and Globus Auth that the real ``globus_compute_sdk`` (Client, Executor and
-its AMQP result watcher) and the real ``globus-compute-endpoint`` use.  See DESIGN.md
+its AMQP result watcher) and the real ``globus-compute-endpoint`` use, and the Transfer
+subset ``globus_sdk.TransferClient`` uses for staging (``transfer_api``: one directory per
+collection, real copies and checksums, fault injection; ``compute=False`` runs it without
+RabbitMQ).  See DESIGN.md
 ("Real parts, and the one stand-in") and ``reference/globus-compute-offline.md``.
 
     from chiltepin.testing import GlobusStandIn

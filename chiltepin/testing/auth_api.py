@@ -98,6 +98,9 @@ class TokenInfo:
     scope: str
     client_id: str | None
     expires_at: float = field(default_factory=lambda: time.time() + TOKEN_LIFETIME_S)
+    requested: str = ""
+    """The scopes as requested, dependent scopes included (``scope`` lists roots only, as
+    Globus Auth does); the Transfer stand-in reads ``data_access`` consents from here."""
 
 
 class AuthApi:
@@ -126,6 +129,11 @@ class AuthApi:
         return Identity(
             client_id, f"{client_id}@clients.auth.globus.org", name="stand-in client", email=""
         )
+
+    def token_info(self, token: str) -> TokenInfo | None:
+        """What the stand-in issued ``token`` for (``None`` if it did not issue it)."""
+        with self._lock:
+            return self._tokens.get(token)
 
     # -- routes -----------------------------------------------------------------------
     def routes(self) -> list[Route]:
@@ -166,7 +174,7 @@ class AuthApi:
             if info is None:
                 return self._oauth_error(400, "invalid_grant", "unknown refresh token")
             identities = info.identities
-            form.setdefault("scope", info.scope)
+            form.setdefault("scope", info.requested or info.scope)
         else:
             return self._oauth_error(
                 400,
@@ -184,7 +192,8 @@ class AuthApi:
         for rs, rs_scopes in by_rs.items():
             access = f"standin-at-{secrets.token_urlsafe(24)}"
             refresh = f"standin-rt-{secrets.token_urlsafe(24)}"
-            info = TokenInfo(identities, rs, " ".join(rs_scopes), client_id)
+            roots = " ".join(dict.fromkeys(x.split("[", 1)[0].strip() for x in rs_scopes))
+            info = TokenInfo(identities, rs, roots, client_id, requested=" ".join(rs_scopes))
             with self._lock:
                 self._tokens[access] = info
                 self._tokens[refresh] = info

@@ -11,6 +11,9 @@ What each variable does (verified against globus-compute-sdk/endpoint 4.19, glob
     where ``globus_sdk`` sends token and userinfo requests (the stand-in's Auth routes).
 ``GLOBUS_SDK_SERVICE_URL_COMPUTE``
     only read by bare ``globus_sdk.ComputeClientV2/V3()``; the Compute SDK ignores it.
+``GLOBUS_SDK_SERVICE_URL_TRANSFER``
+    where ``globus_sdk.TransferClient`` sends its ``/v0.10/...`` requests (read by
+    ``globus_sdk.config.get_service_url("transfer")`` before any environment config).
 ``GLOBUS_COMPUTE_CLIENT_ID`` / ``GLOBUS_COMPUTE_CLIENT_SECRET``
     make the SDK and the endpoint use a ``ClientApp`` (client-credentials grant), so no
     browser login is ever attempted.  The values are the stand-in's fake credentials.
@@ -50,6 +53,7 @@ def client_env(
         "GLOBUS_SDK_ENVIRONMENT": "local",
         "GLOBUS_SDK_SERVICE_URL_AUTH": f"{base}/",
         "GLOBUS_SDK_SERVICE_URL_COMPUTE": f"{base}/",
+        "GLOBUS_SDK_SERVICE_URL_TRANSFER": f"{base}/",
         "GLOBUS_COMPUTE_CLIENT_ID": client_id,
         "GLOBUS_COMPUTE_CLIENT_SECRET": client_secret,
         MARKER_VAR: base,

@@ -68,6 +68,7 @@ class FailRule:
     code: str | None = None
     message: str | None = None
     retry_after: int | None = None
+    until: float | None = None  # an outage: every matching request fails until then
 
     def matches(self, route_name: str, path: str) -> bool:
         return self.route in ("*", route_name, path) or (
@@ -109,15 +110,40 @@ class Faults:
             self._rules.append(rule)
         return rule
 
+    def outage(
+        self,
+        seconds: float,
+        route: str = "*",
+        *,
+        status: int = 503,
+        message: str = "Service unavailable (stand-in outage)",
+        retry_after: int | None = 1,
+    ) -> FailRule:
+        """Answer every request to ``route`` with ``status`` for the next ``seconds``.
+
+        What a client sees while the service is down behind its load balancer: every call
+        fails, then the service is back. (The listening socket stays bound, so no other
+        stand-in on this machine can take the port meanwhile.)
+        """
+        rule = FailRule(
+            route, 1, status, None, message, retry_after, until=time.monotonic() + seconds
+        )
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
     def take(self, route_name: str, path: str) -> FailRule | None:
         """If a rule matches this request, consume one use of it and return it."""
+        now = time.monotonic()
         with self._lock:
+            self._rules = [r for r in self._rules if r.until is None or r.until > now]
             for rule in self._rules:
                 if rule.remaining > 0 and rule.matches(route_name, path):
-                    rule.remaining -= 1
                     self.injected.append({"route": route_name, "path": path, "status": rule.status})
-                    if rule.remaining == 0:
-                        self._rules.remove(rule)
+                    if rule.until is None:
+                        rule.remaining -= 1
+                        if rule.remaining == 0:
+                            self._rules.remove(rule)
                     return rule
         return None
 

@@ -295,6 +295,37 @@ class RabbitMQ:
                     proc.wait(timeout=1)
         self._server = self._epmd = None
 
+    def _ctl(self, *args: str, timeout: float = 30.0) -> None:
+        if self.is_external or self.server_pid is None or not _pid_alive(self.server_pid):
+            raise RabbitMQError("only a broker this object started and that runs can be controlled")
+        result = subprocess.run(
+            [str(RABBITMQ_BIN_DIR / "rabbitmqctl"), "-n", self.nodename, *args],
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RabbitMQError(
+                f"rabbitmqctl {' '.join(args)} failed ({result.returncode}):"
+                f" {result.stderr.strip() or result.stdout.strip()}"
+            )
+
+    def suspend(self) -> None:
+        """Make the broker unavailable, as a broker failover or a network blip does.
+
+        New connections are refused (``suspend_listeners``) and every open one is closed
+        (``close_all_connections``); queues and the messages in them stay. :meth:`resume`
+        accepts connections again; clients must reconnect by themselves.
+        """
+        self._ctl("suspend_listeners")
+        self._ctl("close_all_connections", "--global", "chiltepin stand-in: broker outage")
+
+    def resume(self) -> None:
+        """Accept client connections again after :meth:`suspend`."""
+        self._ctl("resume_listeners")
+
     def pids(self) -> dict[str, int]:
         """The processes this object started (for state files and leak checks)."""
         out: dict[str, int] = {}

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 from chiltepin.errors import ChiltepinError
 from chiltepin.testing.amqp import AmqpBridge, queue_names
 from chiltepin.testing.auth_api import AuthApi
+from chiltepin.testing.collections import Collection, CollectionStore, CorruptRule
 from chiltepin.testing.compute_api import ComputeApi, ComputeSettings
 from chiltepin.testing.environment import (
     STANDIN_CLIENT_ID,
@@ -42,6 +43,8 @@ from chiltepin.testing.faults import FailRule, Faults, error_body
 from chiltepin.testing.rabbitmq import RabbitMQ
 from chiltepin.testing.routing import ApiError, Request, Response, Route
 from chiltepin.testing.state import EndpointRecord, StandInState, TaskRecord
+from chiltepin.testing.transfer_api import TransferApi
+from chiltepin.testing.transfer_tasks import TaskRunner
 
 log = logging.getLogger("chiltepin.testing")
 
@@ -50,7 +53,7 @@ BANNER = """\
 ======================================================================================
   chiltepin LOCAL GLOBUS STAND-IN -- for offline tests and development only.
   This is NOT Globus: no real endpoint, identity or data is involved.
-  Compute + Auth API: {url}    AMQP: {amqp}
+  Compute + Auth + Transfer API: {url}    AMQP: {amqp}
 ======================================================================================"""
 
 
@@ -109,6 +112,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: headers and body go out as two writes; with Nagle on, the body waits
+    # for the client's delayed ACK and every keep-alive request costs ~40 ms.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def _handle(self) -> None:
@@ -143,6 +149,7 @@ class GlobusStandIn:
         offline_after_s: float | None = None,
         queue_prefix: str = "standin_tg_",
         banner: bool = True,
+        compute: bool = True,
     ) -> None:
         if host not in ("127.0.0.1", "localhost"):
             raise StandInError(f"the stand-in only listens on loopback, not {host!r}")
@@ -169,7 +176,15 @@ class GlobusStandIn:
         )
         self.compute = ComputeApi(self.state, self.auth, self._settings)
         self.bridge: AmqpBridge | None = None
-        self._routes: list[Route] = self.compute.routes() + self.auth.routes()
+        self.with_compute = compute
+        """False: Auth + Transfer only, no RabbitMQ (Compute routes then answer 503)."""
+        self.collections = CollectionStore(
+            self.state_dir / "collections" if self.state_dir else None
+        )
+        self.transfer = TransferApi(self.collections, self.auth, TaskRunner(self.collections))
+        self._routes: list[Route] = (
+            self.compute.routes() + self.auth.routes() + self.transfer.routes()
+        )
         self._httpd: _HTTPServer | None = None
         self._http_thread: threading.Thread | None = None
         self.unknown_routes: list[str] = []
@@ -195,15 +210,16 @@ class GlobusStandIn:
     def start(self) -> GlobusStandIn:
         check_port_free(self.host, self.port)
         try:
-            self.rabbitmq.start()
-            self._settings.amqp_url = self.rabbitmq.url
-            self.bridge = AmqpBridge(
-                self.rabbitmq.url,
-                on_result=self.compute.handle_result,
-                on_heartbeat=self.compute.handle_heartbeat,
-            )
-            self.bridge.start()
-            self.compute.bridge = self.bridge
+            if self.with_compute:
+                self.rabbitmq.start()
+                self._settings.amqp_url = self.rabbitmq.url
+                self.bridge = AmqpBridge(
+                    self.rabbitmq.url,
+                    on_result=self.compute.handle_result,
+                    on_heartbeat=self.compute.handle_heartbeat,
+                )
+                self.bridge.start()
+                self.compute.bridge = self.bridge
             httpd = _HTTPServer((self.host, self.port), _Handler)
             httpd.standin = self
             self._httpd = httpd
@@ -218,10 +234,12 @@ class GlobusStandIn:
             self.stop()
             raise
         if self.banner:
-            print(BANNER.format(url=self.url, amqp=self.rabbitmq.url), file=sys.stderr)
+            amqp = self.rabbitmq.url if self.with_compute else "none (compute=False)"
+            print(BANNER.format(url=self.url, amqp=amqp), file=sys.stderr)
         return self
 
     def stop(self) -> None:
+        self.transfer.cancel_all()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -236,6 +254,7 @@ class GlobusStandIn:
         self.rabbitmq.stop()
         if self.state_dir is None:
             self.rabbitmq.cleanup_dir()
+            self.collections.cleanup()
 
     def __enter__(self) -> GlobusStandIn:
         return self.start()
@@ -303,6 +322,7 @@ class GlobusStandIn:
     def clear_faults(self) -> None:
         """Drop pending failure rules and pauses, and every forced-offline flag."""
         self.faults.clear()
+        self.collections.clear_faults()
         with self.state.lock:
             for ep in self.state.endpoints.values():
                 ep.forced_offline = False
@@ -331,6 +351,88 @@ class GlobusStandIn:
             raise ValueError(f"unknown queue kinds {sorted(unknown)}; choose from {list(names)}")
         assert self.bridge is not None, "stand-in not running"
         return self.bridge.delete_queues([names[q] for q in queues])
+
+    # -- Transfer collections and their faults ----------------------------------------
+    def add_collection(
+        self,
+        display_name: str,
+        *,
+        root: str | Path | None = None,
+        mapped: bool = False,
+        requires_consent: bool = False,
+        collection_id: str | None = None,
+    ) -> str:
+        """Create a stand-in Transfer collection backed by a directory; return its UUID.
+
+        ``root`` defaults to ``<state dir>/collections/<uuid>``. ``mapped`` makes it look
+        like a GCSv5 mapped collection; ``requires_consent`` makes every request touching
+        it answer 403 ``ConsentRequired`` unless the caller's token was issued with this
+        collection's ``data_access`` dependent scope (as ``chiltepin login --collection``
+        or ``chiltepin.auth.transfer_client([uuid])`` ask for).
+        """
+        return self.collections.add(
+            display_name,
+            root=root,
+            mapped=mapped,
+            requires_consent=requires_consent,
+            collection_id=collection_id,
+        ).id
+
+    def collection(self, collection_id: str) -> Collection:
+        coll = self.collections.find(collection_id)
+        if coll is None:
+            raise KeyError(f"unknown stand-in collection {collection_id}")
+        return coll
+
+    def collection_path(self, collection_id: str, path: str = "/") -> Path:
+        """The local file behind ``path`` on a stand-in collection (to seed or check data)."""
+        return self.collection(collection_id).local(path)
+
+    def deny_path(self, collection_id: str, path: str) -> None:
+        """Fault: PERMISSION_DENIED for ``path`` and everything under it on a collection."""
+        coll = self.collection(collection_id)
+        coll.denied.append(coll.normalise(path))
+
+    def require_consent(self, collection_id: str, required: bool = True) -> None:
+        """Fault: the collection needs ``data_access`` consent (403 ConsentRequired)."""
+        self.collection(collection_id).requires_consent = required
+
+    def slow_transfers(
+        self,
+        collection_id: str,
+        *,
+        bytes_per_s: float | None = None,
+        item_delay_s: float = 0.0,
+    ) -> None:
+        """Fault: throttle copies to/from a collection, and/or wait before each file."""
+        coll = self.collection(collection_id)
+        coll.bytes_per_s = bytes_per_s
+        coll.item_delay_s = item_delay_s
+
+    def corrupt_destination(
+        self, collection_id: str, pattern: str = "*", *, times: int | None = None
+    ) -> CorruptRule:
+        """Fault: flip a byte of files written to the collection whose path matches
+        ``pattern`` (glob or path prefix), ``times`` times or always; checksum
+        verification then fails and the service retries, then fails the task."""
+        rule = CorruptRule(pattern, times)
+        self.collection(collection_id).corrupt.append(rule)
+        return rule
+
+    def transfer_task(self, task_id: str) -> dict[str, Any]:
+        """The stand-in's own view of a Transfer task (its ``GET /task/{id}`` document)."""
+        with self.transfer.lock:
+            task = self.transfer.tasks[str(task_id)]
+        return task.doc()
+
+    def transfer_tasks(self) -> list[dict[str, Any]]:
+        with self.transfer.lock:
+            tasks = list(self.transfer.tasks.values())
+        return [t.doc() for t in tasks]
+
+    def transfer_requests(self) -> list[tuple[str, str, int]]:
+        """The Transfer API requests answered so far (method, path, status)."""
+        return [r for r in list(self.request_log) if r[1].startswith("/v0.10/")]
 
     # -- observation ------------------------------------------------------------------
     def endpoint(self, endpoint_id: str) -> EndpointRecord:
@@ -373,6 +475,8 @@ class GlobusStandIn:
             return Response(200, doc)
         if req.method == "GET" and sub == "unknown_routes":
             return Response(200, {"unknown_routes": self.unknown_routes})
+        if sub.startswith("transfer/"):
+            return self._transfer_admin(req.method, sub[len("transfer/") :], body)
         if req.method == "GET" and sub == "faults":
             return Response(200, {"pending": self.faults.pending(), "fired": self.faults.injected})
         if req.method == "POST" and sub == "faults/fail_next":
@@ -402,6 +506,49 @@ class GlobusStandIn:
             kinds = tuple(body.get("queues") or ("tasks", "results", "heartbeats"))
             return Response(200, {"deleted": self.drop_queues(body["endpoint_id"], kinds)})
         raise ApiError(404, "UNKNOWN_ROUTE", f"no stand-in admin route {req.method} {req.path}")
+
+    def _transfer_admin(self, method: str, sub: str, body: dict[str, Any]) -> Response:
+        """``/_standin/transfer/...``: collections and Transfer faults for a detached
+        stand-in (``chiltepin testing up``), the same switches as the Python API."""
+        try:
+            return self._transfer_admin_unchecked(method, sub, body)
+        except (KeyError, ValueError) as exc:
+            status = 404 if isinstance(exc, KeyError) else 400
+            raise ApiError(status, "BAD_REQUEST", str(exc)) from exc
+
+    def _transfer_admin_unchecked(self, method: str, sub: str, body: dict[str, Any]) -> Response:
+        if method == "GET" and sub == "collections":
+            docs = [c.doc() | {"root": str(c.root)} for c in self.collections.all()]
+            return Response(200, {"collections": docs})
+        if method == "GET" and sub == "tasks":
+            return Response(200, {"tasks": self.transfer_tasks()})
+        if method == "POST" and sub == "collections":
+            cid = self.add_collection(
+                body["display_name"],
+                root=body.get("root"),
+                mapped=bool(body.get("mapped", False)),
+                requires_consent=bool(body.get("requires_consent", False)),
+                collection_id=body.get("id"),
+            )
+            return Response(
+                200, self.collection(cid).doc() | {"root": str(self.collection(cid).root)}
+            )
+        cid = str(body.get("collection", ""))
+        if method == "POST" and sub == "faults/deny":
+            self.deny_path(cid, body["path"])
+        elif method == "POST" and sub == "faults/consent":
+            self.require_consent(cid, bool(body.get("required", True)))
+        elif method == "POST" and sub == "faults/slow":
+            self.slow_transfers(
+                cid,
+                bytes_per_s=body.get("bytes_per_s"),
+                item_delay_s=float(body.get("item_delay_s", 0.0)),
+            )
+        elif method == "POST" and sub == "faults/corrupt":
+            self.corrupt_destination(cid, body.get("pattern", "*"), times=body.get("times"))
+        else:
+            raise ApiError(404, "UNKNOWN_ROUTE", f"no stand-in admin route {method} transfer/{sub}")
+        return Response(200, {"collection": cid, "fault": sub.removeprefix("faults/")})
 
     def _dispatch(self, h: _Handler) -> None:
         parts = urlsplit(h.path)

@@ -78,7 +78,7 @@ class EndpointBackend(Backend):
         try:
             function_id = self._functions.uuid_for(probe)
             future = self._executor(attempt).submit_to_registered_function(
-                function_id, args=(task.function, task.args, task.kwargs)
+                function_id, args=(task.function, *attempt.arguments)
             )
         except Exception as err:
             failed: Future = Future()  # type: ignore[type-arg]

@@ -42,7 +42,7 @@ class LocalBackend(Backend):
     def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]
         try:
             future = self._engine(attempt).submit_call(
-                attempt.task.call, attempt.routing.resource_specification
+                attempt.call, attempt.routing.resource_specification
             )
         except Exception as err:  # the engine could not start or accept work
             failed: Future = Future()  # type: ignore[type-arg]
