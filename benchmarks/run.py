@@ -73,10 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS, help="results directory")
     args = parser.parse_args(argv)
     figures: list[Figure] = []
+    broken: list[str] = []
     for name in args.names or BENCHMARKS:
         started = time.monotonic()
         module = importlib.import_module(f"benchmarks.bench_{name}")
-        figures += module.run()
+        try:
+            figures += module.run()
+        except Exception as err:  # one broken benchmark must not hide the others' figures
+            broken.append(name)
+            print(f"[bench] {name} FAILED: {type(err).__name__}: {err}", file=sys.stderr)
+            continue
         print(f"[bench] {name}: {time.monotonic() - started:.0f} s", file=sys.stderr)
     console().print(table(figures))
     meta = {
@@ -88,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps({**meta, "figures": [f.as_dict() for f in figures]}, indent=2) + "\n"
     )
     (args.output / "latest.md").write_text(markdown(figures, meta))
-    return 0 if all(f.met for f in figures) else 1
+    if broken:
+        print(f"[bench] could not run: {', '.join(broken)}", file=sys.stderr)
+    return 0 if all(f.met for f in figures) and not broken else 1
 
 
 if __name__ == "__main__":

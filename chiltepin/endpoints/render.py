@@ -90,6 +90,7 @@ def site_defaults(site: Site) -> dict[str, Any]:
         "worker_init": "\n".join(site.worker_init),
         "worker_init_mpi": "\n".join([*site.worker_init, *_batchless_mpi_init(site)]),
         "address": site.address,
+        "encrypted": site.encrypted,
         "container_runtime": container.runtime if container else None,
         "container_image": container.image if container else None,
         "container_cmd_options": _bind_options(container) if container else None,

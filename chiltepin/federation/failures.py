@@ -12,6 +12,7 @@ import re
 from concurrent.futures import CancelledError
 
 import globus_sdk
+import pika.exceptions
 from globus_compute_sdk.errors import TaskExecutionFailed
 
 from chiltepin.errors import ChiltepinError
@@ -26,6 +27,8 @@ _SYSTEM_EXCEPTIONS = {
     "CouldNotExecuteUserTaskError",
     "ExecutorError",
 }
+# What the SDK sets on every open future when its result watcher loses the broker.
+_SDK_RESULT_WATCHER_DIED = ("SDK thread quit unexpectedly", "Unable to sustain channel")
 _FINAL_EXCEPTION = re.compile(r"^\s*(?:[\w.]+\.)?(?P<name>\w+)(?::|$)")
 
 
@@ -60,6 +63,8 @@ def is_site_failure(error: BaseException) -> bool:
         # 400/422: the service rejected the user's input (bad options); anything else
         # (429 after the SDK's own retries, 5xx, unknown endpoint) is the site's problem.
         return error.http_status not in (400, 422)
-    if isinstance(error, globus_sdk.NetworkError):
+    if isinstance(error, globus_sdk.NetworkError | pika.exceptions.AMQPError):
         return True
+    if isinstance(error, RuntimeError) and str(error).startswith(_SDK_RESULT_WATCHER_DIED):
+        return True  # the SDK's AMQP result watcher lost the broker: the result, not the task
     return type(error).__name__ in _SYSTEM_EXCEPTIONS

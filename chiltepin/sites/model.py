@@ -101,23 +101,30 @@ class Container(_Strict):
 class Tolerance(_Strict):
     """How long silence is tolerated before workers or the endpoint are declared lost.
 
-    Upstream defaults (Parsl HTEX 30 s / 120 s) mark a whole block dead after a two-minute
-    interconnect hiccup; sites default to a longer threshold and say so in their file.
+    Defaults are for HPC sites and come from the resilience scenarios (tests/resilience,
+    README "Tolerance knobs"): Parsl's 30 s / 120 s declares a block's workers dead after
+    a two-minute interconnect outage; 360 s survives it with margin and still reruns a
+    dead node's tasks within minutes.
     """
 
     worker_heartbeat_period: int = Field(30, ge=1, le=3600, description="seconds")
-    worker_heartbeat_threshold: int = Field(600, ge=2, le=86400, description="seconds")
+    worker_heartbeat_threshold: int = Field(360, ge=2, le=86400, description="seconds")
     drain_margin: int | None = Field(
-        None,
+        300,
         ge=1,
         le=86400,
-        description="seconds before a block's walltime when its workers stop taking tasks",
+        description="seconds before a block's walltime when its workers stop taking tasks"
+        " (ignored when the walltime is not more than twice this)",
     )
     endpoint_heartbeat_period: int = Field(
         30, ge=5, le=3600, description="seconds (Globus Compute's minimum is 5)"
     )
-    idle_heartbeats_soft: int = Field(120, ge=0, le=100000)
-    idle_heartbeats_hard: int = Field(5760, ge=0, le=100000)
+    idle_heartbeats_soft: int = Field(
+        10, ge=0, le=100000, description="endpoint heartbeats idle after work before exiting"
+    )
+    idle_heartbeats_hard: int = Field(
+        5760, ge=0, le=100000, description="endpoint heartbeats with nothing moving, at most"
+    )
     max_retries_on_system_failure: int = Field(2, ge=0, le=100)
     strategy_period: float = Field(
         5.0, gt=0, le=600, description="seconds between scaling decisions"
@@ -183,6 +190,9 @@ class Site(_Strict):
     container: Container | None = None
     address: str | None = Field(
         None, description="address workers use to reach the endpoint (127.0.0.1 on one host)"
+    )
+    encrypted: bool = Field(
+        True, description="CurveZMQ between workers and interchange (needless on loopback)"
     )
     tolerance: Tolerance = Tolerance()
     limits: Limits = Limits()

@@ -95,6 +95,9 @@ class Workflow:
             endpoint_id=site.entry.endpoint_id,
             client=self.client,
             user_endpoint_config=site.entry.options or None,
+            # the client's shared RateBudget enforces the service limit (see BudgetedClient)
+            api_burst_limit=8,
+            api_burst_window_s=1,
         )
         return BatchingGlobusComputeExecutor(sdk, label=label, linger_s=self._linger_s)
 

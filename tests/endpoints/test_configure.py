@@ -152,7 +152,7 @@ def test_tolerance_knobs_reach_the_engine(endpoint_root: Path, tmp_path: Path) -
     executor = config.engine.executor
     assert executor.heartbeat_threshold == 900
     assert executor.drain_period == 2 * 3600 - 600  # stops taking tasks 10 min before walltime
-    assert config.idle_heartbeats_soft == 120
+    assert config.idle_heartbeats_soft == 10
     assert config.engine.max_retries_on_system_failure == 2
     config.engine.shutdown()
 

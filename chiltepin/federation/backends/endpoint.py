@@ -67,6 +67,10 @@ class EndpointBackend(Backend):
                     endpoint_id=self.endpoint_id,
                     client=self._client,
                     task_group_id=self._task_group_id,
+                    # The shared RateBudget enforces the service's limit for every site;
+                    # the SDK's own per-executor limiter would only add stalls on top.
+                    api_burst_limit=8,
+                    api_burst_window_s=1,
                     user_endpoint_config=attempt.routing.options or None,
                     resource_specification=attempt.routing.resource_specification or None,
                 )
@@ -112,6 +116,12 @@ class EndpointBackend(Backend):
                 log.debug("status of %s unknown: %s", self.name, err)
                 continue
             if status == "online":
+                if offline_since is not None and self.outstanding:
+                    # It went away and came back (a restart): the user endpoint it stopped
+                    # had taken, and acknowledged, the tasks queued for it; they died with it.
+                    self.fail_in_flight(
+                        SiteFailure(self.name, "endpoint restarted; tasks it held were lost")
+                    )
                 offline_since = None
                 if not self.healthy:
                     log.warning("site %s is back online", self.name)
