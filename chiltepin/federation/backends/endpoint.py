@@ -116,12 +116,6 @@ class EndpointBackend(Backend):
                 log.debug("status of %s unknown: %s", self.name, err)
                 continue
             if status == "online":
-                if offline_since is not None and self.outstanding:
-                    # It went away and came back (a restart): the user endpoint it stopped
-                    # had taken, and acknowledged, the tasks queued for it; they died with it.
-                    self.fail_in_flight(
-                        SiteFailure(self.name, "endpoint restarted; tasks it held were lost")
-                    )
                 offline_since = None
                 if not self.healthy:
                     log.warning("site %s is back online", self.name)
