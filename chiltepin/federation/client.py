@@ -7,9 +7,10 @@ service counts requests per client, not per endpoint.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from globus_compute_sdk import Client
+from globus_compute_sdk import Client, Executor
 
 from chiltepin.federation.limits import RateBudget
 
@@ -21,6 +22,20 @@ class BudgetedClient(Client):
         self.budget = budget or RateBudget()
         self.submit_requests = 0
         super().__init__(**kwargs)
+
+    def executor(self, endpoint_id: Any = None, **kwargs: Any) -> Executor:
+        """An SDK ``Executor`` that submits through this client, in a task group of its own.
+
+        The task group is always explicit: the SDK otherwise falls back to a process-wide
+        default that any earlier ``Executor`` sets, and two executors of one group share a
+        result queue, so a stale result watcher of the other one takes half the results.
+        The shared budget already enforces the service's limit for every site, so the
+        SDK's own per-executor limiter is opened up: it would only add stalls on top.
+        """
+        kwargs.setdefault("task_group_id", uuid.uuid4())
+        return Executor(
+            endpoint_id=endpoint_id, client=self, api_burst_limit=8, api_burst_window_s=1, **kwargs
+        )
 
     def batch_run(self, *args: Any, **kwargs: Any) -> Any:
         self.budget.acquire()

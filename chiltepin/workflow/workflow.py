@@ -15,7 +15,6 @@ from types import TracebackType
 from typing import Any
 
 import parsl
-from globus_compute_sdk import Executor
 from parsl.config import Config
 from parsl.executors.base import ParslExecutor
 
@@ -91,13 +90,8 @@ class Workflow:
         return executor
 
     def _endpoint_executor(self, site: ResolvedSite, label: str) -> ParslExecutor:
-        sdk = Executor(
-            endpoint_id=site.entry.endpoint_id,
-            client=self.client,
-            user_endpoint_config=site.entry.options or None,
-            # the client's shared RateBudget enforces the service limit (see BudgetedClient)
-            api_burst_limit=8,
-            api_burst_window_s=1,
+        sdk = self.client.executor(
+            site.entry.endpoint_id, user_endpoint_config=site.entry.options or None
         )
         return BatchingGlobusComputeExecutor(sdk, label=label, linger_s=self._linger_s)
 

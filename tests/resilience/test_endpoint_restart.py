@@ -6,12 +6,10 @@ its workers, the rest waiting for a worker. The restart is shorter than the site
 ``offline_grace_s``, so the federation does not fail over: the restarted endpoint must
 finish what was queued for it, and every task must come back once.
 
-It does not yet (xfail): a user endpoint takes every task queued for it as soon as it
-can and acknowledges each to the broker once its engine has it, so when it stops, none
-is left in the queue for its successor; they die with it, and nothing resubmits them.
-Re-placing in-flight tasks whenever an endpoint goes offline and comes back fixes this
-test but also reruns every task across a few-second broker blip (test_service_blips),
-so the fix needs a way to tell a restart from a blip.
+A user endpoint takes every task queued for it as soon as its engine accepts it and
+acknowledges it to the broker, so the tasks it held die with it; the federation saw the
+endpoint announce its stop (``heartbeat_period: 0`` in the status details) and re-places
+what was in flight then, once the endpoint is back.
 """
 
 from __future__ import annotations
@@ -41,14 +39,6 @@ def invoke(*args: str) -> str:
     return result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "federation gap: the stopped user endpoint had already taken (and acked) every task"
-        " queued for it, so they die with it; the federation cannot yet tell a restart from"
-        " a broker blip, so it does not re-place them (see the closing note of issue 6)"
-    ),
-)
 def test_endpoint_restart_mid_run_loses_nothing(
     site: ResilienceSite, ledger: Ledger, tmp_path: Path
 ) -> None:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import operator
+import uuid
 from pathlib import Path
 
+import parsl
 import pytest
+from globus_compute_sdk import Executor
+from parsl.config import Config
+from parsl.executors import GlobusComputeExecutor
 
 from chiltepin.demo.foundation import compile_mpi_hello
 from chiltepin.errors import ChiltepinError
+from chiltepin.testing import GlobusStandIn
+from chiltepin.testing.site_endpoint import SiteEndpoint
 from chiltepin.workflow import Workflow
 from tests.workflow import tasks
 
@@ -46,3 +54,28 @@ def test_unknown_site_and_calls_outside_a_workflow(tmp_path: Path) -> None:
         with pytest.raises(ChiltepinError, match=r"unknown site 'c'; sites: a, b"):
             tasks.add(1, 2, site="c")
         assert tasks.add(2, 2).result(60) == 4  # default site: the first
+
+
+def test_endpoint_site_after_a_plain_globus_compute_executor(
+    standin: GlobusStandIn, standin_endpoint: SiteEndpoint, tmp_path: Path
+) -> None:
+    """A Workflow in a process where a plain Parsl ``GlobusComputeExecutor`` ran first.
+
+    The SDK gives an ``Executor`` without a task group the last one any ``Executor`` used,
+    and the earlier executor's result watcher lingers on that group's queue after its
+    shutdown: the two then split the results and half the Workflow's tasks never return
+    (seen with 1,000 tasks in benchmarks/bench_bridge.py). The Workflow's tasks must come
+    back, in a task group of their own.
+    """
+    eid = standin_endpoint.endpoint_id
+    plain_group = uuid.uuid4()
+    plain = GlobusComputeExecutor(
+        Executor(endpoint_id=eid, task_group_id=plain_group), label="plain"
+    )
+    with parsl.load(Config(executors=[plain], run_dir=str(tmp_path / "plain"))):
+        assert parsl.python_app(operator.mul, executors=["plain"])(6, 7).result(120) == 42
+    parsl.clear()
+    with Workflow({"ep": {"endpoint_id": eid, "site": "localhost"}}, run_dir=tmp_path / "run"):
+        futures = [tasks.add(i, 1, site="ep") for i in range(40)]
+        assert [f.result(120) for f in futures] == list(range(1, 41))
+    assert len(standin.state.task_groups[str(plain_group)].task_ids) == 1

@@ -106,12 +106,17 @@ class Backend(ABC):
     def fail_in_flight(self, error: BaseException) -> None:
         """End every in-flight attempt with ``error`` (the site is gone) so the federation
         can place them elsewhere; their real results, if any arrive, become late results."""
+        self.fail_attempts(self.in_flight(), error)
+
+    def fail_attempts(self, attempts: list[Attempt], error: BaseException) -> int:
+        """End those of ``attempts`` still in flight with ``error``; return how many."""
         with self._lock:
-            reports = [finished for _, finished in self._in_flight.values()]
+            reports = [entry[1] for entry in map(self._in_flight.get, map(id, attempts)) if entry]
         for finished in reports:
             failed: Future = Future()  # type: ignore[type-arg]
             failed.set_exception(error)
             finished(failed)
+        return len(reports)
 
     @abstractmethod
     def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]

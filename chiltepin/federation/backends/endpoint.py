@@ -6,7 +6,8 @@ batches what is submitted in bursts (up to 128 tasks per request). An executor w
 submission thread died (the SDK stops an executor after a failed request) is replaced on
 next use. A monitor polls the endpoint's status while work is outstanding and, once the
 endpoint has been offline for longer than the site's grace period, marks the site
-unhealthy and hands its in-flight attempts back for failover.
+unhealthy and hands its in-flight attempts back for failover; when the endpoint announced a
+stop and came back within the grace period (a restart), it re-places what it held then.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any
 
 from globus_compute_sdk import Executor
 
@@ -63,14 +65,9 @@ class EndpointBackend(Backend):
         with self._executors_lock:
             executor = self._executors.get(key)
             if executor is None or executor._stopped:  # the SDK's own "dead" flag
-                executor = Executor(
-                    endpoint_id=self.endpoint_id,
-                    client=self._client,
+                executor = self._client.executor(
+                    self.endpoint_id,
                     task_group_id=self._task_group_id,
-                    # The shared RateBudget enforces the service's limit for every site;
-                    # the SDK's own per-executor limiter would only add stalls on top.
-                    api_burst_limit=8,
-                    api_burst_window_s=1,
                     user_endpoint_config=attempt.routing.options or None,
                     resource_specification=attempt.routing.resource_specification or None,
                 )
@@ -106,26 +103,48 @@ class EndpointBackend(Backend):
 
     def _watch_status(self) -> None:
         offline_since: float | None = None
+        held_at_stop: list[Attempt] = []
         while not self._stop.wait(self._poll_s):
             if not self.outstanding and self.healthy:
-                offline_since = None
+                offline_since, held_at_stop = None, []
                 continue
             try:
-                status = self._client.get_endpoint_status(str(self.endpoint_id)).get("status")
+                reply = self._client.get_endpoint_status(str(self.endpoint_id))
             except Exception as err:  # the service itself is unreachable: not this site's fault
                 log.debug("status of %s unknown: %s", self.name, err)
                 continue
-            if status == "online":
+            if reply.get("status") == "online":
                 offline_since = None
+                if held_at_stop:
+                    self._replace_lost(held_at_stop)
+                    held_at_stop = []
                 if not self.healthy:
                     log.warning("site %s is back online", self.name)
                     self.mark_healthy()
                 continue
+            if not held_at_stop and announced_stop(reply):
+                held_at_stop = self.in_flight()
             offline_since = offline_since or time.monotonic()
             if self.healthy and time.monotonic() - offline_since >= self._grace_s:
                 reason = f"endpoint {self.endpoint_id} offline for {self._grace_s:.0f} s"
                 self.mark_unhealthy(reason)
                 self.fail_in_flight(SiteFailure(self.name, reason))
+                held_at_stop = []
+
+    def _replace_lost(self, held: list[Attempt]) -> None:
+        """The endpoint stopped and came back: what it held when it stopped is gone.
+
+        A user endpoint takes the tasks queued for it as fast as its engine accepts them and
+        acknowledges each to the broker on hand-over, so a stop (an operator's restart, a
+        new configuration) ends them with no copy left to redeliver. A broker or network
+        blip is different: the endpoint lives on and still owns its tasks, and it never
+        announced a stop, so nothing is re-placed then. Waiting for the endpoint to be back
+        before re-placing keeps the new copies away from the one that is shutting down.
+        """
+        error = SiteFailure(self.name, "the endpoint was restarted; the tasks it held died with it")
+        lost = self.fail_attempts(held, error)
+        if lost:
+            log.warning("site %s was restarted: placing its %d lost tasks again", self.name, lost)
 
     def shutdown(self, *, cancel: bool) -> None:
         """Stop the executors without waiting for their futures: the federation has settled
@@ -139,6 +158,17 @@ class EndpointBackend(Backend):
             _stop_result_watcher(task_group)
 
 
+def announced_stop(reply: dict[str, Any]) -> bool:
+    """Whether an offline endpoint said it was shutting down (rather than falling silent).
+
+    The endpoint's last status report before it exits carries ``heartbeat_period: 0``
+    (globus-compute-endpoint's "shutting down now"); the service passes it through in the
+    status details. A broker outage or a partition cannot deliver that report.
+    """
+    details = reply.get("details") or {}
+    return details.get("heartbeat_period") == 0
+
+
 def reload_task_group(
     client: BudgetedClient, task_group: str
 ) -> tuple[Executor, dict[str, Future]]:  # type: ignore[type-arg]
@@ -148,7 +178,7 @@ def reload_task_group(
     and a second reload of the same group leaves out tasks the first already watches.
     Tasks that finished while nobody watched come back already resolved.
     """
-    executor = Executor(client=client)
+    executor = client.executor()
     try:
         futures = {str(f.task_id): f for f in executor.reload_tasks(task_group)}
     except Exception as err:
