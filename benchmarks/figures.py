@@ -45,12 +45,18 @@ def rate(count: int, run: Callable[[], None]) -> float:
 
 
 def interleaved_medians(
-    rounds: int, candidates: dict[str, Callable[[], float]]
+    rounds: int, candidates: dict[str, Callable[[], float]], settle_s: float = 0.0
 ) -> dict[str, float]:
     """Median of each candidate over ``rounds`` rounds, alternating them within each round
-    so that drift in the machine's speed hits every candidate alike."""
+    so that drift in the machine's speed hits every candidate alike.
+
+    ``settle_s`` is waited before every measurement: through a rate-limited service, each
+    candidate then starts with the same empty request window instead of inheriting the
+    requests of the one measured just before it.
+    """
     samples: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(rounds):
         for name, measure in candidates.items():
+            time.sleep(settle_s)
             samples[name].append(measure())
     return {name: statistics.median(values) for name, values in samples.items()}

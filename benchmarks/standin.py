@@ -15,9 +15,14 @@ from chiltepin.testing.site_endpoint import SiteEndpoint, running_site_endpoint
 @contextmanager
 def endpoints(*names: str, workers: int = 2) -> Iterator[list[SiteEndpoint]]:
     """Start the stand-in and one ``localhost``-site endpoint per name (real endpoints,
-    started with chiltepin's own configure/start), all stopped on exit."""
+    started with chiltepin's own configure/start), all stopped on exit.
+
+    The stand-in enforces the service's published submit limit (20 requests per 10 s,
+    then 429 + Retry-After), so every path compared pays what Globus would charge it.
+    """
     with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp, ExitStack() as stack:
         standin = stack.enter_context(offline_session(Path(tmp)))
+        standin.limit_rate("submit", requests=20, window=10.0)
         root = Path(os.environ["GLOBUS_COMPUTE_USER_DIR"])
         overrides = (f"max_workers_per_node={workers}",)
         yield [

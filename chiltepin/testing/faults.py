@@ -11,6 +11,8 @@ Error bodies carry the fields ``globus_sdk.GlobusAPIError`` parses (``code``, ``
 
 from __future__ import annotations
 
+import collections
+import math
 import threading
 import time
 import uuid
@@ -76,6 +78,25 @@ class FailRule:
         )
 
 
+@dataclass
+class RateLimit:
+    """At most ``requests`` requests to ``route`` in any ``window`` seconds; the rest 429."""
+
+    route: str
+    requests: int
+    window: float
+    sent: collections.deque[float]
+
+    def refuse(self, now: float) -> float | None:
+        """Seconds until a request is allowed again, or ``None`` (and it counts) if now."""
+        while self.sent and now - self.sent[0] >= self.window:
+            self.sent.popleft()
+        if len(self.sent) < self.requests:
+            self.sent.append(now)
+            return None
+        return self.window - (now - self.sent[0])
+
+
 class Faults:
     """Thread-safe fault switches the HTTP service and AMQP bridge consult."""
 
@@ -83,6 +104,7 @@ class Faults:
         self._lock = threading.Lock()
         self._rules: list[FailRule] = []
         self._paused_until = 0.0
+        self._limits: list[RateLimit] = []
         self.injected: list[dict[str, Any]] = []  # what fired, for test assertions
 
     def fail_next(
@@ -132,8 +154,20 @@ class Faults:
             self._rules.append(rule)
         return rule
 
+    def limit_rate(self, route: str, requests: int, window: float) -> RateLimit:
+        """Enforce the service's request limit on ``route``, as the real service does.
+
+        The Compute service allows 20 requests per 10 s per client; past that it answers
+        429 with ``Retry-After``. Off by default (tests poll freely); benchmarks turn it on
+        so a client that ignores the limit pays for it as it would against Globus.
+        """
+        limit = RateLimit(route, requests, window, collections.deque())
+        with self._lock:
+            self._limits.append(limit)
+        return limit
+
     def take(self, route_name: str, path: str) -> FailRule | None:
-        """If a rule matches this request, consume one use of it and return it."""
+        """If a rule or a rate limit refuses this request, return the failure to answer."""
         now = time.monotonic()
         with self._lock:
             self._rules = [r for r in self._rules if r.until is None or r.until > now]
@@ -145,6 +179,12 @@ class Faults:
                         if rule.remaining == 0:
                             self._rules.remove(rule)
                     return rule
+            for limit in self._limits:
+                if limit.route != route_name or (wait := limit.refuse(now)) is None:
+                    continue
+                self.injected.append({"route": route_name, "path": path, "status": 429})
+                message = f"Rate limit exceeded: {limit.requests} requests per {limit.window:g} s"
+                return FailRule(route_name, 1, 429, None, message, max(1, math.ceil(wait)))
         return None
 
     def pause(self, seconds: float) -> None:
@@ -168,6 +208,7 @@ class Faults:
         """Forget every rule and pause (endpoint offline flags live on the endpoints)."""
         with self._lock:
             self._rules.clear()
+            self._limits.clear()
             self._paused_until = 0.0
 
     def pending(self) -> list[dict[str, Any]]:

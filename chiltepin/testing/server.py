@@ -312,6 +312,13 @@ class GlobusStandIn:
             route, count, status=status, code=code, message=message, retry_after=retry_after
         )
 
+    def limit_rate(self, route: str = "submit", requests: int = 20, window: float = 10.0) -> None:
+        """Answer 429 past ``requests`` per ``window`` seconds on ``route`` (the service's
+        published limit by default; see ``Faults.limit_rate``)."""
+        if route not in set(self.routes()):
+            raise ValueError(f"unknown route {route!r}; choose from {sorted(self.routes())}")
+        self.faults.limit_rate(route, requests, window)
+
     def pause(self, seconds: float) -> None:
         """Stop answering (all non-admin) HTTP requests for ``seconds``."""
         self.faults.pause(seconds)

@@ -69,6 +69,21 @@ def test_sdk_transport_retries_through_transient_429s(standin: GlobusStandIn, cl
     assert [f["status"] for f in standin.faults.injected if f["route"] == "register_function"]
 
 
+def test_service_rate_limit_answers_429_with_retry_after(standin: GlobusStandIn) -> None:
+    standin.limit_rate("version", requests=3, window=2.0)
+    url = f"{standin.url}/v2/version"
+    statuses = [requests.get(url, timeout=10).status_code for _ in range(3)]
+    refused = requests.get(url, timeout=10)
+    assert statuses == [200, 200, 200]
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "TOO_MANY_REQUESTS"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 2
+    time.sleep(2.1)  # the window has moved on
+    assert requests.get(url, timeout=10).status_code == 200
+    with pytest.raises(ValueError, match="unknown route 'nope'"):
+        standin.limit_rate("nope")
+
+
 def test_404_unknown_endpoint_and_injected_404(standin: GlobusStandIn, client) -> None:
     fid = client.register_function(double)
     batch = client.create_batch()

@@ -23,7 +23,7 @@ from typing import Any
 from globus_compute_sdk import Executor
 
 from chiltepin.federation.backends.base import Backend, Completion
-from chiltepin.federation.client import BudgetedClient
+from chiltepin.federation.client import BudgetedClient, SerializedArgs
 from chiltepin.federation.config import ResolvedSite
 from chiltepin.federation.failures import SiteFailure
 from chiltepin.federation.functions import FunctionRegistry
@@ -78,9 +78,8 @@ class EndpointBackend(Backend):
         task = attempt.task
         try:
             function_id = self._functions.uuid_for(probe)
-            future = self._executor(attempt).submit_to_registered_function(
-                function_id, args=(task.function, *attempt.arguments)
-            )
+            args = SerializedArgs.of_call((task.function, *attempt.arguments), attempt.call)
+            future = self._executor(attempt).submit_to_registered_function(function_id, args=args)
         except Exception as err:
             failed: Future = Future()  # type: ignore[type-arg]
             failed.set_exception(err)
