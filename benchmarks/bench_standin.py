@@ -22,12 +22,11 @@ import uuid
 from globus_compute_sdk import Executor
 
 from benchmarks.figures import Figure, interleaved_medians, rate
-from benchmarks.standin import endpoints
+from benchmarks.standin import SERVICE_WINDOW_S, endpoints
 from chiltepin.federation import Federation
 from chiltepin.federation.client import BudgetedClient
 
 TASKS = 1000
-SERVICE_WINDOW_S = 10.0  # the service's rate-limit window (the stand-in enforces it)
 
 
 def noop(x: int) -> int:

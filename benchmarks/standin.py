@@ -11,6 +11,11 @@ from pathlib import Path
 from chiltepin.testing.session import offline_session
 from chiltepin.testing.site_endpoint import SiteEndpoint, running_site_endpoint
 
+SERVICE_REQUESTS = 20
+SERVICE_WINDOW_S = 10.0
+"""The service's submit limit, which the benchmark stand-in enforces: measure each path
+from an empty window (wait ``SERVICE_WINDOW_S``) so none inherits another's requests."""
+
 
 @contextmanager
 def endpoints(*names: str, workers: int = 2) -> Iterator[list[SiteEndpoint]]:
@@ -22,7 +27,7 @@ def endpoints(*names: str, workers: int = 2) -> Iterator[list[SiteEndpoint]]:
     """
     with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp, ExitStack() as stack:
         standin = stack.enter_context(offline_session(Path(tmp)))
-        standin.limit_rate("submit", requests=20, window=10.0)
+        standin.limit_rate("submit", requests=SERVICE_REQUESTS, window=SERVICE_WINDOW_S)
         root = Path(os.environ["GLOBUS_COMPUTE_USER_DIR"])
         overrides = (f"max_workers_per_node={workers}",)
         yield [

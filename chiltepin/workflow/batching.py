@@ -3,18 +3,19 @@
 Parsl's DataFlowKernel launches each task the moment its inputs are ready, so the plain
 ``GlobusComputeExecutor`` feeds the SDK ``Executor`` one task at a time. The SDK then
 sends many tiny batches, and its client-side limiter (a few small batches per 16 s)
-stalls the run for seconds. This executor keeps what the DFK hands it for a few
-milliseconds and forwards it all at once, so the SDK fills its batches (up to 128 tasks
-per request) and the limiter never engages.
+stalls the run for seconds. This executor forwards what the DFK hands it through a
+:class:`~chiltepin.federation.burst.Burst`, so the SDK fills its batches (up to 128
+tasks per request) and the limiter never engages.
 """
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import Future
 from typing import Any
 
 from parsl.executors import GlobusComputeExecutor
+
+from chiltepin.federation.burst import LINGER_S, MAX_BATCH, Burst
 
 _Pending = tuple[Future, Any, dict[str, Any], tuple[Any, ...], dict[str, Any]]  # type: ignore[type-arg]
 
@@ -22,40 +23,25 @@ _Pending = tuple[Future, Any, dict[str, Any], tuple[Any, ...], dict[str, Any]]  
 class BatchingGlobusComputeExecutor(GlobusComputeExecutor):
     """``GlobusComputeExecutor`` with a short linger before forwarding to the SDK."""
 
-    def __init__(self, *args: Any, linger_s: float = 0.02, max_batch: int = 128, **kwargs: Any):
+    def __init__(
+        self, *args: Any, linger_s: float = LINGER_S, max_batch: int = MAX_BATCH, **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
-        self.linger_s = linger_s
-        self.max_batch = max_batch
-        self._pending: list[_Pending] = []
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closing = False
-        self._flusher = threading.Thread(
-            target=self._flush_loop, name=f"chiltepin-batch-{self.label}", daemon=True
+        self._burst: Burst[_Pending] = Burst(
+            self._forward,
+            name=f"chiltepin-batch-{self.label}",
+            linger_s=linger_s,
+            max_items=max_batch,
         )
-        self._flusher.start()
 
     def submit(  # type: ignore[override]
         self, func: Any, resource_specification: dict[str, Any], *args: Any, **kwargs: Any
     ) -> Future:  # type: ignore[type-arg]
         outer: Future = Future()  # type: ignore[type-arg]
-        with self._lock:
-            self._pending.append((outer, func, resource_specification, args, kwargs))
-            full = len(self._pending) >= self.max_batch
-        if full:
-            self._wake.set()
+        self._burst.add((outer, func, resource_specification, args, kwargs))
         return outer
 
-    def _flush_loop(self) -> None:
-        while not self._closing:
-            self._wake.wait(self.linger_s)
-            self._wake.clear()
-            self._flush()
-        self._flush()
-
-    def _flush(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
+    def _forward(self, batch: list[_Pending]) -> None:
         for outer, func, spec, args, kwargs in batch:
             try:
                 inner = GlobusComputeExecutor.submit(self, func, spec, *args, **kwargs)
@@ -65,9 +51,7 @@ class BatchingGlobusComputeExecutor(GlobusComputeExecutor):
             inner.add_done_callback(lambda f, outer=outer: _copy(f, outer))
 
     def shutdown(self) -> None:
-        self._closing = True
-        self._wake.set()
-        self._flusher.join()
+        self._burst.close()
         super().shutdown()
 
 

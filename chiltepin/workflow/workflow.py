@@ -22,6 +22,7 @@ from chiltepin.embedded import console_scripts_on_path
 from chiltepin.endpoints import upstream
 from chiltepin.endpoints.render import render_for_options
 from chiltepin.errors import ChiltepinError, did_you_mean
+from chiltepin.federation.burst import LINGER_S
 from chiltepin.federation.client import BudgetedClient
 from chiltepin.federation.config import (
     ResolvedSite,
@@ -58,7 +59,7 @@ class Workflow:
         default_site: str | None = None,
         run_dir: str | Path | None = None,
         client: BudgetedClient | None = None,
-        linger_s: float = 0.02,
+        linger_s: float = LINGER_S,
     ) -> None:
         config, source, base_dir = coerce_sites(sites)
         self.sites = resolve(config, source, base_dir)

@@ -1,8 +1,9 @@
 """The ``endpoint`` site kind: a Globus Compute endpoint reached through the SDK Executor.
 
 One SDK ``Executor`` per distinct routing (user endpoint options + resource
-specification), all sharing the federation's client and so its rate budget; the SDK
-batches what is submitted in bursts (up to 128 tasks per request). An executor whose
+specification), all sharing the federation's client and so its rate budget; attempts
+reach the SDK through a :class:`~chiltepin.federation.burst.Burst`, so it finds full
+batches queued (up to 128 tasks per request). An executor whose
 submission thread died (the SDK stops an executor after a failed request) is replaced on
 next use. A monitor polls the endpoint's status while work is outstanding and, once the
 endpoint has been offline for longer than the site's grace period, marks the site
@@ -23,6 +24,7 @@ from typing import Any
 from globus_compute_sdk import Executor
 
 from chiltepin.federation.backends.base import Backend, Completion
+from chiltepin.federation.burst import Burst
 from chiltepin.federation.client import BudgetedClient, SerializedArgs
 from chiltepin.federation.config import ResolvedSite
 from chiltepin.federation.failures import SiteFailure
@@ -55,6 +57,9 @@ class EndpointBackend(Backend):
         self._poll_s = poll_s
         self._grace_s = resolved.entry.offline_grace_s
         self._stop = threading.Event()
+        self._burst: Burst[tuple[Attempt, Callable[[Future], None]]] = Burst(  # type: ignore[type-arg]
+            self._forward, name=f"chiltepin-submit-{self.name}"
+        )
         self._monitor = threading.Thread(
             target=self._watch_status, name=f"chiltepin-status-{self.name}", daemon=True
         )
@@ -75,18 +80,29 @@ class EndpointBackend(Backend):
             return executor
 
     def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]
-        task = attempt.task
-        try:
-            function_id = self._functions.uuid_for(probe)
-            args = SerializedArgs.of_call((task.function, *attempt.arguments), attempt.call)
-            future = self._executor(attempt).submit_to_registered_function(function_id, args=args)
-        except Exception as err:
-            failed: Future = Future()  # type: ignore[type-arg]
-            failed.set_exception(err)
-            finished(failed)
-            return
-        attempt.handle = future
-        future.add_done_callback(finished)
+        self._burst.add((attempt, finished))
+
+    def _forward(self, batch: list[tuple[Attempt, Callable[[Future], None]]]) -> None:  # type: ignore[type-arg]
+        """Queue a burst of attempts in the SDK back to back, so it sends full batches."""
+        function_id = None
+        for attempt, finished in batch:
+            if attempt.reported:  # given up on (its site failed) while it waited here
+                continue
+            try:
+                function_id = function_id or self._functions.uuid_for(probe)
+                args = SerializedArgs.of_call(
+                    (attempt.task.function, *attempt.arguments), attempt.call
+                )
+                future = self._executor(attempt).submit_to_registered_function(
+                    function_id, args=args
+                )
+            except Exception as err:
+                failed: Future = Future()  # type: ignore[type-arg]
+                failed.set_exception(err)
+                finished(failed)
+                continue
+            attempt.handle = future
+            future.add_done_callback(finished)
 
     def adopt(self, attempt: Attempt, on_done: Completion, future: Future | None) -> None:  # type: ignore[type-arg]
         """Follow an attempt a previous (killed) client submitted here; ``future`` comes
@@ -149,6 +165,7 @@ class EndpointBackend(Backend):
         """Stop the executors without waiting for their futures: the federation has settled
         every logical task already, and a dead site's futures would never complete."""
         self._stop.set()
+        self._burst.close()
         with self._executors_lock:
             executors, self._executors = list(self._executors.values()), {}
         for executor in executors:
