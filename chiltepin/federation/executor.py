@@ -309,15 +309,7 @@ class Federation(concurrent.futures.Executor):
         if error is None:
             backend.submit(attempt, self._on_done)
             return
-        task = attempt.task
-        if task.resolve(
-            attempt,
-            error=error,
-            record=lambda: self.journal.outcome(
-                task.id, attempt.number, False, str(error), type(error).__name__
-            ),
-        ):
-            self.stats.bump(attempt.site, "failed")
+        self._end_failed(attempt, error)
 
     @property
     def staging(self) -> StagingQueue:
@@ -366,15 +358,7 @@ class Federation(concurrent.futures.Executor):
         if error is None:
             self._succeeded(attempt, value, where, payload)
             return
-        task = attempt.task
-        if task.resolve(
-            attempt,
-            error=error,
-            record=lambda: self.journal.outcome(
-                task.id, attempt.number, False, str(error), type(error).__name__, where
-            ),
-        ):
-            self.stats.bump(attempt.site, "failed")
+        self._end_failed(attempt, error, where=where)
 
     def _succeeded(self, attempt: Attempt, value: Any, where: dict[str, Any], payload: str) -> None:
         task = attempt.task
@@ -402,11 +386,28 @@ class Federation(concurrent.futures.Executor):
             self._retry_elsewhere(task, attempt, error)
             return
         text = error.remote_data if isinstance(error, TaskExecutionFailed) else str(error)
+        self._end_failed(attempt, error, text)
+
+    def _end_failed(
+        self,
+        attempt: Attempt,
+        error: BaseException,
+        text: str | None = None,
+        where: dict[str, Any] | None = None,
+    ) -> None:
+        """End the task with ``error`` if ``attempt`` is still its current one: journal
+        the outcome (``text``, default ``str(error)``) and count the failure, once."""
+        task = attempt.task
         if task.resolve(
             attempt,
             error=error,
             record=lambda: self.journal.outcome(
-                task.id, attempt.number, False, text, type(error).__name__
+                task.id,
+                attempt.number,
+                False,
+                str(error) if text is None else text,
+                type(error).__name__,
+                where,
             ),
         ):
             self.stats.bump(attempt.site, "failed")
@@ -421,14 +422,7 @@ class Federation(concurrent.futures.Executor):
                 f"task {task.id} ({task.name}) failed on every attempt ({sites});"
                 f" last error: {error}"
             )
-            if task.resolve(
-                attempt,
-                error=lost,
-                record=lambda: self.journal.outcome(
-                    task.id, attempt.number, False, str(lost), "TaskLost"
-                ),
-            ):
-                self.stats.bump(attempt.site, "failed")
+            self._end_failed(attempt, lost)
             return
         task.excluded_sites.add(attempt.site)
         self.stats.bump(attempt.site, "failovers")

@@ -305,9 +305,8 @@ class GlobusStandIn:
         retry_after: int | None = None,
     ) -> FailRule:
         """Make the next ``count`` requests to ``route`` fail (see ``Faults.fail_next``)."""
-        names = set(self.routes())
-        if route not in names and route != "*" and not route.startswith("/"):
-            raise ValueError(f"unknown route {route!r}; choose from {sorted(names)} or a path")
+        if route != "*" and not route.startswith("/"):
+            self._check_route(route, " or a path")
         return self.faults.fail_next(
             route, count, status=status, code=code, message=message, retry_after=retry_after
         )
@@ -315,9 +314,13 @@ class GlobusStandIn:
     def limit_rate(self, route: str = "submit", requests: int = 20, window: float = 10.0) -> None:
         """Answer 429 past ``requests`` per ``window`` seconds on ``route`` (the service's
         published limit by default; see ``Faults.limit_rate``)."""
-        if route not in set(self.routes()):
-            raise ValueError(f"unknown route {route!r}; choose from {sorted(self.routes())}")
+        self._check_route(route)
         self.faults.limit_rate(route, requests, window)
+
+    def _check_route(self, route: str, alternatives: str = "") -> None:
+        names = self.routes()
+        if route not in names:
+            raise ValueError(f"unknown route {route!r}; choose from {sorted(names)}{alternatives}")
 
     def pause(self, seconds: float) -> None:
         """Stop answering (all non-admin) HTTP requests for ``seconds``."""

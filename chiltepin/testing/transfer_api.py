@@ -364,20 +364,7 @@ class TransferApi:
             "skip_source_errors": bool(body.get("skip_source_errors", False)),
             "fail_on_quota_errors": bool(body.get("fail_on_quota_errors", False)),
         }
-        task = TransferTask(
-            task_id=new_task_id(),
-            type="TRANSFER",
-            owner_id=self._owner(req),
-            submission_id=str(body["submission_id"]),
-            source=src,
-            destination=dst,
-            items=items,
-            options=options,
-            label=body.get("label"),
-            deadline=self._deadline(req, body),
-        )
-        task, duplicate = self._register(task)
-        return self._accepted(req, task, "transfer", duplicate)
+        return self._submit_task(req, body, "TRANSFER", src, dst, items, options)
 
     def submit_delete(self, req: Request) -> Response:
         body = self._common(req, req.json(), "delete")
@@ -393,23 +380,37 @@ class TransferApi:
                     req.path,
                 )
             items.append(item)
+        options = {
+            "recursive": bool(body.get("recursive", False)),
+            "ignore_missing": bool(body.get("ignore_missing", False)),
+        }
+        return self._submit_task(req, body, "DELETE", coll, None, items, options)
+
+    def _submit_task(
+        self,
+        req: Request,
+        body: dict[str, Any],
+        kind: str,
+        source: Collection,
+        destination: Collection | None,
+        items: list[dict[str, Any]],
+        options: dict[str, Any],
+    ) -> Response:
+        """Register a validated transfer or delete document as a task (or find its twin)."""
         task = TransferTask(
             task_id=new_task_id(),
-            type="DELETE",
+            type=kind,
             owner_id=self._owner(req),
             submission_id=str(body["submission_id"]),
-            source=coll,
-            destination=None,
+            source=source,
+            destination=destination,
             items=items,
-            options={
-                "recursive": bool(body.get("recursive", False)),
-                "ignore_missing": bool(body.get("ignore_missing", False)),
-            },
+            options=options,
             label=body.get("label"),
             deadline=self._deadline(req, body),
         )
         task, duplicate = self._register(task)
-        return self._accepted(req, task, "delete", duplicate)
+        return self._accepted(req, task, kind.lower(), duplicate)
 
     # -- tasks ------------------------------------------------------------------------
     def task_list(self, req: Request) -> Any:

@@ -19,6 +19,14 @@ Completion = Callable[[Attempt, Future], None]  # type: ignore[type-arg]
 """Called once per attempt with a future holding its value or its error."""
 
 
+def failed(error: BaseException) -> Future:  # type: ignore[type-arg]
+    """A future that already holds ``error``: how a backend reports an attempt it could
+    not even hand to its site."""
+    future: Future = Future()  # type: ignore[type-arg]
+    future.set_exception(error)
+    return future
+
+
 class Backend(ABC):
     """A site as the federation drives it: submit attempts, report health, shut down."""
 
@@ -113,9 +121,7 @@ class Backend(ABC):
         with self._lock:
             reports = [entry[1] for entry in map(self._in_flight.get, map(id, attempts)) if entry]
         for finished in reports:
-            failed: Future = Future()  # type: ignore[type-arg]
-            failed.set_exception(error)
-            finished(failed)
+            finished(failed(error))
         return len(reports)
 
     @abstractmethod

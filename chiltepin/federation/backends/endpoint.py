@@ -23,7 +23,7 @@ from typing import Any
 
 from globus_compute_sdk import Executor
 
-from chiltepin.federation.backends.base import Backend, Completion
+from chiltepin.federation.backends.base import Backend, Completion, failed
 from chiltepin.federation.burst import Burst
 from chiltepin.federation.client import BudgetedClient, SerializedArgs
 from chiltepin.federation.config import ResolvedSite
@@ -80,7 +80,10 @@ class EndpointBackend(Backend):
             return executor
 
     def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]
-        self._burst.add((attempt, finished))
+        try:
+            self._burst.add((attempt, finished))
+        except RuntimeError as err:  # the backend is shut down: fail it like a refused submit
+            finished(failed(err))
 
     def _forward(self, batch: list[tuple[Attempt, Callable[[Future], None]]]) -> None:  # type: ignore[type-arg]
         """Queue a burst of attempts in the SDK back to back, so it sends full batches."""
@@ -97,9 +100,7 @@ class EndpointBackend(Backend):
                     function_id, args=args
                 )
             except Exception as err:
-                failed: Future = Future()  # type: ignore[type-arg]
-                failed.set_exception(err)
-                finished(failed)
+                finished(failed(err))
                 continue
             attempt.handle = future
             future.add_done_callback(finished)
@@ -110,8 +111,7 @@ class EndpointBackend(Backend):
         if attempt.task_group:
             self._task_groups.add(uuid.UUID(attempt.task_group))
         if future is None:
-            future = Future()
-            future.set_exception(
+            future = failed(
                 SiteFailure(self.name, f"task {attempt.remote_id} is unknown to the service")
             )
         self.track(attempt, on_done, future)

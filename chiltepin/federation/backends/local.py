@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from chiltepin.embedded import EmbeddedEngine
-from chiltepin.federation.backends.base import Backend
+from chiltepin.federation.backends.base import Backend, failed
 from chiltepin.federation.config import ResolvedSite
 from chiltepin.federation.tasks import Attempt
 
@@ -45,9 +45,7 @@ class LocalBackend(Backend):
                 attempt.call, attempt.routing.resource_specification
             )
         except Exception as err:  # the engine could not start or accept work
-            failed: Future = Future()  # type: ignore[type-arg]
-            failed.set_exception(err)
-            finished(failed)
+            finished(failed(err))
             return
         future.add_done_callback(finished)
 
