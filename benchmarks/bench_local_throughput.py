@@ -29,7 +29,7 @@ def noop(x: int) -> int:
     return x
 
 
-def run(tasks: int = TASKS, rounds: int = 3) -> list[Figure]:
+def run(tasks: int = TASKS, rounds: int = 5) -> list[Figure]:
     console_scripts_on_path()
     options = {"max_workers_per_node": WORKERS}
     sites = {"local": {"kind": "local", "site": "localhost", "options": options}}

@@ -12,10 +12,12 @@ real endpoint.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +34,7 @@ from globus_compute_common.messagepack.message_types import Result, Task
 from globus_compute_endpoint.engines.base import GCFuture, GlobusComputeEngineBase
 from globus_compute_sdk.errors import TaskExecutionFailed
 from globus_compute_sdk.serialize import ComputeSerializer
+from parsl.providers import LocalProvider
 
 from chiltepin.endpoints import upstream
 from chiltepin.endpoints.options import schema_for, validate_user_options
@@ -69,6 +72,15 @@ def reap_leftovers(directory: Path) -> list[int]:
     return stopped
 
 
+@functools.cache
+def chiltepin_installed() -> bool:
+    """Whether a fresh interpreter in this environment imports chiltepin (it is
+    installed, not only on this script's ``sys.path``): checked once per process."""
+    check = [sys.executable, "-c", "import chiltepin.probe"]
+    with tempfile.TemporaryDirectory() as elsewhere:  # not the script's directory
+        return subprocess.run(check, cwd=elsewhere, capture_output=True, timeout=60).returncode == 0
+
+
 def console_scripts_on_path() -> None:
     """Put this environment's ``bin`` on PATH: HTEX starts its interchange and workers as
     ``globus-compute-endpoint`` / ``process_worker_pool.py`` console scripts, which a
@@ -77,6 +89,38 @@ def console_scripts_on_path() -> None:
     path = os.environ.get("PATH", "")
     if bindir not in path.split(os.pathsep):
         os.environ["PATH"] = os.pathsep.join([bindir, path]) if path else bindir
+
+
+class _CallFuture(GCFuture):
+    """The engine's future for one task, settled with what its caller wants.
+
+    The engine sets a packed ``Result``; this future unpacks it as it arrives into the
+    function's value (its serialised form kept as ``serialized_result``) or a
+    ``TaskExecutionFailed``, so a task needs no second future and no extra callback hop.
+    It is marked running from the start: a caller cannot cancel it out from under the
+    engine, which would take the failed ``set_result`` for a system failure and rerun it.
+    """
+
+    def __init__(self, engine: EmbeddedEngine) -> None:
+        super().__init__(gc_task_id=uuid.uuid4())
+        self._embedded = engine
+        self.serialized_result: str | None = None
+        self.set_running_or_notify_cancel()
+
+    def set_result(self, result: Any) -> None:
+        self._embedded._noticed_result()
+        try:
+            unpacked = messagepack.unpack(result)
+            assert isinstance(unpacked, Result)
+            if unpacked.is_error:
+                super().set_exception(TaskExecutionFailed(unpacked.data))
+                return
+            value = self._embedded.serializer.deserialize(unpacked.data)
+        except Exception as err:  # a result the client cannot deserialize
+            super().set_exception(err)
+            return
+        self.serialized_result = unpacked.data
+        super().set_result(value)
 
 
 class EmbeddedEngine:
@@ -102,7 +146,7 @@ class EmbeddedEngine:
         self.rendered_config = render_for_options(site, self.options, f"site {site.name!r}")
         self._engine: GlobusComputeEngineBase | None = None
         self._recorded_jobs = 0
-        self._serializer = ComputeSerializer()
+        self.serializer = ComputeSerializer()
         self._lock = threading.Lock()
 
     @property
@@ -125,6 +169,14 @@ class EmbeddedEngine:
             self._record_processes()
         return self
 
+    @functools.cached_property
+    def workers_import_chiltepin(self) -> bool:
+        """Whether this engine's workers can import chiltepin: they run in this process's
+        environment (a local provider, no ``worker_init``) and chiltepin is installed in it."""
+        provider = self.engine.executor.provider
+        same_environment = isinstance(provider, LocalProvider) and not provider.worker_init.strip()
+        return same_environment and chiltepin_installed()
+
     def _record_processes(self) -> None:
         """Write the PIDs this engine started (interchange, local blocks) to the run dir.
 
@@ -146,8 +198,8 @@ class EmbeddedEngine:
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> str:
         """The task buffer the SDK and service build for a call: function, args, kwargs."""
-        ser = self._serializer.serialize
-        return self._serializer.pack_buffers([ser(fn), ser(args), ser(kwargs)])
+        ser = self.serializer.serialize
+        return self.serializer.pack_buffers([ser(fn), ser(args), ser(kwargs)])
 
     def submit(
         self,
@@ -168,36 +220,19 @@ class EmbeddedEngine:
         Callers that keep the buffer (for a size check, a journal, a retry) need not
         serialise again; each submission gets a task id of its own.
         """
-        task_id = uuid.uuid4()
-        packed = messagepack.pack(Task(task_id=task_id, task_buffer=task_buffer))
-        engine_future = GCFuture(gc_task_id=task_id)
-        caller_future: Future[Any] = Future()
-        engine_future.add_done_callback(lambda f: self._complete(f, caller_future))
-        self.engine.submit(engine_future, packed, resource_specification or {})
-        return caller_future
+        future = _CallFuture(self)
+        packed = messagepack.pack(Task(task_id=future.gc_task_id, task_buffer=task_buffer))
+        self.engine.submit(future, packed, resource_specification or {})
+        return future
 
-    def _complete(self, engine_future: Future[Any], caller_future: Future[Any]) -> None:
+    def _noticed_result(self) -> None:
+        """A result came back: re-record the processes if the provider started (or
+        replaced) a block since they were last written."""
         engine = self._engine
         if engine is not None and len(getattr(engine.executor.provider, "resources", {})) != (
             self._recorded_jobs
         ):
-            self._record_processes()  # the provider started (or replaced) a block
-        if caller_future.done():
-            return
-        if (failure := engine_future.exception()) is not None:
-            caller_future.set_exception(failure)
-            return
-        result = messagepack.unpack(engine_future.result())
-        assert isinstance(result, Result)
-        if result.is_error:
-            caller_future.set_exception(TaskExecutionFailed(result.data))
-            return
-        try:
-            value = self._serializer.deserialize(result.data)
-            caller_future.serialized_result = result.data  # type: ignore[attr-defined]
-            caller_future.set_result(value)
-        except Exception as err:  # a result the client cannot deserialize
-            caller_future.set_exception(err)
+            self._record_processes()
 
     def shutdown(self) -> None:
         """Stop the engine: scale in every block (cancelling its batch jobs) and stop the

@@ -11,37 +11,9 @@ import uuid
 from typing import Any
 
 from globus_compute_sdk import Client, Executor
-from globus_compute_sdk.serialize import ComputeSerializer
 
+from chiltepin.federation.calls import CallSerializer
 from chiltepin.federation.limits import RateBudget
-
-
-class SerializedArgs(tuple):  # type: ignore[type-arg]
-    """Task arguments already serialised (the federation serialises every call once, for
-    its journal and the payload check); the client sends those bytes as they are."""
-
-    serialized: str
-
-    def __new__(cls, values: tuple[Any, ...], serialized: str) -> SerializedArgs:
-        args = super().__new__(cls, values)
-        args.serialized = serialized
-        return args
-
-    @classmethod
-    def of_call(cls, values: tuple[Any, ...], call: str) -> SerializedArgs:
-        """``values`` as serialised inside ``call``, a task buffer of the federation's
-        probe: [probe, (function, args, kwargs), {}], so its second buffer."""
-        return cls(values, ComputeSerializer.unpack_buffers(call)[1])
-
-
-class _ReusingSerializer(ComputeSerializer):
-    """The client's serializer, which does not serialise :class:`SerializedArgs` twice:
-    dill-pickling every argument again doubled the client's CPU per endpoint task."""
-
-    def serialize(self, data: Any) -> str:
-        if isinstance(data, SerializedArgs):
-            return data.serialized
-        return super().serialize(data)
 
 
 class BudgetedClient(Client):
@@ -51,7 +23,7 @@ class BudgetedClient(Client):
         self.budget = budget or RateBudget()
         self.submit_requests = 0
         super().__init__(**kwargs)
-        self.fx_serializer = _ReusingSerializer(
+        self.fx_serializer = CallSerializer(
             strategy_code=self.fx_serializer.code_serializer,
             strategy_data=self.fx_serializer.data_serializer,
         )

@@ -23,13 +23,14 @@ from typing import Any
 
 import globus_sdk
 from globus_compute_sdk.errors import TaskExecutionFailed
-from globus_compute_sdk.serialize import ComputeSerializer
 
 from chiltepin.embedded import reap_leftovers
 from chiltepin.errors import ChiltepinError
+from chiltepin.federation import heap
 from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend
 from chiltepin.federation.backends.endpoint import reload_task_group
 from chiltepin.federation.budget import BudgetExceeded, meter_for
+from chiltepin.federation.calls import SERIALIZER, Call
 from chiltepin.federation.client import BudgetedClient
 from chiltepin.federation.config import (
     FederationConfig,
@@ -44,11 +45,9 @@ from chiltepin.federation.config import (
 from chiltepin.federation.failures import TaskLost, is_site_failure
 from chiltepin.federation.functions import FunctionRegistry
 from chiltepin.federation.journal import Journal, RunRecord, read_journal
-from chiltepin.federation.limits import MAX_PAYLOAD_BYTES, check_payload
 from chiltepin.federation.placement import NoSiteAvailable, Placement
-from chiltepin.federation.probe import probe
 from chiltepin.federation.progress import LiveProgress, summary_table
-from chiltepin.federation.resources import Resources, Routing, parse_resources, route
+from chiltepin.federation.resources import Resources, Routing, parse_resources
 from chiltepin.federation.staging import (
     StagingQueue,
     concrete_pairs,
@@ -58,6 +57,7 @@ from chiltepin.federation.staging import (
 )
 from chiltepin.federation.stats import RunStats, SiteCounts
 from chiltepin.federation.tasks import Attempt, LogicalTask, TaskFuture
+from chiltepin.probe import record
 from chiltepin.staging.stager import Stager
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,6 @@ class Federation(concurrent.futures.Executor):
     ``sites`` is a sites file path, a :class:`FederationConfig`, a mapping of site name to
     entry, or ``None`` for the embedded local default (no Globus account needed).
     """
-
-    _serializer = ComputeSerializer()
 
     def __init__(
         self,
@@ -106,7 +104,8 @@ class Federation(concurrent.futures.Executor):
         self.backends = [self._backend(r, status_poll_s) for r in resolved.values()]
         self.placement = Placement(self.backends, self.policy)
         self.stats = RunStats([b.name for b in self.backends])
-        self._tasks: list[LogicalTask] = []
+        self._futures: list[TaskFuture] = []  # every task's, in submission order
+        self._unsettled: dict[str, LogicalTask] = {}  # pruned by the watcher thread
         self._functions_serialized: dict[int, tuple[Callable[..., Any], str]] = {}
         self._ids = itertools.count()
         self._shutdown = False
@@ -119,6 +118,7 @@ class Federation(concurrent.futures.Executor):
             target=self._watch_remote_ids, name="chiltepin-journal", daemon=True
         )
         self._watcher.start()
+        heap.federation_started()
 
     # -- construction -------------------------------------------------------------------
 
@@ -198,17 +198,13 @@ class Federation(concurrent.futures.Executor):
         wanted = frozenset(tags or ())
         parsed = parse_resources(resources)
         self.placement.check_request(site, wanted)
-        call, function = self._serialize(fn, args, kwargs)
+        call = Call.of(self._serialized_function(fn), args, kwargs)
         task_id = f"t{next(self._ids):06d}"
         name = getattr(fn, "__qualname__", type(fn).__name__)
         task = LogicalTask(
             id=task_id,
             name=name,
             call=call,
-            function=function,
-            fn=fn,
-            args=args,
-            kwargs=kwargs,
             resources=parsed,
             pinned_site=site,
             tags=wanted,
@@ -221,7 +217,7 @@ class Federation(concurrent.futures.Executor):
         self.journal.task(
             task_id,
             name,
-            call,
+            call.arguments,
             {
                 "site": site,
                 "tags": sorted(wanted),
@@ -231,28 +227,9 @@ class Federation(concurrent.futures.Executor):
                 "stage_out": task.stage_out,
             },
         )
-        with self._lock:
-            self._tasks.append(task)
-        self.stats.submitted()
+        self._track(task)
         self._dispatch(task)
         return task.future
-
-    def _serialize(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[str, str]:
-        """(task buffer, serialised function): the task is ``probe(function, args, kwargs)``,
-        serialised as the SDK and service would, and checked against the payload limit."""
-        ser = self._serializer.serialize
-        function = self._serialized_function(fn)
-        call = self._serializer.pack_buffers(
-            [self._serialized_function(probe), ser((function, args, kwargs)), ser({})]
-        )
-        if len(call) > MAX_PAYLOAD_BYTES:
-            sizes = {f"argument {i}": len(ser(a)) for i, a in enumerate(args)}
-            sizes.update({f"keyword argument {k!r}": len(ser(v)) for k, v in kwargs.items()})
-            biggest = max(sizes, key=sizes.__getitem__, default="the function")
-            check_payload(len(call), f"the call (largest part: {biggest})")
-        return call, function
 
     def _serialized_function(self, fn: Callable[..., Any]) -> str:
         """A function is serialised once per federation, however many tasks call it
@@ -260,10 +237,16 @@ class Federation(concurrent.futures.Executor):
         with self._lock:
             known = self._functions_serialized.get(id(fn))
         if known is None or known[0] is not fn:
-            known = (fn, self._serializer.serialize(fn))
+            known = (fn, SERIALIZER.serialize(fn))
             with self._lock:
                 self._functions_serialized[id(fn)] = known
         return known[1]
+
+    def _track(self, task: LogicalTask) -> None:
+        with self._lock:
+            self._futures.append(task.future)
+            self._unsettled[task.id] = task
+        self.stats.submitted()
 
     def _dispatch(self, task: LogicalTask) -> None:
         try:
@@ -281,7 +264,7 @@ class Federation(concurrent.futures.Executor):
             else:
                 task.resolve(current, error=err)
             return
-        routing = route(task.resources, backend.resolved.site, backend.resolved.entry.options)
+        routing = backend.routing(task.resources)
         attempt = task.new_attempt(backend.name, routing)
         self.journal.attempt(
             task.id,
@@ -290,13 +273,13 @@ class Federation(concurrent.futures.Executor):
             {"options": routing.options, "resource_specification": routing.resource_specification},
         )
         self.stats.bump(backend.name, "tasks")
-        if not (task.stage_in or has_site_paths(task.args, task.kwargs)):
+        call = attempt.call
+        if not (task.stage_in or has_site_paths(call.args, call.kwargs)):
             backend.submit(attempt, self._on_done)
             return
         values = template_values(backend.resolved.site, self.run_dir.name, task.id)
-        if has_site_paths(task.args, task.kwargs):
-            args, kwargs = fill_args(task.args, task.kwargs, values)
-            attempt.site_call = (self._serialize(task.fn, args, kwargs)[0], args, kwargs)
+        if has_site_paths(call.args, call.kwargs):
+            attempt.site_call = call.with_arguments(*fill_args(call.args, call.kwargs, values))
         self.staging.request(concrete_pairs(task.stage_in, values)).add_done_callback(
             lambda staged: self._staged_in(attempt, backend, staged)
         )
@@ -331,10 +314,11 @@ class Federation(concurrent.futures.Executor):
         backend = self.placement.backends[attempt.site]
         error = concurrent.futures.CancelledError() if future.cancelled() else future.exception()
         if error is None:
-            value, where = future.result()  # what the probe returns
+            value, raw_record = future.result()  # what the probe returns
+            where = record(raw_record)
             # Local engines hand over the result as the worker serialised it.
             payload = getattr(future, "serialized_result", None)
-            payload = payload or self._serializer.serialize((value, where))
+            payload = payload or SERIALIZER.serialize((value, where))
             if task.stage_out and task.is_current(attempt):
                 values = template_values(backend.resolved.site, self.run_dir.name, task.id)
                 self.staging.request(concrete_pairs(task.stage_out, values)).add_done_callback(
@@ -430,13 +414,14 @@ class Federation(concurrent.futures.Executor):
         self._dispatch(task)
 
     def _watch_remote_ids(self) -> None:
-        """Journal remote task ids as the SDK learns them, so a killed client can reattach."""
+        """Journal remote task ids as the SDK learns them, so a killed client can reattach,
+        and let go of settled tasks (their futures stay in :attr:`futures`)."""
         while not self._stop_watch.wait(0.5):
             self._journal_remote_ids()
 
     def _journal_remote_ids(self) -> None:
         with self._lock:
-            tasks = list(self._tasks)
+            tasks = list(self._unsettled.values())
         for task in tasks:
             attempt = task.current
             if attempt is None or attempt.remote_id or attempt.handle is None:
@@ -446,6 +431,10 @@ class Federation(concurrent.futures.Executor):
                 attempt.remote_id = remote
                 attempt.task_group = str(attempt.handle._metadata.get("task_group_uuid") or "")
                 self.journal.remote(task.id, attempt.number, remote, attempt.task_group or None)
+        with self._lock:
+            for task in tasks:
+                if task.future.done():
+                    self._unsettled.pop(task.id, None)
 
     # -- the rest of the Executor interface ---------------------------------------------
 
@@ -491,14 +480,13 @@ class Federation(concurrent.futures.Executor):
     ) -> Iterator[TaskFuture]:
         """Futures (default: every task of this federation) as they finish."""
         if futures is None:
-            with self._lock:
-                futures = [t.future for t in self._tasks]
+            futures = self.futures
         return concurrent.futures.as_completed(futures, timeout)  # type: ignore[return-value]
 
     @property
     def futures(self) -> list[TaskFuture]:
         with self._lock:
-            return [t.future for t in self._tasks]
+            return list(self._futures)
 
     def summary(self) -> list[SiteCounts]:
         counts = self.stats.snapshot()
@@ -512,24 +500,27 @@ class Federation(concurrent.futures.Executor):
         if self._shutdown:
             return
         self._shutdown = True
-        futures = self.futures
-        if cancel_futures:
-            for future in futures:
-                future.cancel()
-        elif wait:
-            concurrent.futures.wait(futures)
-        self._stop_watch.set()
-        self._watcher.join()
-        self._journal_remote_ids()
-        if self._staging is not None:
-            self._staging.close()
-        for reloader in self._reloaders:
-            reloader.shutdown(wait=False, cancel_futures=True)
-        for backend in self.backends:
-            backend.shutdown(cancel=cancel_futures or not wait)
-        if self._progress:
-            self._progress.stop()
-        self.journal.close()
+        try:
+            futures = self.futures
+            if cancel_futures:
+                for future in futures:
+                    future.cancel()
+            elif wait:
+                concurrent.futures.wait(futures)
+            self._stop_watch.set()
+            self._watcher.join()
+            self._journal_remote_ids()
+            if self._staging is not None:
+                self._staging.close()
+            for reloader in self._reloaders:
+                reloader.shutdown(wait=False, cancel_futures=True)
+            for backend in self.backends:
+                backend.shutdown(cancel=cancel_futures or not wait)
+            if self._progress:
+                self._progress.stop()
+            self.journal.close()
+        finally:
+            heap.federation_stopped()
 
     def __exit__(
         self,
@@ -578,19 +569,11 @@ class Federation(concurrent.futures.Executor):
         numbers = [int(task_id[1:]) for task_id in record.tasks]
         self._ids = itertools.count(max(numbers, default=-1) + 1)
         for rec in record.tasks.values():
-            call = record.call(rec)
-            _, payload, _ = self._serializer.unpack_buffers(call)
-            function, args, kwargs = self._serializer.deserialize(payload)
-            fn = self._serializer.deserialize(function)
             meta = rec.meta
             task = LogicalTask(
                 id=rec.id,
                 name=rec.name,
-                call=call,
-                function=function,
-                fn=fn,
-                args=args,
-                kwargs=kwargs,
+                call=Call.restore(record.call(rec)),
                 resources=parse_resources(meta.get("resources")),
                 pinned_site=meta.get("site"),
                 tags=frozenset(meta.get("tags", [])),
@@ -605,9 +588,7 @@ class Federation(concurrent.futures.Executor):
                 )
                 previous.remote_id, previous.task_group = old.remote, old.task_group
                 previous.reported = True
-            with self._lock:
-                self._tasks.append(task)
-            self.stats.submitted()
+            self._track(task)
             last = task.current
             if rec.outcome is not None and last is not None:
                 self._restore_outcome(
@@ -639,7 +620,7 @@ class Federation(concurrent.futures.Executor):
         attempt.reported = False
         self.stats.bump(attempt.site, "tasks")
         if ok:
-            value, _ = self._serializer.deserialize(payload)
+            value, _ = SERIALIZER.deserialize(payload)
             task.resolve(attempt, value=value)
             self.stats.bump(attempt.site, "done")
             return

@@ -1,7 +1,8 @@
 """The run journal: enough on disk to collect a run after its client was killed.
 
 A run directory holds ``journal.jsonl`` (one JSON event per line, flushed as written),
-``calls.bin`` (each task's serialised call, so unfinished tasks can be resubmitted) and
+``calls.bin`` (each task's serialised arguments, :attr:`Call.arguments
+<chiltepin.federation.calls.Call.arguments>`, so unfinished tasks can be resubmitted) and
 ``results.bin`` (each finished task's serialised result or error). Appends only: a
 client killed mid-write leaves at most one torn last line, which the reader skips.
 """
@@ -71,9 +72,9 @@ class Journal:
         with self._lock:
             self._write({"e": "run", "config": config})
 
-    def task(self, task_id: str, name: str, call: str, meta: dict[str, Any]) -> None:
+    def task(self, task_id: str, name: str, arguments: str, meta: dict[str, Any]) -> None:
         with self._lock:
-            where = self._calls.append(call.encode())
+            where = self._calls.append(arguments.encode())
             self._write({"e": "task", "id": task_id, "name": name, "call": where, **meta})
 
     def attempt(self, task_id: str, number: int, site: str, routing: dict[str, Any]) -> None:

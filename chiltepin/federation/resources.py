@@ -58,9 +58,10 @@ _PASSTHROUGH = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Routing:
-    """Where a task goes on one site: user endpoint options + per-task resource spec."""
+    """Where a task goes on one site: user endpoint options + per-task resource spec.
+    Shared by every task with the same request (see ``Backend.routing``): never mutated."""
 
     options: dict[str, Any] = field(default_factory=dict)
     resource_specification: dict[str, Any] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from chiltepin.federation.calls import Call
 from chiltepin.federation.resources import Resources, Routing
 
 
@@ -48,17 +49,14 @@ class Attempt:
     reported: bool = False
     handle: Any = None  # the backend's own future, for remote ids and cancellation
     # This site's own call, when the task's arguments hold site paths (SitePath).
-    site_call: tuple[str, tuple[Any, ...], dict[str, Any]] | None = None
+    site_call: Call | None = None
 
     @property
-    def call(self) -> str:
-        return self.site_call[0] if self.site_call else self.task.call
-
-    @property
-    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        if self.site_call:
-            return self.site_call[1], self.site_call[2]
-        return self.task.args, self.task.kwargs
+    def call(self) -> Call:
+        call = self.site_call or self.task.call
+        if call is None:
+            raise RuntimeError(f"task {self.task.id} is settled; its call was released")
+        return call
 
 
 @dataclass
@@ -67,11 +65,7 @@ class LogicalTask:
 
     id: str
     name: str
-    call: str  # the task buffer: the probe, (function, args, kwargs), {} -- all serialised
-    function: str  # the user's function, serialised once per federation
-    fn: Any
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
+    call: Call | None  # released (None) once the task is settled
     resources: Resources
     pinned_site: str | None
     tags: frozenset[str]
@@ -129,8 +123,10 @@ class LogicalTask:
 
     def _release(self) -> None:
         """Drop what only a resubmission needs: a settled task never runs again, and a
-        10,000-task fanout should not hold 10,000 calls (the journal keeps them on disk)."""
-        self.call = self.function = ""
-        self.fn, self.args, self.kwargs = None, (), {}
+        10,000-task fanout should not hold 10,000 calls (the journal keeps them on disk).
+        Its attempts go too: each refers back to the task, and that cycle would otherwise
+        wait for the garbage collector's full passes, which a long fanout makes dear."""
+        self.call = None
         for attempt in self.attempts:
             attempt.handle = attempt.site_call = None
+        self.attempts = []

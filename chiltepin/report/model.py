@@ -2,7 +2,7 @@
 
 Per site: tasks placed, successes, failures, retries, failovers, task time (median, p95),
 queue wait, batch jobs used, node-hours and cost. Where and when each attempt ran comes
-from the probe's record (:mod:`chiltepin.federation.probe`); node-hours are, per batch job,
+from the probe's record (:mod:`chiltepin.probe`); node-hours are, per batch job,
 its nodes times the span from its first task's start to its last task's end: a lower
 bound of what the scheduler charges (it also counts start-up and idle time).
 """

@@ -43,6 +43,10 @@ def test_python_shell_and_errors_on_the_local_engine(tmp_path: Path) -> None:
         assert os.getpid() not in {pid for _, pid in results}  # ran in worker processes
         assert worker_pids() - before  # a real worker pool is running
 
+        running = engine.submit(identify, 99)
+        assert not running.cancel()  # the engine owns it: cancelling would rerun it
+        assert running.result(timeout=60)[0] == 100
+
         shell = engine.submit(ShellFunction("echo out-{n}; echo err >&2"), n=7).result(timeout=60)
         assert shell.returncode == 0 and shell.stdout.strip() == "out-7"
 

@@ -10,6 +10,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from chiltepin.federation.config import ResolvedSite
+from chiltepin.federation.resources import Resources, Routing, route
 from chiltepin.federation.tasks import Attempt
 
 SUBMISSION_FAILURES_TO_QUARANTINE = 3
@@ -41,6 +42,17 @@ class Backend(ABC):
         self._unhealthy_until: float | None = None
         self._submission_failures = 0
         self.late_results = 0
+        self._routings: dict[Resources, Routing] = {}
+
+    def routing(self, resources: Resources) -> Routing:
+        """Where tasks asking ``resources`` go on this site. Computed once per distinct
+        request and shared: a fanout's tasks all ask the same, and each would otherwise
+        carry its own copy of the options (and their JSON key) until it settles."""
+        routing = self._routings.get(resources)
+        if routing is None:
+            routing = route(resources, self.resolved.site, self.resolved.entry.options)
+            routing = self._routings.setdefault(resources, routing)
+        return routing
 
     @property
     def outstanding(self) -> int:

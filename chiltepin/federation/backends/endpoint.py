@@ -25,12 +25,12 @@ from globus_compute_sdk import Executor
 
 from chiltepin.federation.backends.base import Backend, Completion, failed
 from chiltepin.federation.burst import Burst
-from chiltepin.federation.client import BudgetedClient, SerializedArgs
+from chiltepin.federation.client import BudgetedClient
 from chiltepin.federation.config import ResolvedSite
 from chiltepin.federation.failures import SiteFailure
 from chiltepin.federation.functions import FunctionRegistry
-from chiltepin.federation.probe import probe
 from chiltepin.federation.tasks import Attempt
+from chiltepin.probe import portable_probe
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +92,9 @@ class EndpointBackend(Backend):
             if attempt.reported:  # given up on (its site failed) while it waited here
                 continue
             try:
-                function_id = function_id or self._functions.uuid_for(probe)
-                args = SerializedArgs.of_call(
-                    (attempt.task.function, *attempt.arguments), attempt.call
-                )
+                function_id = function_id or self._functions.uuid_for(portable_probe())
                 future = self._executor(attempt).submit_to_registered_function(
-                    function_id, args=args
+                    function_id, args=attempt.call.sdk_args
                 )
             except Exception as err:
                 finished(failed(err))

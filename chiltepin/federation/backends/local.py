@@ -41,8 +41,10 @@ class LocalBackend(Backend):
 
     def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]
         try:
-            future = self._engine(attempt).submit_call(
-                attempt.call, attempt.routing.resource_specification
+            engine = self._engine(attempt)
+            future = engine.submit_call(
+                attempt.call.buffer(probe_by_reference=engine.workers_import_chiltepin),
+                attempt.routing.resource_specification,
             )
         except Exception as err:  # the engine could not start or accept work
             finished(failed(err))

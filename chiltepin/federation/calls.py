@@ -1,0 +1,128 @@
+"""A task's call, serialised once, and the serializer that does it.
+
+Every task runs on its worker as ``probe(function, args, kwargs)`` (see
+:mod:`chiltepin.probe`). The federation serialises the probe's arguments once per task,
+at submit: that one string is what the payload check measures, what the journal keeps,
+what a local engine runs (inside the task buffer) and what an endpoint is sent (as
+:class:`SerializedArgs`). The probe itself and the empty keyword arguments are the same
+for every task, so they are serialised once per process and never journalled.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import pickle
+from dataclasses import dataclass
+from typing import Any
+
+from globus_compute_sdk.serialize import ComputeSerializer, DillDataBase64
+
+from chiltepin.federation.limits import MAX_PAYLOAD_BYTES, check_payload
+from chiltepin.probe import chiltepin_probe, portable_probe
+
+_PLAIN_SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
+_PLAIN_DEPTH = 32
+
+
+def is_plain(value: Any, depth: int = 0) -> bool:
+    """True for numbers, strings, bytes, ``None`` and lists, tuples, sets and dicts of
+    them (exact types, not subclasses): data the C pickler writes exactly as dill would,
+    with no reference to any module a worker might lack."""
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return True
+    if depth >= _PLAIN_DEPTH:
+        return False
+    if kind is tuple or kind is list or kind is set or kind is frozenset:
+        return all(is_plain(item, depth + 1) for item in value)
+    if kind is dict:
+        return all(is_plain(k, depth + 1) and is_plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+class SerializedArgs(tuple):  # type: ignore[type-arg]
+    """Task arguments already serialised; :class:`CallSerializer` sends those bytes as
+    they are instead of serialising the same values again."""
+
+    serialized: str
+
+    def __new__(cls, values: tuple[Any, ...], serialized: str) -> SerializedArgs:
+        args = super().__new__(cls, values)
+        args.serialized = serialized
+        return args
+
+
+class CallSerializer(ComputeSerializer):
+    """The SDK's serializer with two shortcuts that change nothing on the wire.
+
+    Plain data (:func:`is_plain`) is pickled by the C pickler under the dill data
+    strategy's header; ``dill.loads`` on the worker reads it like any dill pickle, and it
+    is some ten times faster than dill's pure-Python pickler, which was the dearest step
+    of a submit. :class:`SerializedArgs` are passed through as serialised. Anything else
+    (functions, classes defined in ``__main__``, objects) goes to the configured strategy.
+    """
+
+    def serialize(self, data: Any) -> str:
+        if isinstance(data, SerializedArgs):
+            return data.serialized
+        if type(self.data_serializer) is DillDataBase64 and is_plain(data):
+            pickled = codecs.encode(pickle.dumps(data, pickle.DEFAULT_PROTOCOL), "base64")
+            return DillDataBase64.identifier + pickled.decode()
+        return super().serialize(data)
+
+
+SERIALIZER = CallSerializer()
+
+
+@functools.cache
+def _constant_buffers(probe_by_reference: bool) -> tuple[str, str]:
+    """The probe and the empty keyword arguments, serialised (once per process)."""
+    probe = chiltepin_probe if probe_by_reference else portable_probe()
+    return SERIALIZER.serialize(probe), SERIALIZER.serialize({})
+
+
+@dataclass(frozen=True)
+class Call:
+    """``function(*args, **kwargs)`` for the probe: ``arguments`` is the serialised
+    ``(function, args, kwargs)`` triple, ``function`` the serialised user function."""
+
+    function: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    arguments: str
+
+    @classmethod
+    def of(cls, function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
+        """Serialise a call, refusing one over the service's payload limit (what an
+        endpoint is sent per task: these arguments) with its largest argument named."""
+        call = cls(function, args, kwargs, SERIALIZER.serialize((function, args, kwargs)))
+        size = len(call.arguments)
+        if size > MAX_PAYLOAD_BYTES:
+            ser = SERIALIZER.serialize
+            sizes = {f"argument {i}": len(ser(a)) for i, a in enumerate(args)}
+            sizes.update({f"keyword argument {k!r}": len(ser(v)) for k, v in kwargs.items()})
+            biggest = max(sizes, key=sizes.__getitem__, default="the function")
+            check_payload(size, f"the call (largest part: {biggest})")
+        return call
+
+    @classmethod
+    def restore(cls, arguments: str) -> Call:
+        """The call whose :attr:`arguments` a journal kept."""
+        function, args, kwargs = SERIALIZER.deserialize(arguments)
+        return cls(function, args, kwargs, arguments)
+
+    def with_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
+        """The same function with other arguments (a site's own paths filled in)."""
+        return Call.of(self.function, args, kwargs)
+
+    def buffer(self, probe_by_reference: bool) -> str:
+        """The task buffer the SDK and service would build: probe, arguments, no kwargs.
+        ``probe_by_reference`` when the workers can import :mod:`chiltepin.probe`."""
+        probe_buffer, no_kwargs = _constant_buffers(probe_by_reference)
+        return SERIALIZER.pack_buffers([probe_buffer, self.arguments, no_kwargs])
+
+    @property
+    def sdk_args(self) -> SerializedArgs:
+        """The probe's positional arguments for an SDK submit, already serialised."""
+        return SerializedArgs((self.function, self.args, self.kwargs), self.arguments)
