@@ -3,37 +3,57 @@
 Same machine, same worker count (2), same no-op: a Federation over the ``localhost``
 site, the raw GlobusComputeEngine that site renders to, and raw Parsl HTEX with a
 LocalProvider. Targets: Federation / engine >= 0.9, Federation / HTEX >= 0.8.
+
+Each stack runs in a process of its own, as a user would run it: in one shared process
+the idle stacks' threads took the GIL from the measured one, and the garbage one stack
+left (Parsl's task records, say) was collected on another's time. The three processes
+take turns, round after round, so drift in the machine's speed hits them alike.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import multiprocessing
 import tempfile
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 
-import parsl
-from parsl.config import Config
-from parsl.executors import HighThroughputExecutor
-from parsl.providers import LocalProvider
-
 from benchmarks.figures import Figure, interleaved_medians, rate
-from chiltepin.embedded import EmbeddedEngine, console_scripts_on_path
-from chiltepin.federation import Federation
-from chiltepin.sites.loader import load_site
 
 TASKS = 2000
 WORKERS = 2
+STACKS = ("engine", "htex", "fed")
 
 
 def noop(x: int) -> int:
     return x
 
 
-def run(tasks: int = TASKS, rounds: int = 5) -> list[Figure]:
+@contextlib.contextmanager
+def started(stack: str, run_dir: Path) -> Iterator[Callable[[int], None]]:
+    """Start one stack; yield a function that runs ``n`` no-ops on it and waits for all."""
+    from chiltepin.embedded import EmbeddedEngine, console_scripts_on_path
+    from chiltepin.sites.loader import load_site
+
     console_scripts_on_path()
     options = {"max_workers_per_node": WORKERS}
-    sites = {"local": {"kind": "local", "site": "localhost", "options": options}}
-    with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp:
+    if stack == "engine":
+        with EmbeddedEngine(load_site("localhost"), options, run_dir=run_dir) as engine:
+            yield lambda n: concurrent.futures.wait([engine.submit(noop, i) for i in range(n)])
+    elif stack == "fed":
+        from chiltepin.federation import Federation
+
+        sites = {"local": {"kind": "local", "site": "localhost", "options": options}}
+        with Federation(sites, run_dir=run_dir, progress=False) as federation:
+            yield lambda n: list(federation.map(noop, range(n)))
+    else:
+        import parsl
+        from parsl.config import Config
+        from parsl.executors import HighThroughputExecutor
+        from parsl.providers import LocalProvider
+
         htex = HighThroughputExecutor(
             label="htex",
             max_workers_per_node=WORKERS,
@@ -41,30 +61,49 @@ def run(tasks: int = TASKS, rounds: int = 5) -> list[Figure]:
             provider=LocalProvider(init_blocks=1, max_blocks=1),
         )
         app = parsl.python_app(noop, executors=["htex"])
-        with (
-            EmbeddedEngine(load_site("localhost"), options, run_dir=Path(tmp) / "raw") as engine,
-            Federation(sites, run_dir=Path(tmp) / "fed", progress=False) as federation,
-            parsl.load(Config(executors=[htex], run_dir=str(Path(tmp) / "parsl"))),
-        ):
-            engine.submit(noop, 0).result(60)
-            list(federation.map(noop, range(10)))
-            app(0).result()
-
-            def raw_engine() -> None:
-                concurrent.futures.wait([engine.submit(noop, i) for i in range(tasks)])
-
-            def raw_htex() -> None:
-                concurrent.futures.wait([app(i) for i in range(tasks)])
-
-            medians = interleaved_medians(
-                rounds,
-                {
-                    "engine": lambda: rate(tasks, raw_engine),
-                    "htex": lambda: rate(tasks, raw_htex),
-                    "fed": lambda: rate(tasks, lambda: list(federation.map(noop, range(tasks)))),
-                },
-            )
+        with parsl.load(Config(executors=[htex], run_dir=str(run_dir))):
+            yield lambda n: concurrent.futures.wait([app(i) for i in range(n)])
         parsl.clear()
+
+
+def serve(stack: str, tasks: int, run_dir: str, conn: Connection) -> None:
+    """A stack's own process: start it, then time one burst each time the parent asks."""
+    with started(stack, Path(run_dir)) as burst:
+        burst(10)  # workers up and warm
+        conn.send("ready")
+        while conn.recv():
+            conn.send(rate(tasks, lambda: burst(tasks)))
+
+
+def run(tasks: int = TASKS, rounds: int = 5) -> list[Figure]:
+    spawn = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp:
+        pipes: dict[str, Connection] = {}
+        processes = []
+        for stack in STACKS:
+            parent, child = spawn.Pipe()
+            process = spawn.Process(
+                target=serve, args=(stack, tasks, str(Path(tmp) / stack), child), name=stack
+            )
+            process.start()
+            pipes[stack], processes = parent, [*processes, process]
+        try:
+            for stack, pipe in pipes.items():
+                if not pipe.poll(300) or pipe.recv() != "ready":
+                    raise RuntimeError(f"the {stack} stack did not start within 300 s")
+
+            def measure(pipe: Connection) -> Callable[[], float]:
+                return lambda: (pipe.send(True), pipe.recv())[1]
+
+            medians = interleaved_medians(rounds, {s: measure(p) for s, p in pipes.items()})
+        finally:
+            for pipe in pipes.values():
+                with contextlib.suppress(OSError):
+                    pipe.send(False)
+            for process in processes:
+                process.join(120)
+                if process.exitcode is None:
+                    process.kill()  # by its PID
     return [
         Figure(
             f"no-op tasks/s: Federation(1 local site) / raw GlobusComputeEngine, {tasks}",

@@ -4,25 +4,29 @@ The SDK's submitter thread wakes on the first queued task and sends whatever has
 by the time it runs, so tasks that reach it one by one (a ``map`` loop, Parsl's
 DataFlowKernel launching each task as its inputs resolve) leave in many small batches,
 and every batch is a request against the service's 20 per 10 s. A :class:`Burst` holds
-items for a few milliseconds (or until a full batch is waiting) and delivers them all at
+items while they keep coming (until none has arrived for a few milliseconds, a full batch
+is waiting, or the oldest has waited a quarter of a second) and delivers them all at
 once, so the SDK finds full batches queued.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 LINGER_S = 0.02
+MAX_HOLD_S = 0.25
 MAX_BATCH = 128  # the SDK's (and service's) largest batch
 
 
 class Burst(Generic[T]):
-    """Collect items; call ``deliver`` with them after ``linger_s`` or once ``max_items``
-    are waiting, from one background thread, in submission order."""
+    """Collect items; call ``deliver`` with them, from one background thread and in
+    submission order, once ``linger_s`` passed without a new one, ``max_items`` are
+    waiting, or the oldest has waited ``max_hold_s``."""
 
     def __init__(
         self,
@@ -31,11 +35,14 @@ class Burst(Generic[T]):
         name: str,
         linger_s: float = LINGER_S,
         max_items: int = MAX_BATCH,
+        max_hold_s: float = MAX_HOLD_S,
     ) -> None:
         self._deliver = deliver
         self.linger_s = linger_s
         self.max_items = max_items
+        self.max_hold_s = max_hold_s
         self._pending: list[T] = []
+        self._first_at = self._last_at = 0.0
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = False
@@ -46,6 +53,9 @@ class Burst(Generic[T]):
         with self._lock:
             if self._closing:
                 raise RuntimeError("cannot add to a closed Burst")
+            self._last_at = time.monotonic()
+            if not self._pending:
+                self._first_at = self._last_at
             self._pending.append(item)
             full = len(self._pending) >= self.max_items
         if full:
@@ -60,10 +70,21 @@ class Burst(Generic[T]):
 
     def _loop(self) -> None:
         while not self._closing:
-            self._wake.wait(self.linger_s)
+            self._wake.wait(self._wait_s())
             self._wake.clear()
-            self._flush()
+            if self._wait_s() == 0.0:
+                self._flush()
         self._flush()
+
+    def _wait_s(self) -> float:
+        """How long until the pending items are due (0: now)."""
+        with self._lock:
+            if not self._pending:
+                return self.linger_s
+            if len(self._pending) >= self.max_items:
+                return 0.0
+            due = min(self._last_at + self.linger_s, self._first_at + self.max_hold_s)
+        return max(0.0, due - time.monotonic())
 
     def _flush(self) -> None:
         with self._lock:

@@ -125,7 +125,9 @@ def test_stopping_an_endpoint_mid_run_fails_over_exactly_once(
     with Federation(
         sites_for(two_sites), run_dir=tmp_path / "run", progress=False, status_poll_s=1
     ) as fed:
-        futures = [fed.submit(tasks.count_and_return, str(ledger), i, 0.3) for i in range(200)]
+        # Long enough that b (3 workers) still holds most of its ~67 tasks when stopped,
+        # however slowly the stop goes through.
+        futures = [fed.submit(tasks.count_and_return, str(ledger), i, 0.8) for i in range(200)]
         next(iter(fed.as_completed(futures))).result()
         two_sites["b"].endpoint.remember_processes()
         invoke("endpoint", "stop", "fed-b")
