@@ -1,10 +1,15 @@
 """The run journal: enough on disk to collect a run after its client was killed.
 
 A run directory holds ``journal.jsonl`` (one JSON event per line, flushed as written),
-``calls.bin`` (each task's serialised arguments, :attr:`Call.arguments
+each task's serialised arguments (:attr:`Call.arguments
 <chiltepin.federation.calls.Call.arguments>`, so unfinished tasks can be resubmitted) and
-``results.bin`` (each finished task's serialised result or error). Appends only: a
-client killed mid-write leaves at most one torn last line, which the reader skips.
+each finished task's serialised result or error. Small ones (most of them) sit in their
+event's line; larger ones go to ``calls.bin`` and ``results.bin``, the line saying where,
+so the journal stays quick to read. Appends only: a client killed mid-write leaves at
+most one torn last line, which the reader skips.
+
+A task's event is written together with its first attempt's, in one ``write(2)``: a
+client killed between the two had not yet sent the task anywhere.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from chiltepin.errors import ChiltepinError
 JOURNAL = "journal.jsonl"
 CALLS = "calls.bin"
 RESULTS = "results.bin"
+INLINE_MAX = 4096  # characters of arguments or result kept in the event's own line
 
 
 class _AppendFile:
@@ -52,6 +58,13 @@ def read_blob(path: Path, where: list[int]) -> bytes:
         return f.read(length)
 
 
+def _stored(event: dict[str, Any], inline: str, blob: str, path: Path) -> str:
+    """What an event stored in its line (``inline``) or in ``path`` (``blob``: where)."""
+    if inline in event:
+        return str(event[inline])
+    return read_blob(path, event[blob]).decode()
+
+
 class Journal:
     """Thread-safe writer of one run's journal."""
 
@@ -62,20 +75,33 @@ class Journal:
         self._calls = _AppendFile(run_dir / CALLS)
         self._results = _AppendFile(run_dir / RESULTS)
         self._lock = threading.Lock()
+        self._held = ""  # a task's line, written with its first attempt's (or the next)
+
+    @staticmethod
+    def _lines_of(*events: dict[str, Any]) -> str:
+        now = round(time.time(), 3)
+        return "".join(json.dumps({**e, "t": now}, separators=(",", ":")) + "\n" for e in events)
 
     def _write(self, *events: dict[str, Any]) -> None:
-        now = round(time.time(), 3)
-        lines = "".join(json.dumps({**e, "t": now}, separators=(",", ":")) + "\n" for e in events)
+        lines, self._held = self._held + self._lines_of(*events), ""
         self._lines.append(lines.encode())
+
+    @staticmethod
+    def _store(data: str, inline: str, blob: str, file: _AppendFile) -> dict[str, Any]:
+        if len(data) <= INLINE_MAX:
+            return {inline: data}
+        return {blob: file.append(data.encode())}
 
     def run(self, config: dict[str, Any]) -> None:
         with self._lock:
             self._write({"e": "run", "config": config})
 
     def task(self, task_id: str, name: str, arguments: str, meta: dict[str, Any]) -> None:
+        """Journal a task; its line goes out with the next event (its first attempt)."""
         with self._lock:
-            where = self._calls.append(arguments.encode())
-            self._write({"e": "task", "id": task_id, "name": name, "call": where, **meta})
+            stored = self._store(arguments, "args", "call", self._calls)
+            event = {"e": "task", "id": task_id, "name": name, **stored, **meta}
+            self._held += self._lines_of(event)
 
     def attempt(self, task_id: str, number: int, site: str, routing: dict[str, Any]) -> None:
         with self._lock:
@@ -99,8 +125,8 @@ class Journal:
         """``payload``: the serialised (value, placement) pair (ok) or the error's text;
         ``kind`` its class; ``ran``: the probe's record of where and when it ran."""
         with self._lock:
-            where = self._results.append(payload.encode())
-            event = {"e": "done", "id": task_id, "n": number, "ok": ok, "kind": kind, "at": where}
+            stored = self._store(payload, "payload", "at", self._results)
+            event = {"e": "done", "id": task_id, "n": number, "ok": ok, "kind": kind, **stored}
             if ran is not None:
                 event["ran"] = ran
             self._write(event)
@@ -111,6 +137,8 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
+            if self._held:
+                self._write()
             self._lines.close()
             self._calls.close()
             self._results.close()
@@ -131,7 +159,7 @@ class AttemptRecord:
 class TaskRecord:
     id: str
     name: str
-    call: list[int]
+    stored: dict[str, Any]  # its arguments, or where in calls.bin they are
     meta: dict[str, Any]
     attempts: list[AttemptRecord] = field(default_factory=list)
     outcome: dict[str, Any] | None = None
@@ -144,11 +172,11 @@ class RunRecord:
     tasks: dict[str, TaskRecord]
 
     def call(self, task: TaskRecord) -> str:
-        return read_blob(self.run_dir / CALLS, task.call).decode()
+        return _stored(task.stored, "args", "call", self.run_dir / CALLS)
 
     def result(self, task: TaskRecord) -> str:
         assert task.outcome is not None
-        return read_blob(self.run_dir / RESULTS, task.outcome["at"]).decode()
+        return _stored(task.outcome, "payload", "at", self.run_dir / RESULTS)
 
 
 def read_journal(run_dir: Path) -> RunRecord:
@@ -168,9 +196,9 @@ def read_journal(run_dir: Path) -> RunRecord:
             config = event["config"]
         elif kind == "task":
             task_id = event.pop("id")
-            tasks[task_id] = TaskRecord(
-                id=task_id, name=event.pop("name"), call=event.pop("call"), meta=event
-            )
+            stored = {key: event.pop(key) for key in ("args", "call") if key in event}
+            name = event.pop("name")
+            tasks[task_id] = TaskRecord(id=task_id, name=name, stored=stored, meta=event)
         elif kind == "attempt":
             tasks[event["id"]].attempts.append(
                 AttemptRecord(
