@@ -20,7 +20,8 @@ def test_objects_from_before_a_run_are_frozen_until_the_last_federation_stops(
         assert frozen > 10_000  # the imported stack, at least
         assert not any(o is keep for o in gc.get_objects())  # out of the collector's walk
         with Federation(SITES, run_dir=tmp_path / "b", progress=False):
-            assert gc.get_freeze_count() == frozen  # frozen once, not again per federation
-        assert gc.get_freeze_count() == frozen  # the first one still runs
+            # Frozen once, not again per federation (frozen objects may still die).
+            assert gc.get_freeze_count() <= frozen
+        assert gc.get_freeze_count() > 10_000  # the first one still runs
     assert gc.get_freeze_count() == 0
     assert any(o is keep for o in gc.get_objects())  # handed back to the collector
