@@ -147,6 +147,10 @@ class EmbeddedEngine:
         self._engine: GlobusComputeEngineBase | None = None
         self._recorded_jobs = 0
         self.serializer = ComputeSerializer()
+        # Whether the workers can import chiltepin: they run in this process's environment
+        # (a local provider, no ``worker_init``) and chiltepin is installed in it. Known
+        # once started, so the first task does not pay for the check.
+        self.workers_import_chiltepin = False
         self._lock = threading.Lock()
 
     @property
@@ -166,16 +170,14 @@ class EmbeddedEngine:
             console_scripts_on_path()
             config.engine.start(endpoint_id=self.endpoint_id, run_dir=str(self.run_dir))
             self._engine = config.engine
+            provider = config.engine.executor.provider
+            self.workers_import_chiltepin = (
+                isinstance(provider, LocalProvider)
+                and not provider.worker_init.strip()
+                and chiltepin_installed()
+            )
             self._record_processes()
         return self
-
-    @functools.cached_property
-    def workers_import_chiltepin(self) -> bool:
-        """Whether this engine's workers can import chiltepin: they run in this process's
-        environment (a local provider, no ``worker_init``) and chiltepin is installed in it."""
-        provider = self.engine.executor.provider
-        same_environment = isinstance(provider, LocalProvider) and not provider.worker_init.strip()
-        return same_environment and chiltepin_installed()
 
     def _record_processes(self) -> None:
         """Write the PIDs this engine started (interchange, local blocks) to the run dir.
