@@ -7,7 +7,8 @@ LocalProvider. Targets: Federation / engine >= 0.9, Federation / HTEX >= 0.8.
 Each stack runs in a process of its own, as a user would run it: in one shared process
 the idle stacks' threads took the GIL from the measured one, and the garbage one stack
 left (Parsl's task records, say) was collected on another's time. The three processes
-take turns, round after round, so drift in the machine's speed hits them alike.
+take turns, round after round (see :class:`~benchmarks.figures.Rounds`), and each ratio
+is the median of the rounds' own ratios.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from benchmarks.figures import Figure, interleaved_medians, rate
+from benchmarks.figures import Figure, Rounds, rate
 
 TASKS = 2000
 WORKERS = 2
@@ -75,7 +76,7 @@ def serve(stack: str, tasks: int, run_dir: str, conn: Connection) -> None:
             conn.send(rate(tasks, lambda: burst(tasks)))
 
 
-def run(tasks: int = TASKS, rounds: int = 5) -> list[Figure]:
+def run(tasks: int = TASKS, rounds: int = 9) -> list[Figure]:
     spawn = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp:
         pipes: dict[str, Connection] = {}
@@ -95,7 +96,7 @@ def run(tasks: int = TASKS, rounds: int = 5) -> list[Figure]:
             def measure(pipe: Connection) -> Callable[[], float]:
                 return lambda: (pipe.send(True), pipe.recv())[1]
 
-            medians = interleaved_medians(rounds, {s: measure(p) for s, p in pipes.items()})
+            measured = Rounds(rounds, {s: measure(p) for s, p in pipes.items()})
         finally:
             for pipe in pipes.values():
                 with contextlib.suppress(OSError):
@@ -105,17 +106,17 @@ def run(tasks: int = TASKS, rounds: int = 5) -> list[Figure]:
                 if process.exitcode is None:
                     process.kill()  # by its PID
     return [
-        Figure(
+        measured.figure(
             f"no-op tasks/s: Federation(1 local site) / raw GlobusComputeEngine, {tasks}",
-            medians["fed"],
-            medians["engine"],
+            "fed",
+            "engine",
             "tasks/s",
             0.9,
         ),
-        Figure(
+        measured.figure(
             f"no-op tasks/s: Federation(1 local site) / raw Parsl HTEX, {tasks}",
-            medians["fed"],
-            medians["htex"],
+            "fed",
+            "htex",
             "tasks/s",
             0.8,
         ),

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import globus_sdk
 
-from benchmarks.figures import Figure, interleaved_medians
+from benchmarks.figures import Figure, Rounds
 from chiltepin import auth
 from chiltepin.staging import Stager
 from chiltepin.testing import GlobusStandIn
@@ -112,8 +112,8 @@ def _tree_mb(root: Path) -> float:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
 
 
-def local_medians(src: Path, work: Path, rounds: int = 5) -> dict[str, float]:
-    """MB/s of ``cp -r``, ``cp -r && sync`` and ``Stager`` copying ``src``."""
+def local_rounds(src: Path, work: Path, rounds: int = 5) -> Rounds:
+    """MB/s of ``cp -r``, ``cp -r && sync`` and ``Stager`` copying ``src``, in turns."""
     size_mb = _tree_mb(src)
     files = sum(1 for p in src.rglob("*") if p.is_file())
     work.mkdir(parents=True, exist_ok=True)
@@ -137,7 +137,7 @@ def local_medians(src: Path, work: Path, rounds: int = 5) -> dict[str, float]:
         report = stager.stage([(f"file://{src}/", f"file://{dst}/")])
         assert report.ok and report.files == files
 
-    return interleaved_medians(
+    return Rounds(
         rounds,
         {
             "cp": lambda: measure(cp),
@@ -148,25 +148,21 @@ def local_medians(src: Path, work: Path, rounds: int = 5) -> dict[str, float]:
 
 
 def local_figures(small: Path, work: Path, files: int = FILES) -> list[Figure]:
-    same = local_medians(small, work / "same")
+    same = local_rounds(small, work / "same")
     big_src = work / "big"
     make_tree(big_src, BIG_TREE, files)
-    big = local_medians(big_src, work / "bigcopy")
+    big = local_rounds(big_src, work / "bigcopy")
     what = "verified, atomic, flushed"
     same_tree = f"the same {files:,} files, {_tree_mb(small):.0f} MB"
     big_tree = f"{files:,} files, {_tree_mb(big_src):.0f} MB"
     return [
-        Figure(
-            f"local backend throughput / cp -r ({same_tree}; {what})",
-            same["stager"],
-            same["cp"],
-            "MB/s",
-            0.8,
+        same.figure(
+            f"local backend throughput / cp -r ({same_tree}; {what})", "stager", "cp", "MB/s", 0.8
         ),
-        Figure(
+        big.figure(
             f"local backend throughput / cp -r && sync ({big_tree}; same durability)",
-            big["stager"],
-            big["cp+sync"],
+            "stager",
+            "cp+sync",
             "MB/s",
             0.8,
         ),

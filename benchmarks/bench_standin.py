@@ -21,7 +21,7 @@ import uuid
 
 from globus_compute_sdk import Executor
 
-from benchmarks.figures import Figure, interleaved_medians, rate
+from benchmarks.figures import Figure, Rounds, rate
 from benchmarks.standin import SERVICE_WINDOW_S, endpoints
 from chiltepin.federation import Federation
 from chiltepin.federation.client import BudgetedClient
@@ -57,7 +57,7 @@ def run(tasks: int = TASKS, rounds: int = 3) -> list[Figure]:
                 concurrent.futures.wait(futures, timeout=600)
 
             requests_before = one.client.submit_requests
-            medians = interleaved_medians(
+            measured = Rounds(
                 rounds,
                 {
                     "raw": lambda: rate(tasks, raw),
@@ -80,17 +80,17 @@ def run(tasks: int = TASKS, rounds: int = 3) -> list[Figure]:
     p50 = statistics.median(latencies)
     p95 = statistics.quantiles(latencies, n=20)[-1]
     return [
-        Figure(
+        measured.figure(
             f"no-op tasks/s via stand-in: Federation(1 endpoint) / raw SDK Executor, {tasks}",
-            medians["one"],
-            medians["raw"],
+            "one",
+            "raw",
             "tasks/s",
             0.9,
         ),
-        Figure(
+        measured.figure(
             f"no-op tasks/s via stand-in: Federation(2 endpoints) / raw SDK Executor, {tasks}",
-            medians["two"],
-            medians["raw"],
+            "two",
+            "raw",
             "tasks/s",
             0.9,
         ),

@@ -58,6 +58,9 @@ def markdown(figures: list[Figure], meta: dict[str, str]) -> str:
             f"| {f.name} | {f.value:.4g} {f.unit} | {f.baseline:.4g} | {f.ratio:.3f} | {target}"
             f" | {'yes' if f.met else 'no'} |"
         )
+    notes = [f"- {f.name}: {f.note}" for f in figures if f.note]
+    if notes:
+        lines += ["", "Notes:", "", *notes]
     return "\n".join(lines) + "\n"
 
 

@@ -105,7 +105,6 @@ class Federation(concurrent.futures.Executor):
         self.placement = Placement(self.backends, self.policy)
         self.stats = RunStats([b.name for b in self.backends])
         self._futures: list[TaskFuture] = []  # every task's, in submission order
-        self._unsettled: dict[str, LogicalTask] = {}  # pruned by the watcher thread
         self._functions_serialized: dict[int, tuple[Callable[..., Any], str]] = {}
         self._ids = itertools.count()
         self._shutdown = False
@@ -221,7 +220,7 @@ class Federation(concurrent.futures.Executor):
             {
                 "site": site,
                 "tags": sorted(wanted),
-                "resources": parsed.model_dump(exclude_none=True),
+                "resources": parsed.requested,
                 "allowed": task.allowed,
                 "stage_in": task.stage_in,
                 "stage_out": task.stage_out,
@@ -245,7 +244,6 @@ class Federation(concurrent.futures.Executor):
     def _track(self, task: LogicalTask) -> None:
         with self._lock:
             self._futures.append(task.future)
-            self._unsettled[task.id] = task
         self.stats.submitted()
 
     def _dispatch(self, task: LogicalTask) -> None:
@@ -414,27 +412,16 @@ class Federation(concurrent.futures.Executor):
         self._dispatch(task)
 
     def _watch_remote_ids(self) -> None:
-        """Journal remote task ids as the SDK learns them, so a killed client can reattach,
-        and let go of settled tasks (their futures stay in :attr:`futures`)."""
+        """Journal remote task ids as the SDK learns them, so a killed client can reattach."""
         while not self._stop_watch.wait(0.5):
             self._journal_remote_ids()
 
     def _journal_remote_ids(self) -> None:
-        with self._lock:
-            tasks = list(self._unsettled.values())
-        for task in tasks:
-            attempt = task.current
-            if attempt is None or attempt.remote_id or attempt.handle is None:
-                continue
-            remote = getattr(attempt.handle, "task_id", None)
-            if remote:
-                attempt.remote_id = remote
-                attempt.task_group = str(attempt.handle._metadata.get("task_group_uuid") or "")
-                self.journal.remote(task.id, attempt.number, remote, attempt.task_group or None)
-        with self._lock:
-            for task in tasks:
-                if task.future.done():
-                    self._unsettled.pop(task.id, None)
+        for backend in self.backends:
+            for attempt in backend.newly_identified():
+                self.journal.remote(
+                    attempt.task.id, attempt.number, str(attempt.remote_id), attempt.task_group
+                )
 
     # -- the rest of the Executor interface ---------------------------------------------
 

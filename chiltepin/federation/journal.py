@@ -28,6 +28,7 @@ JOURNAL = "journal.jsonl"
 CALLS = "calls.bin"
 RESULTS = "results.bin"
 INLINE_MAX = 4096  # characters of arguments or result kept in the event's own line
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per line
 
 
 class _AppendFile:
@@ -80,7 +81,7 @@ class Journal:
     @staticmethod
     def _lines_of(*events: dict[str, Any]) -> str:
         now = round(time.time(), 3)
-        return "".join(json.dumps({**e, "t": now}, separators=(",", ":")) + "\n" for e in events)
+        return "".join(_encode({**e, "t": now}) + "\n" for e in events)
 
     def _write(self, *events: dict[str, Any]) -> None:
         lines, self._held = self._held + self._lines_of(*events), ""

@@ -40,6 +40,12 @@ class Resources(BaseModel):
     max_workers_per_node: int | None = Field(None, ge=1)
     cores_per_worker: float | None = Field(None, gt=0)
 
+    @functools.cached_property
+    def requested(self) -> dict[str, Any]:
+        """The fields this request sets, as the journal keeps them. Worked out once per
+        request: a fanout's tasks all share one. Read it; never change it."""
+        return self.model_dump(exclude_none=True)
+
     @property
     def wants_mpi(self) -> bool:
         geometry = (self.nodes, self.ranks_per_node, self.ranks, self.launcher_options)

@@ -62,6 +62,12 @@ class Backend(ABC):
         with self._lock:
             return [attempt for attempt, _ in self._in_flight.values()]
 
+    def newly_identified(self) -> list[Attempt]:
+        """In-flight attempts whose remote task id became known since last asked (now
+        set on them): what the journal needs for a killed client to reattach. Sites
+        whose tasks have no remote id (embedded engines die with their client) have none."""
+        return []
+
     @property
     def healthy(self) -> bool:
         """False while the site is known bad; a cool-down, when set, lets it be tried again."""

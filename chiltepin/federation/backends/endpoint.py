@@ -102,6 +102,17 @@ class EndpointBackend(Backend):
             attempt.handle = future
             future.add_done_callback(finished)
 
+    def newly_identified(self) -> list[Attempt]:
+        found = []
+        for attempt in self.in_flight():
+            remote = None if attempt.remote_id else getattr(attempt.handle, "task_id", None)
+            if remote:
+                attempt.remote_id = remote
+                group = attempt.handle._metadata.get("task_group_uuid")
+                attempt.task_group = str(group) if group else None
+                found.append(attempt)
+        return found
+
     def adopt(self, attempt: Attempt, on_done: Completion, future: Future | None) -> None:  # type: ignore[type-arg]
         """Follow an attempt a previous (killed) client submitted here; ``future`` comes
         from :func:`reload_task_group`, ``None`` when the service no longer knows it."""
