@@ -68,11 +68,18 @@ def started(stack: str, run_dir: Path) -> Iterator[Callable[[int], None]]:
 
 
 def serve(stack: str, tasks: int, run_dir: str, conn: Connection) -> None:
-    """A stack's own process: start it, then time one burst each time the parent asks."""
+    """A stack's own process: start it, then time one burst each time the parent asks.
+
+    Each timed burst follows an untimed one a tenth its size: a stack that sat idle while
+    the others ran starts cold (its processes descheduled, its memory out of the caches),
+    and without the warm-up the stack measured twice in a row at a round's turn would be
+    favoured.
+    """
     with started(stack, Path(run_dir)) as burst:
-        burst(10)  # workers up and warm
+        burst(10)  # workers up
         conn.send("ready")
         while conn.recv():
+            burst(tasks // 10)
             conn.send(rate(tasks, lambda: burst(tasks)))
 
 
