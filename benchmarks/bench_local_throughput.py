@@ -25,7 +25,10 @@ from benchmarks.figures import Figure, Rounds, rate
 
 TASKS = 2000
 WORKERS = 2
-STACKS = ("engine", "htex", "fed")
+OPTIONS = {"max_workers_per_node": WORKERS}
+
+Burst = Callable[[int], None]
+"""Runs ``n`` no-ops on a started stack and waits for all of them."""
 
 
 def noop(x: int) -> int:
@@ -33,38 +36,50 @@ def noop(x: int) -> int:
 
 
 @contextlib.contextmanager
-def started(stack: str, run_dir: Path) -> Iterator[Callable[[int], None]]:
-    """Start one stack; yield a function that runs ``n`` no-ops on it and waits for all."""
-    from chiltepin.embedded import EmbeddedEngine, console_scripts_on_path
+def engine_stack(run_dir: Path) -> Iterator[Burst]:
+    """The raw GlobusComputeEngine the ``localhost`` site renders to."""
+    from chiltepin.embedded import EmbeddedEngine
     from chiltepin.sites.loader import load_site
 
-    console_scripts_on_path()
-    options = {"max_workers_per_node": WORKERS}
-    if stack == "engine":
-        with EmbeddedEngine(load_site("localhost"), options, run_dir=run_dir) as engine:
-            yield lambda n: concurrent.futures.wait([engine.submit(noop, i) for i in range(n)])
-    elif stack == "fed":
-        from chiltepin.federation import Federation
+    with EmbeddedEngine(load_site("localhost"), OPTIONS, run_dir=run_dir) as engine:
+        yield lambda n: concurrent.futures.wait([engine.submit(noop, i) for i in range(n)])
 
-        sites = {"local": {"kind": "local", "site": "localhost", "options": options}}
-        with Federation(sites, run_dir=run_dir, progress=False) as federation:
-            yield lambda n: list(federation.map(noop, range(n)))
-    else:
-        import parsl
-        from parsl.config import Config
-        from parsl.executors import HighThroughputExecutor
-        from parsl.providers import LocalProvider
 
-        htex = HighThroughputExecutor(
-            label="htex",
-            max_workers_per_node=WORKERS,
-            address="127.0.0.1",
-            provider=LocalProvider(init_blocks=1, max_blocks=1),
-        )
-        app = parsl.python_app(noop, executors=["htex"])
-        with parsl.load(Config(executors=[htex], run_dir=str(run_dir))):
-            yield lambda n: concurrent.futures.wait([app(i) for i in range(n)])
-        parsl.clear()
+@contextlib.contextmanager
+def htex_stack(run_dir: Path) -> Iterator[Burst]:
+    """Raw Parsl HTEX with a LocalProvider and the same worker count."""
+    import parsl
+    from parsl.config import Config
+    from parsl.executors import HighThroughputExecutor
+    from parsl.providers import LocalProvider
+
+    htex = HighThroughputExecutor(
+        label="htex",
+        max_workers_per_node=WORKERS,
+        address="127.0.0.1",
+        provider=LocalProvider(init_blocks=1, max_blocks=1),
+    )
+    app = parsl.python_app(noop, executors=["htex"])
+    with parsl.load(Config(executors=[htex], run_dir=str(run_dir))):
+        yield lambda n: concurrent.futures.wait([app(i) for i in range(n)])
+    parsl.clear()
+
+
+@contextlib.contextmanager
+def federation_stack(run_dir: Path) -> Iterator[Burst]:
+    """A Federation over one ``localhost`` site, used as a user would: ``map``."""
+    from chiltepin.federation import Federation
+
+    sites = {"local": {"kind": "local", "site": "localhost", "options": OPTIONS}}
+    with Federation(sites, run_dir=run_dir, progress=False) as federation:
+        yield lambda n: list(federation.map(noop, range(n)))
+
+
+STACKS: dict[str, Callable[[Path], contextlib.AbstractContextManager[Burst]]] = {
+    "engine": engine_stack,
+    "htex": htex_stack,
+    "fed": federation_stack,
+}
 
 
 def serve(stack: str, tasks: int, run_dir: str, conn: Connection) -> None:
@@ -75,7 +90,10 @@ def serve(stack: str, tasks: int, run_dir: str, conn: Connection) -> None:
     and without the warm-up the stack measured twice in a row at a round's turn would be
     favoured.
     """
-    with started(stack, Path(run_dir)) as burst:
+    from chiltepin.embedded import console_scripts_on_path
+
+    console_scripts_on_path()
+    with STACKS[stack](Path(run_dir)) as burst:
         burst(10)  # workers up
         conn.send("ready")
         while conn.recv():
