@@ -37,7 +37,7 @@ def _sites(*endpoint_ids: str) -> dict[str, dict]:
     return {f"ep{i}": {"endpoint_id": e, "site": "localhost"} for i, e in enumerate(endpoint_ids)}
 
 
-def run(tasks: int = TASKS, rounds: int = 3) -> list[Figure]:
+def run(tasks: int = TASKS, rounds: int = 5) -> list[Figure]:
     with endpoints("bench-a", "bench-b") as (a, b):
         raw_executor = Executor(endpoint_id=a.endpoint_id, task_group_id=uuid.uuid4())
         one = Federation(_sites(a.endpoint_id), progress=False, client=BudgetedClient())
