@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from chiltepin.errors import ChiltepinError
 
@@ -29,6 +29,19 @@ CALLS = "calls.bin"
 RESULTS = "results.bin"
 INLINE_MAX = 4096  # characters of arguments or result kept in the event's own line
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per line
+
+
+class _Slot(NamedTuple):
+    """Where an event keeps a serialised value: in its own line under ``inline``, or, when
+    large, in the side file ``file`` with its (offset, length) under ``blob``."""
+
+    inline: str
+    blob: str
+    file: str
+
+
+ARGUMENTS = _Slot("args", "call", CALLS)
+RESULT = _Slot("payload", "at", RESULTS)
 
 
 class _AppendFile:
@@ -59,11 +72,11 @@ def read_blob(path: Path, where: list[int]) -> bytes:
         return f.read(length)
 
 
-def _stored(event: dict[str, Any], inline: str, blob: str, path: Path) -> str:
-    """What an event stored in its line (``inline``) or in ``path`` (``blob``: where)."""
-    if inline in event:
-        return str(event[inline])
-    return read_blob(path, event[blob]).decode()
+def _stored(event: dict[str, Any], slot: _Slot, run_dir: Path) -> str:
+    """What an event stored in ``slot``: in its line, or in the run's side file."""
+    if slot.inline in event:
+        return str(event[slot.inline])
+    return read_blob(run_dir / slot.file, event[slot.blob]).decode()
 
 
 class Journal:
@@ -73,8 +86,7 @@ class Journal:
         self.run_dir = run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         self._lines = _AppendFile(run_dir / JOURNAL)
-        self._calls = _AppendFile(run_dir / CALLS)
-        self._results = _AppendFile(run_dir / RESULTS)
+        self._side = {slot: _AppendFile(run_dir / slot.file) for slot in (ARGUMENTS, RESULT)}
         self._lock = threading.Lock()
         self._held = ""  # a task's line, written with its first attempt's (or the next)
 
@@ -87,11 +99,10 @@ class Journal:
         lines, self._held = self._held + self._lines_of(*events), ""
         self._lines.append(lines.encode())
 
-    @staticmethod
-    def _store(data: str, inline: str, blob: str, file: _AppendFile) -> dict[str, Any]:
+    def _store(self, data: str, slot: _Slot) -> dict[str, Any]:
         if len(data) <= INLINE_MAX:
-            return {inline: data}
-        return {blob: file.append(data.encode())}
+            return {slot.inline: data}
+        return {slot.blob: self._side[slot].append(data.encode())}
 
     def run(self, config: dict[str, Any]) -> None:
         with self._lock:
@@ -100,7 +111,7 @@ class Journal:
     def task(self, task_id: str, name: str, arguments: str, meta: dict[str, Any]) -> None:
         """Journal a task; its line goes out with the next event (its first attempt)."""
         with self._lock:
-            stored = self._store(arguments, "args", "call", self._calls)
+            stored = self._store(arguments, ARGUMENTS)
             event = {"e": "task", "id": task_id, "name": name, **stored, **meta}
             self._held += self._lines_of(event)
 
@@ -126,7 +137,7 @@ class Journal:
         """``payload``: the serialised (value, placement) pair (ok) or the error's text;
         ``kind`` its class; ``ran``: the probe's record of where and when it ran."""
         with self._lock:
-            stored = self._store(payload, "payload", "at", self._results)
+            stored = self._store(payload, RESULT)
             event = {"e": "done", "id": task_id, "n": number, "ok": ok, "kind": kind, **stored}
             if ran is not None:
                 event["ran"] = ran
@@ -141,8 +152,8 @@ class Journal:
             if self._held:
                 self._write()
             self._lines.close()
-            self._calls.close()
-            self._results.close()
+            for file in self._side.values():
+                file.close()
 
 
 @dataclass
@@ -173,11 +184,11 @@ class RunRecord:
     tasks: dict[str, TaskRecord]
 
     def call(self, task: TaskRecord) -> str:
-        return _stored(task.stored, "args", "call", self.run_dir / CALLS)
+        return _stored(task.stored, ARGUMENTS, self.run_dir)
 
     def result(self, task: TaskRecord) -> str:
         assert task.outcome is not None
-        return _stored(task.outcome, "payload", "at", self.run_dir / RESULTS)
+        return _stored(task.outcome, RESULT, self.run_dir)
 
 
 def read_journal(run_dir: Path) -> RunRecord:
@@ -197,7 +208,7 @@ def read_journal(run_dir: Path) -> RunRecord:
             config = event["config"]
         elif kind == "task":
             task_id = event.pop("id")
-            stored = {key: event.pop(key) for key in ("args", "call") if key in event}
+            stored = {k: event.pop(k) for k in (ARGUMENTS.inline, ARGUMENTS.blob) if k in event}
             name = event.pop("name")
             tasks[task_id] = TaskRecord(id=task_id, name=name, stored=stored, meta=event)
         elif kind == "attempt":
