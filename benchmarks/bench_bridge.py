@@ -24,7 +24,7 @@ from parsl.executors import GlobusComputeExecutor
 
 from benchmarks.figures import Figure, Rounds, rate
 from benchmarks.standin import SERVICE_WINDOW_S, endpoints
-from chiltepin.federation.client import BudgetedClient
+from chiltepin.client.compute import BudgetedClient
 from chiltepin.workflow import Workflow, python_task
 
 TASKS = 1000

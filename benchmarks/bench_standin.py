@@ -23,8 +23,8 @@ from globus_compute_sdk import Executor
 
 from benchmarks.figures import Figure, Rounds, rate
 from benchmarks.standin import SERVICE_WINDOW_S, endpoints
+from chiltepin.client.compute import BudgetedClient
 from chiltepin.federation import Federation
-from chiltepin.federation.client import BudgetedClient
 
 TASKS = 1000
 

@@ -6,59 +6,9 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from chiltepin.cli.console import console
-from chiltepin.report import RunReport, build_report, write_timeline
-
-
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def report_table(report: RunReport) -> Table:
-    table = Table(title=f"Run report: {report.run_dir}")
-    columns = (
-        "site",
-        "tasks",
-        "ok",
-        "failed",
-        "retries",
-        "failovers",
-        "task s (p50/p95)",
-        "queue s (p50)",
-        "jobs",
-        "node-hours",
-        "cost",
-    )
-    for column in columns:
-        table.add_column(column, justify="left" if column == "site" else "right")
-    for s in report.sites:
-        table.add_row(
-            s.site,
-            str(s.tasks),
-            str(s.successes),
-            str(s.failures),
-            str(s.retries),
-            str(s.failovers),
-            f"{_seconds(s.task_seconds_median)}/{_seconds(s.task_seconds_p95)}",
-            _seconds(s.queue_wait_seconds_median),
-            str(s.jobs),
-            f"{s.node_hours:.4f}",
-            f"{s.cost:.4g} {s.cost_unit}".strip(),
-        )
-    return table
-
-
-def write_report(run_dir: Path, console: Console, png: Path | None = None) -> RunReport:
-    """Print the table and write ``report.json`` and the timeline PNG into the run dir."""
-    report = build_report(run_dir)
-    console.print(report_table(report))
-    (run_dir / "report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
-    picture = write_timeline(report, png or run_dir / "timeline.png")
-    console.print(f"timeline: {picture}\nJSON: {run_dir / 'report.json'}")
-    return report
+from chiltepin.report import build_report, write_report
 
 
 @click.command("report")

@@ -63,7 +63,7 @@ def convert(legacy: Path) -> None:
     Federation and Workflow also read 0.1.7 files directly; converting once gives you a
     file to extend (tags, capacity, shipped site files). Unsupported keys are errors.
     """
-    from chiltepin.federation.config import load_config
+    from chiltepin.client.config import load_config
 
     config = load_config(legacy)
     click.echo(

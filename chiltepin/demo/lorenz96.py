@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chiltepin.federation import BudgetExceeded, Federation
+from chiltepin.report import write_report
 
 DEMO_SITES: dict[str, dict[str, Any]] = {
     # Two sites on this machine with different capacities (workers), to show placement,
@@ -148,7 +149,5 @@ def run(
         f" {len(results)} members in {elapsed:.1f} s"
     )
     federation.print_summary(console)
-    from chiltepin.cli.report import write_report
-
     write_report(federation.run_dir, console)
     return ensemble

@@ -24,15 +24,9 @@ from typing import Any
 import globus_sdk
 from globus_compute_sdk.errors import TaskExecutionFailed
 
-from chiltepin.embedded import reap_leftovers
-from chiltepin.errors import ChiltepinError
-from chiltepin.federation import heap
-from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend
-from chiltepin.federation.backends.endpoint import reload_task_group
-from chiltepin.federation.budget import BudgetExceeded, meter_for
-from chiltepin.federation.calls import SERIALIZER, Call
-from chiltepin.federation.client import BudgetedClient
-from chiltepin.federation.config import (
+from chiltepin.client.calls import SERIALIZER, Call
+from chiltepin.client.compute import BudgetedClient
+from chiltepin.client.config import (
     FederationConfig,
     Policy,
     ResolvedSite,
@@ -42,12 +36,18 @@ from chiltepin.federation.config import (
     default_run_dir,
     resolve,
 )
+from chiltepin.client.resources import Resources, Routing, parse_resources
+from chiltepin.embedded import reap_leftovers
+from chiltepin.errors import ChiltepinError
+from chiltepin.federation import heap
+from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend
+from chiltepin.federation.backends.endpoint import reload_task_group
+from chiltepin.federation.budget import BudgetExceeded, meter_for
 from chiltepin.federation.failures import TaskLost, is_site_failure
 from chiltepin.federation.functions import FunctionRegistry
 from chiltepin.federation.journal import Journal, RunRecord, read_journal
 from chiltepin.federation.placement import NoSiteAvailable, Placement
 from chiltepin.federation.progress import LiveProgress, summary_table
-from chiltepin.federation.resources import Resources, Routing, parse_resources
 from chiltepin.federation.staging import (
     StagingQueue,
     concrete_pairs,

@@ -2,7 +2,7 @@
 
 A run directory holds ``journal.jsonl`` (one JSON event per line, flushed as written),
 each task's serialised arguments (:attr:`Call.arguments
-<chiltepin.federation.calls.Call.arguments>`, so unfinished tasks can be resubmitted) and
+<chiltepin.client.calls.Call.arguments>`, so unfinished tasks can be resubmitted) and
 each finished task's serialised result or error. Small ones (most of them) sit in their
 event's line; larger ones go to ``calls.bin`` and ``results.bin``, the line saying where,
 so the journal stays quick to read. Appends only: a client killed mid-write leaves at

@@ -17,9 +17,9 @@ import itertools
 import threading
 from collections.abc import Sequence
 
+from chiltepin.client.config import Policy
 from chiltepin.errors import ChiltepinError, did_you_mean
 from chiltepin.federation.backends.base import Backend
-from chiltepin.federation.config import Policy
 
 
 class NoSiteAvailable(ChiltepinError):

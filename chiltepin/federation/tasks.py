@@ -15,8 +15,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from chiltepin.federation.calls import Call
-from chiltepin.federation.resources import Resources, Routing
+from chiltepin.client.calls import Call
+from chiltepin.client.resources import Resources, Routing
 
 
 class TaskFuture(Future):  # type: ignore[type-arg]

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chiltepin.federation.config import FederationConfig, resolve
+from chiltepin.client.config import FederationConfig, resolve
 from chiltepin.federation.journal import RunRecord, read_journal
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from parsl.app.app import bash_app, python_app
 from parsl.dataflow.futures import AppFuture
 
-from chiltepin.federation.resources import Resources
+from chiltepin.client.resources import Resources
 from chiltepin.workflow.workflow import current
 
 

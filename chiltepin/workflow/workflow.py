@@ -18,13 +18,9 @@ import parsl
 from parsl.config import Config
 from parsl.executors.base import ParslExecutor
 
-from chiltepin.embedded import console_scripts_on_path
-from chiltepin.endpoints import upstream
-from chiltepin.endpoints.render import render_for_options
-from chiltepin.errors import ChiltepinError, did_you_mean
-from chiltepin.federation.burst import LINGER_S
-from chiltepin.federation.client import BudgetedClient
-from chiltepin.federation.config import (
+from chiltepin.client.burst import LINGER_S
+from chiltepin.client.compute import BudgetedClient
+from chiltepin.client.config import (
     ResolvedSite,
     SiteKind,
     SitesArg,
@@ -32,7 +28,11 @@ from chiltepin.federation.config import (
     default_run_dir,
     resolve,
 )
-from chiltepin.federation.resources import Resources, Routing, parse_resources, route
+from chiltepin.client.resources import Resources, Routing, parse_resources, route
+from chiltepin.embedded import console_scripts_on_path
+from chiltepin.endpoints import upstream
+from chiltepin.endpoints.render import render_for_options
+from chiltepin.errors import ChiltepinError, did_you_mean
 from chiltepin.workflow.batching import BatchingGlobusComputeExecutor
 
 _current: Workflow | None = None

@@ -11,9 +11,9 @@ import yaml
 from click.testing import CliRunner
 
 from chiltepin.cli.main import cli
+from chiltepin.client.config import load_config, resolve
 from chiltepin.errors import ConfigError
 from chiltepin.federation import Federation
-from chiltepin.federation.config import load_config, resolve
 
 LEGACY = textwrap.dedent("""\
     compute:

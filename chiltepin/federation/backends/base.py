@@ -9,8 +9,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from chiltepin.federation.config import ResolvedSite
-from chiltepin.federation.resources import Resources, Routing, route
+from chiltepin.client.config import ResolvedSite
+from chiltepin.client.resources import Resources, Routing, route
 from chiltepin.federation.tasks import Attempt
 
 SUBMISSION_FAILURES_TO_QUARANTINE = 3

@@ -2,7 +2,7 @@
 
 One SDK ``Executor`` per distinct routing (user endpoint options + resource
 specification), all sharing the federation's client and so its rate budget; attempts
-reach the SDK through a :class:`~chiltepin.federation.burst.Burst`, so it finds full
+reach the SDK through a :class:`~chiltepin.client.burst.Burst`, so it finds full
 batches queued (up to 128 tasks per request). An executor whose
 submission thread died (the SDK stops an executor after a failed request) is replaced on
 next use. A monitor polls the endpoint's status while work is outstanding and, once the
@@ -23,10 +23,10 @@ from typing import Any
 
 from globus_compute_sdk import Executor
 
+from chiltepin.client.burst import Burst
+from chiltepin.client.compute import BudgetedClient
+from chiltepin.client.config import ResolvedSite
 from chiltepin.federation.backends.base import Backend, Completion, failed
-from chiltepin.federation.burst import Burst
-from chiltepin.federation.client import BudgetedClient
-from chiltepin.federation.config import ResolvedSite
 from chiltepin.federation.failures import SiteFailure
 from chiltepin.federation.functions import FunctionRegistry
 from chiltepin.federation.tasks import Attempt

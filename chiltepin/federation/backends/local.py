@@ -12,9 +12,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
+from chiltepin.client.config import ResolvedSite
 from chiltepin.embedded import EmbeddedEngine
 from chiltepin.federation.backends.base import Backend, failed
-from chiltepin.federation.config import ResolvedSite
 from chiltepin.federation.tasks import Attempt
 
 

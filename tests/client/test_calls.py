@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from globus_compute_sdk.serialize import ComputeSerializer
 
-from chiltepin.federation.calls import SERIALIZER, Call, CallSerializer, SerializedArgs
+from chiltepin.client.calls import SERIALIZER, Call, CallSerializer, SerializedArgs
 from chiltepin.probe import RECORD_FIELDS, record
 
 PLAIN = [

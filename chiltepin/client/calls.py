@@ -18,7 +18,7 @@ from typing import Any
 
 from globus_compute_sdk.serialize import ComputeSerializer, DillDataBase64
 
-from chiltepin.federation.limits import MAX_PAYLOAD_BYTES, check_payload
+from chiltepin.client.limits import MAX_PAYLOAD_BYTES, check_payload
 from chiltepin.probe import chiltepin_probe, portable_probe
 
 _PLAIN_SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})

@@ -12,8 +12,8 @@ from typing import Any
 
 from globus_compute_sdk import Client, Executor
 
-from chiltepin.federation.calls import CallSerializer
-from chiltepin.federation.limits import RateBudget
+from chiltepin.client.calls import CallSerializer
+from chiltepin.client.limits import RateBudget
 
 
 class BudgetedClient(Client):

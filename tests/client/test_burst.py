@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from chiltepin.federation.burst import Burst
+from chiltepin.client.burst import Burst
 
 
 class Recorder:

@@ -1,0 +1,42 @@
+"""One way to poll until something is true, or a deadline passes.
+
+Every "start a daemon, then wait until it answers" and "stop it, then wait until it is
+gone" in the package and its tests goes through :func:`wait_until`, so the deadline
+arithmetic and the last check after the deadline are written once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_until(
+    condition: Callable[[], T],
+    timeout: float,
+    *,
+    interval: float = 0.1,
+    what: str | None = None,
+) -> T:
+    """Call ``condition`` every ``interval`` seconds until it returns something truthy.
+
+    Returns that value. When ``timeout`` seconds pass, ``condition`` is called once more
+    (a slow last poll must not turn a success into a failure); if it is still falsy,
+    :class:`TimeoutError` naming ``what`` is raised, or, with ``what=None``, the falsy
+    value is returned so the caller can decide (for example: escalate to SIGKILL).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+    value = condition()
+    if value or what is None:
+        return value
+    raise TimeoutError(f"{what}: not reached after {timeout:g} s")
