@@ -18,6 +18,8 @@ from pathlib import Path
 
 from benchmarks.figures import Figure
 from chiltepin.federation import Federation
+from chiltepin.system import processes
+from chiltepin.system.waiting import wait_until
 
 THRESHOLD_S = 3
 TOLERANCE = [
@@ -54,11 +56,18 @@ def run(tasks: int = 12) -> list[Figure]:
         stranded = [f for f in futures if f.site == "doomed" and not f.done()]
         backend = fed.placement.backends["doomed"]
         killed_at = time.monotonic()
-        for engine in backend._engines.values():
-            for job in engine.engine.executor.provider.resources.values():
-                os.killpg(os.getpgid(job["remote_pid"]), signal.SIGKILL)
-        while any(f.attempts == 1 and not f.done() for f in stranded):
-            time.sleep(0.05)
+        groups = {
+            os.getpgid(job["remote_pid"])
+            for engine in backend._engines.values()
+            for job in engine.engine.executor.provider.resources.values()
+        }
+        processes.signal_pids(processes.group_members(groups), signal.SIGKILL)
+        wait_until(
+            lambda: not any(f.attempts == 1 and not f.done() for f in stranded),
+            120,
+            interval=0.05,
+            what="stranded tasks re-placed",
+        )
         moved_by = time.monotonic()
         assert [f.result(120) for f in futures] == list(range(tasks))
     seconds = moved_by - killed_at

@@ -32,6 +32,7 @@ import globus_sdk
 from benchmarks.figures import Figure, Rounds
 from chiltepin import auth
 from chiltepin.staging import Stager
+from chiltepin.system.waiting import wait_until
 from chiltepin.testing import GlobusStandIn
 from chiltepin.testing.rabbitmq import free_port
 from chiltepin.testing.session import offline_session
@@ -51,9 +52,17 @@ def _one_task_per_file(tc: globus_sdk.TransferClient, src: str, dst: str, files:
     for rel in files:
         data = globus_sdk.TransferData(src, dst)
         data.add_item(f"/in/{rel}", f"/perfile/{rel}")
-        task_id = tc.submit_transfer(data)["task_id"]
-        while tc.get_task(task_id)["status"] not in ("SUCCEEDED", "FAILED"):
-            time.sleep(POLL_S)
+        _await(tc, tc.submit_transfer(data)["task_id"])
+
+
+def _await(tc: globus_sdk.TransferClient, task_id: str) -> None:
+    """Poll the task's status every ``POLL_S`` until it ends."""
+    wait_until(
+        lambda: tc.get_task(task_id)["status"] in ("SUCCEEDED", "FAILED"),
+        60,
+        interval=POLL_S,
+        what=f"Transfer task {task_id} finished",
+    )
 
 
 def transfer_figures(standin: GlobusStandIn, src: str, rels: list[str]) -> list[Figure]:

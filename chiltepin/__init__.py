@@ -1,6 +1,6 @@
 """chiltepin: federated scientific workflows on Globus Compute.
 
-Two halves (see DESIGN.md): the endpoint side turns an HPC system into a Parsl-backed
+Two halves (see docs/architecture.md): the endpoint side turns an HPC system into a Parsl-backed
 Globus Compute endpoint from a declarative site file; the client side fans tasks out
 across such sites (:class:`Federation`).
 """

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import globus_sdk
 from globus_compute_sdk import Client
-from globus_compute_sdk.sdk.auth.globus_app import get_globus_app
 from globus_sdk.scopes import ComputeScopes, GCSCollectionScopes, Scope, TransferScopes
 
 from chiltepin.errors import ChiltepinError
+from chiltepin.upstream.sdk import compute_app
 
 CLIENT_ID_ENV = "GLOBUS_COMPUTE_CLIENT_ID"
 CLIENT_SECRET_ENV = "GLOBUS_COMPUTE_CLIENT_SECRET"
@@ -42,7 +42,7 @@ def globus_app(collections: Iterable[str] = ()) -> globus_sdk.GlobusApp:
     """The SDK's app (user or client identity) asking for Compute and Transfer together,
     so one login covers both."""
     try:
-        app = get_globus_app()
+        app = compute_app()
     except ValueError as err:  # a secret without an id, or the reverse
         raise ChiltepinError(str(err)) from err
     app.add_scope_requirements(

@@ -1,8 +1,8 @@
 """The embedded engine: a site's user endpoint engine, run inside this Python process.
 
-This is the ``local`` site kind of DESIGN.md. It needs no Globus account and no service:
-the site's user config is rendered by the endpoint's own renderer for the given options,
-loaded by the endpoint's own loader, and the resulting engine (GlobusComputeEngine or
+This is the ``local`` site kind (docs/architecture.md). It needs no Globus account and no
+service: the site's user config is rendered by the endpoint's own renderer for the given
+options, loaded by the endpoint's own loader, and the resulting engine (GlobusComputeEngine or
 GlobusMPIEngine over a Local, Slurm or PBS Pro provider) is started here. Tasks are packed
 and results unpacked exactly as the Globus Compute service and SDK do, so a function sees
 the same worker environment, and a caller the same ``TaskExecutionFailed``, as through a
@@ -16,7 +16,6 @@ import functools
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,19 +27,25 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import psutil
 from globus_compute_common import messagepack
 from globus_compute_common.messagepack.message_types import Result, Task
-from globus_compute_endpoint.engines.base import GCFuture, GlobusComputeEngineBase
 from globus_compute_sdk.errors import TaskExecutionFailed
 from globus_compute_sdk.serialize import ComputeSerializer
 from parsl.providers import LocalProvider
 
-from chiltepin.endpoints import upstream
 from chiltepin.endpoints.options import schema_for, validate_user_options
 from chiltepin.endpoints.render import render_for_options
 from chiltepin.errors import ChiltepinError
 from chiltepin.sites.model import Site
+from chiltepin.system import processes
+from chiltepin.upstream import config as upstream
+from chiltepin.upstream.engine import (
+    EngineFuture,
+    GlobusComputeEngineBase,
+    engine_process_ids,
+    provider_jobs,
+    submit_packed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +62,14 @@ def reap_leftovers(directory: Path) -> list[int]:
     stopped = []
     for record in directory.rglob(PROCESS_RECORD):
         for entry in json.loads(record.read_text()):
-            try:
-                process = psutil.Process(entry["pid"])
-                if abs(process.create_time() - entry["created"]) > 0.01:
-                    continue
-                group = os.getpgid(process.pid)
-                if group == os.getpgid(0):
-                    process.kill()
-                else:
-                    os.killpg(group, signal.SIGKILL)
-                stopped.append(process.pid)
-            except (psutil.NoSuchProcess, ProcessLookupError):
+            pid = entry["pid"]
+            if not processes.alive(pid, entry["started"]):
                 continue
+            with contextlib.suppress(ProcessLookupError):
+                group = os.getpgid(pid)
+                targets = {pid} if group == os.getpgid(0) else processes.group_members([group])
+                processes.kill_now(targets)
+                stopped.append(pid)
     return stopped
 
 
@@ -91,7 +92,7 @@ def console_scripts_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([bindir, path]) if path else bindir
 
 
-class _CallFuture(GCFuture):
+class _CallFuture(EngineFuture):
     """The engine's future for one task, settled with what its caller wants.
 
     The engine sets a packed ``Result``; this future unpacks it as it arrives into the
@@ -185,15 +186,13 @@ class EmbeddedEngine:
         If this process is killed, they would run on; :func:`reap_leftovers` stops them
         by these PIDs (checked against their start times, so a reused PID is left alone).
         """
-        executor = self.engine.executor
-        pids = [executor.interchange_proc.pid] if executor.interchange_proc else []
-        provider_jobs = dict(getattr(executor.provider, "resources", {}))
-        self._recorded_jobs = len(provider_jobs)
-        pids += [job["remote_pid"] for job in provider_jobs.values() if job.get("remote_pid")]
+        jobs = provider_jobs(self.engine)
+        self._recorded_jobs = len(jobs)
         records = []
-        for pid in pids:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                records.append({"pid": pid, "created": psutil.Process(pid).create_time()})
+        for pid in engine_process_ids(self.engine, jobs):
+            start = processes.started(pid)
+            if start is not None:
+                records.append({"pid": pid, "started": start})
         (self.run_dir / PROCESS_RECORD).write_text(json.dumps(records))
 
     def serialize_call(
@@ -224,16 +223,14 @@ class EmbeddedEngine:
         """
         future = _CallFuture(self)
         packed = messagepack.pack(Task(task_id=future.gc_task_id, task_buffer=task_buffer))
-        self.engine.submit(future, packed, resource_specification or {})
+        submit_packed(self.engine, future, packed, resource_specification or {})
         return future
 
     def _noticed_result(self) -> None:
         """A result came back: re-record the processes if the provider started (or
         replaced) a block since they were last written."""
         engine = self._engine
-        if engine is not None and len(getattr(engine.executor.provider, "resources", {})) != (
-            self._recorded_jobs
-        ):
+        if engine is not None and len(provider_jobs(engine)) != self._recorded_jobs:
             self._record_processes()
 
     def shutdown(self) -> None:

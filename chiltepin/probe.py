@@ -67,5 +67,6 @@ def portable_probe() -> types.FunctionType:
 
 
 def record(raw: tuple[Any, ...]) -> dict[str, Any]:
-    """The probe's record as the journal and the report keep it."""
+    """The probe's record as the federation, the journal and the report keep it (``ran``:
+    where and when the task ran, keyed by :data:`RECORD_FIELDS`)."""
     return dict(zip(RECORD_FIELDS, raw, strict=True))

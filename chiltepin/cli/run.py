@@ -35,7 +35,7 @@ def status(run_dir: Path, as_json: bool) -> None:
         if task.outcome is None:
             states["pending"] += 1
         else:
-            states["done" if task.outcome["ok"] else "failed"] += 1
+            states["succeeded" if task.outcome["ok"] else "failed"] += 1
     summary = {"run_dir": str(run_dir), "tasks": len(record.tasks), **states}
     if as_json:
         click.echo(json.dumps(summary))

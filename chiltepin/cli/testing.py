@@ -8,20 +8,20 @@ the endpoint at it; ``down`` stops exactly the processes it recorded.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from chiltepin.errors import ChiltepinError
+from chiltepin.system import processes
+from chiltepin.system.waiting import wait_until
 
 BANNER = (
     "chiltepin LOCAL GLOBUS STAND-IN -- for offline tests and development only; this is NOT Globus."
@@ -30,14 +30,6 @@ BANNER = (
 
 def _default_state_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"chiltepin-standin-{os.getuid()}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def _read_state(state_dir: Path) -> dict[str, Any] | None:
@@ -93,7 +85,7 @@ def up(port: int, state_dir: Path | None, rabbitmq_url: str | None, timeout: flo
     state_dir = state_dir or _default_state_dir()
     state_dir.mkdir(parents=True, exist_ok=True)
     current = _read_state(state_dir)
-    if current and current.get("ready") and _alive(int(current["pid"])):
+    if current and current.get("ready") and processes.alive(int(current["pid"])):
         raise ChiltepinError(
             f"a stand-in is already running from {state_dir} (pid {current['pid']},"
             f" {current.get('url')}); run `chiltepin testing down --state-dir {state_dir}`"
@@ -122,20 +114,16 @@ def up(port: int, state_dir: Path | None, rabbitmq_url: str | None, timeout: flo
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    deadline = time.monotonic() + timeout
-    info = None
-    while time.monotonic() < deadline:
+
+    def written() -> dict[str, Any] | None:
         info = _read_state(state_dir)
-        if info is not None and info.get("pid") == proc.pid:
-            break
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
+        return info if info is not None and info.get("pid") == proc.pid else None
+
+    wait_until(lambda: written() or proc.poll() is not None, timeout, interval=0.2)
+    info = written()
     if not info or not info.get("ready"):
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(30)
+        processes.terminate(processes.group_members([proc.pid]), timeout=30)
+        proc.poll()
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
         reason = (info or {}).get("error") or "not ready in time"
         raise ChiltepinError(f"the stand-in did not start: {reason}\n{tail}")
@@ -159,7 +147,7 @@ def status(state_dir: Path | None) -> None:
     """Show whether the stand-in runs, and what it knows (endpoints, tasks)."""
     state_dir = state_dir or _default_state_dir()
     info = _read_state(state_dir)
-    if not info or not info.get("ready") or not _alive(int(info["pid"])):
+    if not info or not info.get("ready") or not processes.alive(int(info["pid"])):
         click.echo(f"stand-in: not running (state dir {state_dir})")
         sys.exit(3)
     import requests
@@ -179,18 +167,11 @@ def status(state_dir: Path | None) -> None:
         click.echo(f"  {kind} {ep['endpoint_id']} {ep['name']}: last heartbeat {seen}")
 
 
-def _kill_recorded(info: dict[str, Any]) -> None:
-    """SIGKILL what the state file recorded, if it outlived a graceful stop."""
-    pgid = int(info.get("pgid") or info["pid"])
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-    for name, pid in (info.get("rabbitmq_pids") or {}).items():
-        if _alive(int(pid)):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                if name == "rabbitmq_server":
-                    os.killpg(int(pid), signal.SIGKILL)
-                else:
-                    os.kill(int(pid), signal.SIGKILL)
+def _recorded(info: dict[str, Any]) -> set[int]:
+    """Every process the state file accounts for: the service, its broker, and the members
+    of their process groups (each was started as the leader of its own session)."""
+    pids = {int(info["pid"]), *(int(p) for p in (info.get("rabbitmq_pids") or {}).values())}
+    return pids | processes.group_members({*pids, int(info.get("pgid") or info["pid"])})
 
 
 @command.command("down")
@@ -204,17 +185,15 @@ def down(state_dir: Path | None, timeout: float) -> None:
         click.echo(f"stand-in: not running (no state in {state_dir})")
         return
     pid = int(info["pid"])
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-    leftovers = [pid] if _alive(pid) else []
-    leftovers += [int(p) for p in (info.get("rabbitmq_pids") or {}).values() if _alive(int(p))]
+    # The service stops its broker itself on SIGTERM; only what outlives that is killed.
+    processes.signal_pids([pid], signal.SIGTERM)
+    processes.wait_gone([pid], timeout)
+    leftovers = processes.leftovers(_recorded(info))
     if leftovers:
         click.echo(f"stand-in: forcing stop of {leftovers}", err=True)
-        _kill_recorded(info)
+        survivors = processes.kill_now(leftovers)
+        if survivors:
+            raise ChiltepinError(f"could not stop the stand-in's PIDs {sorted(survivors)}")
     (state_dir / "standin.json").unlink(missing_ok=True)
     from chiltepin.testing.environment import unset_lines
 

@@ -87,7 +87,9 @@ class Burst(Generic[T]):
         return max(0.0, due - time.monotonic())
 
     def _flush(self) -> None:
+        """Deliver everything waiting, never more than ``max_items`` in one call: items added
+        while the thread was busy delivering can outnumber a batch."""
         with self._lock:
-            batch, self._pending = self._pending, []
-        if batch:
-            self._deliver(batch)
+            waiting, self._pending = self._pending, []
+        for start in range(0, len(waiting), self.max_items):
+            self._deliver(waiting[start : start + self.max_items])

@@ -10,16 +10,15 @@ for every task, so they are serialised once per process and never journalled.
 
 from __future__ import annotations
 
-import codecs
 import functools
-import pickle
 from dataclasses import dataclass
 from typing import Any
 
-from globus_compute_sdk.serialize import ComputeSerializer, DillDataBase64
+from globus_compute_sdk.serialize import ComputeSerializer
 
 from chiltepin.client.limits import MAX_PAYLOAD_BYTES, check_payload
 from chiltepin.probe import chiltepin_probe, portable_probe
+from chiltepin.upstream.wire import dill_data_payload, writes_dill_data
 
 _PLAIN_SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
 _PLAIN_DEPTH = 32
@@ -57,18 +56,17 @@ class CallSerializer(ComputeSerializer):
     """The SDK's serializer with two shortcuts that change nothing on the wire.
 
     Plain data (:func:`is_plain`) is pickled by the C pickler under the dill data
-    strategy's header; ``dill.loads`` on the worker reads it like any dill pickle, and it
-    is some ten times faster than dill's pure-Python pickler, which was the dearest step
-    of a submit. :class:`SerializedArgs` are passed through as serialised. Anything else
+    strategy's header; ``dill.loads`` on the worker reads it like any dill pickle, and the
+    C pickler spares a submit dill's pure-Python pickling, otherwise its dearest step.
+    :class:`SerializedArgs` are passed through as serialised. Anything else
     (functions, classes defined in ``__main__``, objects) goes to the configured strategy.
     """
 
     def serialize(self, data: Any) -> str:
         if isinstance(data, SerializedArgs):
             return data.serialized
-        if type(self.data_serializer) is DillDataBase64 and is_plain(data):
-            pickled = codecs.encode(pickle.dumps(data, pickle.DEFAULT_PROTOCOL), "base64")
-            return DillDataBase64.identifier + pickled.decode()
+        if writes_dill_data(self.data_serializer) and is_plain(data):
+            return dill_data_payload(data)
         return super().serialize(data)
 
 

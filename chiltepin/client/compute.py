@@ -23,9 +23,9 @@ class BudgetedClient(Client):
         self.budget = budget or RateBudget()
         self.submit_requests = 0
         super().__init__(**kwargs)
-        self.fx_serializer = CallSerializer(
-            strategy_code=self.fx_serializer.code_serializer,
-            strategy_data=self.fx_serializer.data_serializer,
+        self.call_serializer = CallSerializer(
+            strategy_code=kwargs.get("code_serialization_strategy"),
+            strategy_data=kwargs.get("data_serialization_strategy"),
         )
 
     def executor(self, endpoint_id: Any = None, **kwargs: Any) -> Executor:
@@ -36,8 +36,10 @@ class BudgetedClient(Client):
         result queue, so a stale result watcher of the other one takes half the results.
         The shared budget already enforces the service's limit for every site, so the
         SDK's own per-executor limiter is opened up: it would only add stalls on top.
+        Tasks are serialised by :class:`CallSerializer` (the Executor's ``serializer``).
         """
         kwargs.setdefault("task_group_id", uuid.uuid4())
+        kwargs.setdefault("serializer", self.call_serializer)
         return Executor(
             endpoint_id=endpoint_id, client=self, api_burst_limit=8, api_burst_window_s=1, **kwargs
         )

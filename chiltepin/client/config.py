@@ -85,6 +85,9 @@ class FederationConfig(BaseModel):
     policy: Policy = Policy.capacity
     retries: int = Field(3, ge=0, le=100, description="resubmissions after site failures")
     run_dir: str | None = Field(None, description="where run journals go")
+    gc_freeze: bool = Field(
+        True, description="keep pre-run objects out of full GC passes while the run lasts"
+    )
 
 
 class ResolvedSite:

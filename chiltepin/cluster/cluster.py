@@ -20,7 +20,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from chiltepin.cluster import procs
 from chiltepin.cluster.binaries import require_binary
 from chiltepin.cluster.config import ClusterSpec, render_slurm_conf
 from chiltepin.cluster.ports import LOOPBACK, port_is_free
@@ -32,6 +31,8 @@ from chiltepin.cluster.state import (
     save_state,
 )
 from chiltepin.errors import ChiltepinError
+from chiltepin.system import processes
+from chiltepin.system.waiting import wait_until
 
 CTLD = "slurmctld"
 TERMINAL_JOB_STATES = frozenset(
@@ -304,9 +305,9 @@ class SlurmCluster:
                 close_fds=True,
                 env=self.environ(),
                 cwd=self.directory,
-                preexec_fn=procs.parent_death_signal() if self._die_with_parent else None,
+                preexec_fn=processes.parent_death_signal() if self._die_with_parent else None,
             )
-        started = procs.start_time(proc.pid)
+        started = processes.started(proc.pid)
         self._procs[name] = proc
         state.daemons[name] = DaemonRecord(
             name=name, pid=proc.pid, start_time=started or 0, command=command
@@ -323,7 +324,7 @@ class SlurmCluster:
         record = state.daemons.get(CTLD)
         if record is None or not record.alive():
             self._spawn(CTLD, state, fresh)
-        self._wait_for_ctld(time.monotonic() + timeout, timeout)
+        self._wait_for_ctld(timeout)
         for name in self.node_names:
             record = state.daemons.get(name)
             if record is None or not record.alive():
@@ -341,11 +342,10 @@ class SlurmCluster:
         leaders = [d for d in ([ctld] if ctld else []) + nodes if d.alive()]
         # Each daemon leads its own process group (start_new_session): helpers such as
         # slurmctld's slurmscriptd go with it, found as members of that group, by PID.
-        table = procs.process_table()
         leader_pids = {d.pid for d in leaders}
-        targets = leader_pids | {p for p, st in table.items() if st.pgrp in leader_pids}
-        survivors = procs.terminate(targets, timeout=timeout)
-        survivors |= procs.terminate(self.step_processes(self.node_names), timeout=timeout)
+        targets = leader_pids | processes.group_members(leader_pids)
+        survivors = processes.terminate(targets, timeout=timeout)
+        survivors |= processes.terminate(self.step_processes(self.node_names), timeout=timeout)
         for proc in self._procs.values():
             proc.poll()
         self._procs.clear()
@@ -366,9 +366,7 @@ class SlurmCluster:
         if not ids:
             return
         self.run(["scancel", *ids], check=False)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._job_ids():
-            time.sleep(0.1)
+        wait_until(lambda: not self._job_ids(), timeout)
 
     def _job_ids(self) -> list[str]:
         result = self.run(["squeue", "-h", "-o", "%i"], check=False, timeout=10)
@@ -381,15 +379,15 @@ class SlurmCluster:
 
         slurmstepd detaches from slurmd (double fork + setsid) but keeps the node's
         ``SlurmdLogFile`` open: that file lives in this cluster's directory, so holding it open
-        identifies this cluster's steps, and :func:`procs.expand` adds their trees/sessions.
+        identifies this cluster's steps, and :func:`processes.expand` adds their trees/sessions.
         The slurmd daemons hold the same file and are left out.
         """
         logs = [self.spec.slurmd_log(node) for node in (nodes or self.node_names)]
         daemons = {d.pid for d in self.daemons().values()}
-        holders = procs.holders_of(logs) - daemons
+        holders = processes.holders_of(logs) - daemons
         if not holders:
             return set()
-        return procs.expand(holders) - daemons
+        return processes.expand(holders) - daemons
 
     # --- nodes: the resilience knobs ------------------------------------------------------------
 
@@ -407,10 +405,9 @@ class SlurmCluster:
         targets: set[int] = set()
         if record is not None and record.alive():
             # slurmd leads its own process group: include any child it has forked right now.
-            table = procs.process_table()
-            targets |= {record.pid} | {p for p, st in table.items() if st.pgrp == record.pid}
+            targets |= {record.pid} | processes.group_members([record.pid])
         targets |= self.step_processes([name])
-        survivors = procs.kill_now(targets)
+        survivors = processes.kill_now(targets)
         proc = self._procs.pop(name, None)
         if proc is not None:
             proc.poll()
@@ -510,25 +507,31 @@ class SlurmCluster:
         wanted = list(nodes) if nodes is not None else self.node_names
         accept = until or (lambda s: s == "IDLE")
         watched = list(daemons)
-        deadline = time.monotonic() + timeout
-        self._wait_for_ctld(deadline, timeout)
+        began = time.monotonic()
+        self._wait_for_ctld(timeout)
         states: dict[str, str] = {}
-        while True:
+
+        def ready() -> bool:
+            nonlocal states
             self._check_daemons_alive(watched)
             with contextlib.suppress(SlurmClusterError, subprocess.TimeoutExpired):
                 states = self.node_states()
-            if all(accept(states.get(n, "")) for n in wanted):
-                return states
-            if time.monotonic() >= deadline:
-                raise SlurmClusterError(self._failure("nodes not ready", states, timeout))
-            time.sleep(0.05)
+            return all(accept(states.get(n, "")) for n in wanted)
 
-    def _wait_for_ctld(self, deadline: float, timeout: float) -> None:
-        while not _port_accepts(self.spec.ctld_port or 0):
+        left = max(0.0, timeout - (time.monotonic() - began))  # one budget for both waits
+        if not wait_until(ready, left, interval=0.05):
+            raise SlurmClusterError(self._failure("nodes not ready", states, timeout))
+        return states
+
+    def _wait_for_ctld(self, timeout: float) -> None:
+        def listening() -> bool:
+            if _port_accepts(self.spec.ctld_port or 0):
+                return True
             self._check_daemons_alive([CTLD])
-            if time.monotonic() >= deadline:
-                raise SlurmClusterError(self._failure("slurmctld never listened", {}, timeout))
-            time.sleep(0.02)
+            return False
+
+        if not wait_until(listening, timeout, interval=0.02):
+            raise SlurmClusterError(self._failure("slurmctld never listened", {}, timeout))
 
     def _check_daemons_alive(self, names: Iterable[str]) -> None:
         recorded = self.daemons()
@@ -570,16 +573,16 @@ class SlurmCluster:
 
     def wait_job(self, job_id: str, timeout: float = 30.0) -> dict[str, str]:
         """Wait until ``job_id`` reaches a terminal state; return its ``scontrol`` fields."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def finished() -> dict[str, str] | None:
             info = self.job_info(job_id)
-            if info.get("JobState") in TERMINAL_JOB_STATES:
-                return info
-            if time.monotonic() >= deadline:
-                raise SlurmClusterError(
-                    f"job {job_id} still {info.get('JobState')} after {timeout:.0f} s"
-                )
-            time.sleep(0.1)
+            return info if info.get("JobState") in TERMINAL_JOB_STATES else None
+
+        info = wait_until(finished, timeout)
+        if info is None:
+            state = self.job_info(job_id).get("JobState")
+            raise SlurmClusterError(f"job {job_id} still {state} after {timeout:.0f} s")
+        return info
 
     def status(self) -> ClusterStatus:
         """Daemons (PID, alive), node states and jobs; works when the cluster is down."""

@@ -8,14 +8,14 @@ Enable with ``pytest_plugins = ["chiltepin.cluster.pytest_plugin"]`` in the root
   starts another independent cluster (a second "site") on its own free ports. Asking twice
   for the same name returns the same cluster. Every cluster is stopped at session end.
 
-When Slurm is not installed the fixtures skip the test with the reason, except under
-``CI=true``, where they fail it: CI must run the Slurm tests, never silently skip them.
+When Slurm is not installed the fixtures skip the test with the reason, except in CI
+(:func:`chiltepin.system.ci.in_ci`: ``CI=true``, ``CI=1``...), where they fail it: CI must run
+the Slurm tests, never silently skip them.
 Tests using these fixtures are marked ``slurm`` (``-m "not slurm"`` deselects them).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -27,16 +27,12 @@ import pytest
 from chiltepin.cluster.binaries import INSTALL_HINT, missing_binaries
 from chiltepin.cluster.cluster import SlurmCluster, SlurmClusterError
 from chiltepin.cluster.config import ClusterSpec
+from chiltepin.system.ci import in_ci
 
 SESSION_CLUSTER_NAME = "chiltepin-test"
 FIXTURES = frozenset({"slurm_cluster", "slurm_cluster_factory"})
 #: Leaves room under the 107-byte unix socket limit for the spool paths below the cluster dir.
 _MAX_BASE_LEN = 48
-
-
-def running_in_ci() -> bool:
-    """``CI`` set to a true value (GitHub Actions, GitLab and our ``.ci/run`` set ``CI=true``)."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def slurm_missing_reason() -> str | None:
@@ -52,8 +48,8 @@ def require_slurm() -> None:
     reason = slurm_missing_reason()
     if reason is None:
         return
-    if running_in_ci():
-        pytest.fail(f"{reason} [CI=true: Slurm tests must run, not skip]", pytrace=False)
+    if in_ci():
+        pytest.fail(f"{reason} [in CI: a missing Slurm is a failure, not a skip]", pytrace=False)
     pytest.skip(reason)
 
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chiltepin.cluster import procs
 from chiltepin.cluster.config import ClusterSpec
 from chiltepin.errors import ChiltepinError
+from chiltepin.system import processes
 
 STATE_FILE = "cluster.json"
 LOCK_FILE = ".lock"
@@ -40,7 +40,7 @@ class DaemonRecord:
 
     def alive(self) -> bool:
         """True while this very process (same PID *and* start time) runs."""
-        return procs.is_alive(self.pid, self.start_time)
+        return processes.alive(self.pid, self.start_time)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -22,10 +22,10 @@ from rich.console import Console
 from rich.table import Table
 
 from chiltepin.embedded import EmbeddedEngine
-from chiltepin.endpoints import upstream
 from chiltepin.endpoints.render import render_for_options
 from chiltepin.errors import ChiltepinError
 from chiltepin.sites.loader import load_site, shipped_site_names
+from chiltepin.upstream import config as upstream
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ import click
 import jinja2
 import jsonschema
 
-from chiltepin.endpoints import upstream
 from chiltepin.endpoints.options import validate_user_options
 from chiltepin.endpoints.render import (
     SITE_RECORD,
@@ -33,6 +32,7 @@ from chiltepin.endpoints.render import (
 )
 from chiltepin.errors import ChiltepinError, ConfigError
 from chiltepin.sites.model import Site
+from chiltepin.upstream import config as upstream
 
 _ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

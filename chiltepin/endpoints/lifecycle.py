@@ -16,15 +16,16 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import psutil
 
 from chiltepin import auth
 from chiltepin.endpoints.render import SITE_RECORD
 from chiltepin.errors import ChiltepinError
+from chiltepin.system import processes
+from chiltepin.system.waiting import wait_until
+from chiltepin.upstream.endpoint_dir import daemon_pid, registered_endpoint_id
+from chiltepin.upstream.sdk import token_storage_file
 
 START_LOG = "chiltepin-start.log"
 
@@ -51,22 +52,14 @@ class EndpointStatus:
 
 
 def _live_pid(directory: Path) -> int | None:
-    try:
-        pid = int((directory / "daemon.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        process = psutil.Process(pid)
-        return pid if process.status() != psutil.STATUS_ZOMBIE else None
-    except psutil.NoSuchProcess:
-        return None
+    pid = daemon_pid(directory)
+    return pid if pid is not None and processes.alive(pid) else None
 
 
 def status(root: Path, name: str) -> EndpointStatus:
     directory = root / name
-    endpoint_id = site = None
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        endpoint_id = json.loads((directory / "endpoint.json").read_text())["endpoint_id"]
+    site = None
+    endpoint_id = registered_endpoint_id(directory)
     with contextlib.suppress(OSError, ValueError, KeyError):
         site = json.loads((directory / SITE_RECORD).read_text())["site"]["name"]
     pid = _live_pid(directory)
@@ -102,7 +95,7 @@ def _require_configured(root: Path, name: str) -> EndpointStatus:
 
 
 def _require_login(root: Path) -> None:
-    if auth.uses_client_credentials() or (root / "storage.db").is_file():
+    if auth.uses_client_credentials() or token_storage_file(root).is_file():
         return
     raise ChiltepinError(
         "not logged in: run `chiltepin login` (people) or set GLOBUS_COMPUTE_CLIENT_ID and"
@@ -152,8 +145,8 @@ def start(root: Path, name: str, *, timeout: float = 90.0) -> EndpointStatus:
     # reap it when it exits, or a long-lived caller (a test session, a pipeline) keeps a
     # zombie that `globus-compute-endpoint stop` counts as alive.
     threading.Thread(target=launcher.wait, name=f"reap-{name}", daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def up() -> EndpointStatus | None:
         current = status(root, name)
         if current.running and current.endpoint_id:
             return current
@@ -162,19 +155,15 @@ def start(root: Path, name: str, *, timeout: float = 90.0) -> EndpointStatus:
                 f"endpoint {name!r} failed to start (exit {launcher.returncode}):\n"
                 + _log_tail(log_path)
             )
-        time.sleep(0.2)
+        return None
+
+    started = wait_until(up, timeout, interval=0.2)
+    if started is not None:
+        return started
     raise ChiltepinError(
         f"endpoint {name!r} did not come up within {timeout:.0f} s; its log ends:\n"
         + _log_tail(log_path)
     )
-
-
-def _descendants(pid: int) -> list[psutil.Process]:
-    try:
-        parent = psutil.Process(pid)
-        return [parent, *parent.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
 
 
 def stop(root: Path, name: str, *, timeout: float = 60.0) -> list[int]:
@@ -183,7 +172,10 @@ def stop(root: Path, name: str, *, timeout: float = 60.0) -> list[int]:
     current = _require_configured(root, name)
     if not current.running or current.pid is None:
         return []
-    tree = _descendants(current.pid)
+    # Start times identify the processes for good: one that exits during the wait and
+    # whose PID is reused is not signalled.
+    starts = {pid: processes.started(pid) for pid in processes.tree([current.pid])}
+    tree = {pid: start for pid, start in starts.items() if start is not None}
     subprocess.run(
         [endpoint_cli(), "stop", name],
         stdin=subprocess.DEVNULL,
@@ -192,18 +184,10 @@ def stop(root: Path, name: str, *, timeout: float = 60.0) -> list[int]:
         timeout=timeout,
         check=False,
     )
-    _, stragglers = psutil.wait_procs(tree, timeout=timeout)
-    for process in stragglers:
-        _signal(process, "terminate")
-    _, survivors = psutil.wait_procs(stragglers, timeout=5)
-    for process in survivors:
-        _signal(process, "kill")
-    return sorted(p.pid for p in stragglers)
-
-
-def _signal(process: psutil.Process, how: str) -> None:
-    with contextlib.suppress(psutil.NoSuchProcess):
-        getattr(process, how)()
+    left = processes.wait_gone(tree, timeout)
+    stragglers = {pid for pid in left if processes.alive(pid, tree[pid])}
+    processes.terminate(stragglers, timeout=5)
+    return sorted(stragglers)
 
 
 def delete(root: Path, name: str) -> None:

@@ -18,10 +18,10 @@ from typing import Any
 import jinja2
 
 from chiltepin import __version__
-from chiltepin.endpoints import upstream
 from chiltepin.endpoints.options import schema_for
 from chiltepin.paths import data_dir
 from chiltepin.sites.model import Container, Scheduler, Site
+from chiltepin.upstream import config as upstream
 
 SITE_RECORD = "chiltepin-site.json"
 USER_TEMPLATE = "user_config_template.yaml.j2"

@@ -39,12 +39,12 @@ from chiltepin.client.config import (
 from chiltepin.client.resources import Resources, Routing, parse_resources
 from chiltepin.embedded import reap_leftovers
 from chiltepin.errors import ChiltepinError
-from chiltepin.federation import heap
 from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend
 from chiltepin.federation.backends.endpoint import reload_task_group
 from chiltepin.federation.budget import BudgetExceeded, meter_for
 from chiltepin.federation.failures import TaskLost, is_site_failure
 from chiltepin.federation.functions import FunctionRegistry
+from chiltepin.federation.gc_freeze import freeze_for_run, thaw_after_run
 from chiltepin.federation.journal import Journal, RunRecord, read_journal
 from chiltepin.federation.placement import NoSiteAvailable, Placement
 from chiltepin.federation.progress import LiveProgress, summary_table
@@ -97,6 +97,8 @@ class Federation(concurrent.futures.Executor):
 
     ``sites`` is a sites file path, a :class:`FederationConfig`, a mapping of site name to
     entry, or ``None`` for the embedded local default (no Globus account needed).
+    ``policy``, ``retries``, ``run_dir`` and ``gc_freeze`` (see
+    :mod:`chiltepin.federation.gc_freeze`) override the sites file's values.
     """
 
     def __init__(
@@ -111,12 +113,14 @@ class Federation(concurrent.futures.Executor):
         status_poll_s: float = 5.0,
         budget: float | None = None,
         staging: Stager | None = None,
+        gc_freeze: bool | None = None,
     ) -> None:
         config, source, base_dir = coerce_sites(sites)
         self.config = config
         self.policy = Policy(policy) if policy is not None else config.policy
         self.retries = config.retries if retries is None else retries
         self.run_dir = Path(run_dir or config.run_dir or default_run_dir()).expanduser()
+        self.gc_freeze = config.gc_freeze if gc_freeze is None else gc_freeze
         resolved = resolve(config, source, base_dir)
         self.cost = meter_for(budget, resolved) if budget is not None else None
         self.journal = Journal(self.run_dir)
@@ -145,7 +149,8 @@ class Federation(concurrent.futures.Executor):
             target=self._watch_remote_ids, name="chiltepin-journal", daemon=True
         )
         self._watcher.start()
-        heap.federation_started()
+        if self.gc_freeze:
+            freeze_for_run()
 
     # -- construction -------------------------------------------------------------------
 
@@ -340,18 +345,18 @@ class Federation(concurrent.futures.Executor):
         backend = self.placement.backends[attempt.site]
         error = concurrent.futures.CancelledError() if future.cancelled() else future.exception()
         if error is None:
-            value, raw_record = future.result()  # what the probe returns
-            where = record(raw_record)
+            value, raw = future.result()  # what the probe returns
+            ran = record(raw)
             # Local engines hand over the result as the worker serialised it.
             payload = getattr(future, "serialized_result", None)
-            payload = payload or SERIALIZER.serialize((value, where))
+            payload = payload or SERIALIZER.serialize((value, ran))
             if task.stage_out and task.is_current(attempt):
                 values = template_values(backend.resolved.site, self.run_dir.name, task.id)
                 self.staging.request(concrete_pairs(task.stage_out, values)).add_done_callback(
-                    lambda staged: self._staged_out(attempt, value, where, payload, staged)
+                    lambda staged: self._staged_out(attempt, value, ran, payload, staged)
                 )
                 return
-            self._succeeded(attempt, value, where, payload)
+            self._succeeded(attempt, value, ran, payload)
             return
         self._failed(attempt, backend, error)
 
@@ -359,30 +364,30 @@ class Federation(concurrent.futures.Executor):
         self,
         attempt: Attempt,
         value: Any,
-        where: dict[str, Any],
+        ran: dict[str, Any],
         payload: str,
         staged: concurrent.futures.Future,
     ) -> None:  # type: ignore[type-arg]
         """The task's outputs are home (or could not be brought home)."""
         error = staged.exception()
         if error is None:
-            self._succeeded(attempt, value, where, payload)
+            self._succeeded(attempt, value, ran, payload)
             return
-        self._end_failed(attempt, error, where=where)
+        self._end_failed(attempt, error, ran=ran)
 
-    def _succeeded(self, attempt: Attempt, value: Any, where: dict[str, Any], payload: str) -> None:
+    def _succeeded(self, attempt: Attempt, value: Any, ran: dict[str, Any], payload: str) -> None:
         task = attempt.task
         backend = self.placement.backends[attempt.site]
         if task.resolve(
             attempt,
             value=value,
             record=lambda: self.journal.outcome(
-                task.id, attempt.number, True, payload, "value", where
+                task.id, attempt.number, True, payload, "value", ran
             ),
         ):
-            self.stats.bump(attempt.site, "done")
+            self.stats.bump(attempt.site, "succeeded")
             if self.cost is not None:
-                self.cost.record(attempt.site, where)
+                self.cost.record(attempt.site, ran)
             backend.record_submission_ok()
 
     def _failed(self, attempt: Attempt, backend: Backend, error: BaseException) -> None:
@@ -403,7 +408,7 @@ class Federation(concurrent.futures.Executor):
         attempt: Attempt,
         error: BaseException,
         text: str | None = None,
-        where: dict[str, Any] | None = None,
+        ran: dict[str, Any] | None = None,
     ) -> None:
         """End the task with ``error`` if ``attempt`` is still its current one: journal
         the outcome (``text``, default ``str(error)``) and count the failure, once."""
@@ -417,7 +422,7 @@ class Federation(concurrent.futures.Executor):
                 False,
                 str(error) if text is None else text,
                 type(error).__name__,
-                where,
+                ran,
             ),
         ):
             self.stats.bump(attempt.site, "failed")
@@ -528,7 +533,8 @@ class Federation(concurrent.futures.Executor):
                 self._progress.stop()
             self.journal.close()
         finally:
-            heap.federation_stopped()
+            if self.gc_freeze:
+                thaw_after_run()
 
     def __exit__(
         self,
@@ -630,7 +636,7 @@ class Federation(concurrent.futures.Executor):
         if ok:
             value, _ = SERIALIZER.deserialize(payload)
             task.resolve(attempt, value=value)
-            self.stats.bump(attempt.site, "done")
+            self.stats.bump(attempt.site, "succeeded")
             return
         error: BaseException = (
             TaskExecutionFailed(payload)

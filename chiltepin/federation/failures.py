@@ -16,19 +16,8 @@ import pika.exceptions
 from globus_compute_sdk.errors import TaskExecutionFailed
 
 from chiltepin.errors import ChiltepinError
+from chiltepin.upstream.errors import SYSTEM_EXCEPTIONS, is_result_watcher_death
 
-# Exception classes raised by Parsl/Globus Compute themselves (never by user code) when
-# the machinery under a task fails.
-_SYSTEM_EXCEPTIONS = {
-    "WorkerLost",
-    "ManagerLost",
-    "BadStateException",
-    "ScalingFailed",
-    "CouldNotExecuteUserTaskError",
-    "ExecutorError",
-}
-# What the SDK sets on every open future when its result watcher loses the broker.
-_SDK_RESULT_WATCHER_DIED = ("SDK thread quit unexpectedly", "Unable to sustain channel")
 _FINAL_EXCEPTION = re.compile(r"^\s*(?:[\w.]+\.)?(?P<name>\w+)(?::|$)")
 
 
@@ -58,13 +47,13 @@ def is_site_failure(error: BaseException) -> bool:
     if isinstance(error, SiteFailure | CancelledError | ConnectionError | TimeoutError):
         return True
     if isinstance(error, TaskExecutionFailed):
-        return final_exception_name(error.remote_data) in _SYSTEM_EXCEPTIONS
+        return final_exception_name(error.remote_data) in SYSTEM_EXCEPTIONS
     if isinstance(error, globus_sdk.GlobusAPIError):
         # 400/422: the service rejected the user's input (bad options); anything else
         # (429 after the SDK's own retries, 5xx, unknown endpoint) is the site's problem.
         return error.http_status not in (400, 422)
     if isinstance(error, globus_sdk.NetworkError | pika.exceptions.AMQPError):
         return True
-    if isinstance(error, RuntimeError) and str(error).startswith(_SDK_RESULT_WATCHER_DIED):
+    if is_result_watcher_death(error):
         return True  # the SDK's AMQP result watcher lost the broker: the result, not the task
-    return type(error).__name__ in _SYSTEM_EXCEPTIONS
+    return type(error).__name__ in SYSTEM_EXCEPTIONS

@@ -134,7 +134,7 @@ class Journal:
         kind: str,
         ran: dict[str, Any] | None = None,
     ) -> None:
-        """``payload``: the serialised (value, placement) pair (ok) or the error's text;
+        """``payload``: the serialised (value, ran) pair (ok) or the error's text;
         ``kind`` its class; ``ran``: the probe's record of where and when it ran."""
         with self._lock:
             stored = self._store(payload, RESULT)

@@ -18,13 +18,13 @@ from chiltepin.federation.stats import RunStats, SiteCounts
 
 def summary_table(counts: list[SiteCounts], title: str = "Run summary") -> Table:
     table = Table(title=title)
-    for column in ("site", "tasks", "done", "failed", "retries", "failovers", "late results"):
+    for column in ("site", "tasks", "succeeded", "failed", "retries", "failovers", "late results"):
         table.add_column(column, justify="left" if column == "site" else "right")
     for c in counts:
         table.add_row(
             c.site,
             str(c.tasks),
-            str(c.done),
+            str(c.succeeded),
             str(c.failed),
             str(c.retries),
             str(c.failovers),
@@ -32,7 +32,7 @@ def summary_table(counts: list[SiteCounts], title: str = "Run summary") -> Table
         )
     total = [
         sum(getattr(c, f) for c in counts)
-        for f in ("tasks", "done", "failed", "retries", "failovers", "late")
+        for f in ("tasks", "succeeded", "failed", "retries", "failovers", "late")
     ]
     table.add_row("[bold]all", *(f"[bold]{v}" for v in total))
     return table
@@ -70,7 +70,7 @@ class LiveProgress:
     def _update(self) -> None:
         counts = self._stats.snapshot()
         sites = "  ".join(
-            f"{c.site} {c.done}✓ {c.running}▶" + (f" {c.failed}✗" if c.failed else "")
+            f"{c.site} {c.succeeded}✓ {c.running}▶" + (f" {c.failed}✗" if c.failed else "")
             for c in counts
         )
         self._progress.update(

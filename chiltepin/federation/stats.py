@@ -12,7 +12,7 @@ class SiteCounts:
 
     site: str
     tasks: int = 0
-    done: int = 0
+    succeeded: int = 0
     failed: int = 0
     retries: int = 0
     failovers: int = 0
@@ -20,7 +20,7 @@ class SiteCounts:
 
     @property
     def running(self) -> int:
-        return self.tasks - self.done - self.failed - self.retries
+        return self.tasks - self.succeeded - self.failed - self.retries
 
 
 class RunStats:
@@ -47,4 +47,4 @@ class RunStats:
     @property
     def finished(self) -> int:
         with self._lock:
-            return sum(c.done + c.failed for c in self._counts.values())
+            return sum(c.succeeded + c.failed for c in self._counts.values())

@@ -1,6 +1,6 @@
 """A run's report, computed from its journal alone (no service is contacted).
 
-Per site: tasks placed, successes, failures, retries, failovers, task time (median, p95),
+Per site: tasks placed, succeeded, failed, retries, failovers, task time (median, p95),
 queue wait, batch jobs used, node-hours and cost. Where and when each attempt ran comes
 from the probe's record (:mod:`chiltepin.probe`); node-hours are, per batch job,
 its nodes times the span from its first task's start to its last task's end: a lower
@@ -47,8 +47,8 @@ class Interval:
 class SiteReport:
     site: str
     tasks: int = 0
-    successes: int = 0
-    failures: int = 0
+    succeeded: int = 0
+    failed: int = 0
     retries: int = 0
     failovers: int = 0
     task_seconds_median: float | None = None
@@ -126,9 +126,9 @@ def build_report(run_dir: Path) -> RunReport:
         final = task.attempts[-1]
         times.append(outcome["t"])
         if not outcome["ok"]:
-            site(final.site).failures += 1
+            site(final.site).failed += 1
             continue
-        site(final.site).successes += 1
+        site(final.site).succeeded += 1
         ran = outcome.get("ran")
         if not ran:
             continue

@@ -23,7 +23,7 @@ def report_table(report: RunReport) -> Table:
     columns = (
         "site",
         "tasks",
-        "ok",
+        "succeeded",
         "failed",
         "retries",
         "failovers",
@@ -39,8 +39,8 @@ def report_table(report: RunReport) -> Table:
         table.add_row(
             s.site,
             str(s.tasks),
-            str(s.successes),
-            str(s.failures),
+            str(s.succeeded),
+            str(s.failed),
             str(s.retries),
             str(s.failovers),
             f"{_seconds(s.task_seconds_median)}/{_seconds(s.task_seconds_p95)}",

@@ -39,6 +39,7 @@ from chiltepin.staging.results import (
     ItemResult,
     TaskResult,
 )
+from chiltepin.system.waiting import wait_until
 
 log = logging.getLogger("chiltepin.staging")
 
@@ -336,16 +337,14 @@ class TransferBackend:
             log.warning("staging: Transfer task %s cancelled (deadline)", batch.task_id)
         except (globus_sdk.GlobusAPIError, globus_sdk.NetworkError) as err:
             log.error("staging: could not cancel Transfer task %s: %s", batch.task_id, err)
-        settle = time.monotonic() + settle_s
-        while True:
+
+        def ended() -> bool:
             doc = self._status(batch)
             if doc is not None:
                 batch.doc = doc
-                if doc.get("status") in DONE_STATUSES:
-                    return
-            if time.monotonic() > settle:
-                return
-            time.sleep(0.2)
+            return doc is not None and doc.get("status") in DONE_STATUSES
+
+        wait_until(ended, settle_s, interval=0.2)
 
     # -- per-item results -------------------------------------------------------------
     def _collect(self, batch: _Batch) -> list[tuple[int, ItemResult]]:

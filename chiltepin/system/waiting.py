@@ -9,34 +9,48 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 T = TypeVar("T")
 
 
+@overload
 def wait_until(
-    condition: Callable[[], T],
+    condition: Callable[[], T | None], timeout: float, *, interval: float = ..., what: str
+) -> T: ...
+
+
+@overload
+def wait_until(
+    condition: Callable[[], T], timeout: float, *, interval: float = ..., what: None = ...
+) -> T: ...
+
+
+def wait_until(
+    condition: Callable[[], T | None],
     timeout: float,
     *,
     interval: float = 0.1,
     what: str | None = None,
-) -> T:
+) -> T | None:
     """Call ``condition`` every ``interval`` seconds until it returns something truthy.
 
-    Returns that value. When ``timeout`` seconds pass, ``condition`` is called once more
-    (a slow last poll must not turn a success into a failure); if it is still falsy,
-    :class:`TimeoutError` naming ``what`` is raised, or, with ``what=None``, the falsy
-    value is returned so the caller can decide (for example: escalate to SIGKILL).
+    Returns that value. The last call always begins at or after the deadline, and only one
+    does: a poll that was slow, or a sleep cut short, must not turn a success into a failure,
+    and an expensive check (``squeue``, a start attempt) is not repeated for nothing. If that
+    call is still falsy, :class:`TimeoutError` naming ``what`` is raised, or, with
+    ``what=None``, the falsy value is returned so the caller can decide (for example:
+    escalate to SIGKILL).
     """
     deadline = time.monotonic() + timeout
     while True:
+        began = time.monotonic()
         value = condition()
         if value:
             return value
-        if time.monotonic() >= deadline:
+        if began >= deadline:
             break
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-    value = condition()
-    if value or what is None:
+    if what is None:
         return value
     raise TimeoutError(f"{what}: not reached after {timeout:g} s")

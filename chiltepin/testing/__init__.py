@@ -5,8 +5,7 @@ Compute web API and Globus Auth that the real ``globus_compute_sdk`` (Client, Ex
 its AMQP result watcher) and the real ``globus-compute-endpoint`` use, and the Transfer
 subset ``globus_sdk.TransferClient`` uses for staging (``transfer_api``: one directory per
 collection, real copies and checksums, fault injection; ``compute=False`` runs it without
-RabbitMQ).  See DESIGN.md
-("Real parts, and the one stand-in") and ``reference/globus-compute-offline.md``.
+RabbitMQ). See docs/architecture.md ("The testing stand-in").
 
     from chiltepin.testing import GlobusStandIn
     with GlobusStandIn() as standin:          # RabbitMQ + service on localhost:5000

@@ -32,6 +32,8 @@ STANDIN_USER_ID = "5e7a1d1e-0000-4c11-8e11-000000057a4d"
 STANDIN_USERNAME = "standin-user@chiltepin.local"
 COMPUTE_SCOPE_CLIENT = "facd7ccc-c5f4-42aa-916b-a0e270e2c2a9"
 TOKEN_LIFETIME_S = 172800
+ISSUER = "https://auth.globus.org"
+"""The ``iss`` of Auth's tokens; the stand-in's tokens are opaque strings, never JWTs."""
 
 
 def resource_server_for(scope: str) -> str:
@@ -226,9 +228,13 @@ class AuthApi:
                 "client_id": info.client_id,
                 "sub": info.identities[0].sub,
                 "username": info.identities[0].username,
+                "name": info.identities[0].name,
+                "email": info.identities[0].email,
                 "aud": [info.resource_server],
                 "exp": int(info.expires_at),
                 "iat": int(info.expires_at - TOKEN_LIFETIME_S),
+                "nbf": int(info.expires_at - TOKEN_LIFETIME_S),
+                "iss": ISSUER,
                 "identity_set": [i.sub for i in info.identities],
                 "token_type": "Bearer",
             },
@@ -240,8 +246,36 @@ class AuthApi:
             self._tokens.pop(token, None)
         return Response(200, {"active": False})
 
+    def _refusal(self, status: int) -> Response:
+        """Auth's own error document for an unauthenticated (401) or wrong-token (403) call."""
+        code = "UNAUTHORIZED" if status == 401 else "FORBIDDEN"
+        error = {
+            "status": str(status),
+            "id": str(uuid.uuid4()),
+            "code": code,
+            "detail": "Call must be authenticated",
+            "title": "Unauthorized",
+        }
+        return Response(
+            status,
+            {"errors": [error], "error_description": "Unauthorized", "error": "unauthorized"},
+        )
+
+    def _authenticated(self, req: Request, *, auth_token: bool) -> TokenInfo | Response:
+        """The caller's token, or Auth's refusal: 401 without a token the stand-in issued;
+        403 when ``auth_token`` and the token is for another resource server."""
+        info = self.token_info(req.bearer_token or "")
+        if info is None:
+            return self._refusal(401)
+        if auth_token and info.resource_server != "auth.globus.org":
+            return self._refusal(403)
+        return info
+
     def userinfo(self, req: Request) -> Response:
-        idents = self.identities_for(req)
+        info = self._authenticated(req, auth_token=True)
+        if isinstance(info, Response):
+            return info
+        idents = info.identities
         first = idents[0]
         return Response(
             200,
@@ -259,7 +293,10 @@ class AuthApi:
         )
 
     def identities(self, req: Request) -> Response:
-        known = {i.sub: i for i in self.identities_for(req)}
+        info = self._authenticated(req, auth_token=False)
+        if isinstance(info, Response):
+            return info
+        known = {i.sub: i for i in info.identities}
         known[self.user.sub] = self.user
         ids = [x for v in req.query.get("ids", []) for x in v.split(",") if x]
         names = [x for v in req.query.get("usernames", []) for x in v.split(",") if x]

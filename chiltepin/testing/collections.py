@@ -165,6 +165,16 @@ class Collection:
             "local_user_info_available": True,
             "https_server": None,
             "tlsftp_server": None,
+            # GCSv4-era fields Transfer still sends for every endpoint, unset for GCSv5
+            "french_english_bilingual": False,
+            "globus_connect_setup_key": None,
+            "s3_url": None,
+            "s3_owner_activated": False,
+            "host_path": None,
+            "myproxy_server": None,
+            "myproxy_dn": None,
+            "oauth_server": None,
+            "expire_time": None,
             "DATA": [],
             "stand_in": True,
         }

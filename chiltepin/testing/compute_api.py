@@ -54,6 +54,8 @@ log = logging.getLogger("chiltepin.testing")
 API_VERSION = "1.0.0"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 START_FAILURE_CODE = "USER_ENDPOINT_START_FAILED"
+CAPACITY_KEYS = ("total_workers", "idle_workers", "pending_tasks", "outstanding_tasks", "managers")
+"""The status ``details`` Globus's example shows (``compute.v2.get_endpoint_status``)."""
 
 
 @dataclass
@@ -69,6 +71,18 @@ class ComputeSettings:
     """An endpoint is offline after ``heartbeat_grace`` heartbeat periods without one."""
     offline_after_s: float | None = None
     """Absolute missed-heartbeat window; overrides ``heartbeat_grace`` when set."""
+
+
+def task_details(result: Result) -> dict[str, Any] | None:
+    """A task's status ``details``: the endpoint's environment report, plus
+    ``task_transitions`` (state -> epoch seconds) from the transitions the endpoint timed, as
+    Globus's ``compute.v2.get_task`` example shows them."""
+    details = dict(result.details or {})
+    if result.task_statuses:
+        details["task_transitions"] = {
+            t.state.value: t.timestamp / 1e9 for t in result.task_statuses
+        }
+    return details or None
 
 
 def _uuid(value: str, what: str) -> str:
@@ -238,6 +252,7 @@ class ComputeApi:
             ep.stopping = False
             ep.registered_at = time.time()
             ep.allowed_functions = body.get("allowed_functions")
+            ep.subscription_id = body.get("subscription_id")
         self._bridge.declare_endpoint(ep_id, template_capable=template_capable)
         log.info(
             "stand-in: registered %s endpoint %s (%s)",
@@ -272,6 +287,8 @@ class ComputeApi:
             "local_user": md.get("local_user"),
             "ip_address": "127.0.0.1",
             "endpoint_version": md.get("endpoint_version"),
+            "sdk_version": md.get("sdk_version"),
+            "subscription_uuid": ep.subscription_id,
             "parent_endpoint_id": ep.parent_id,
             "user_endpoint_config": ep.user_opts,
             "stand_in": True,
@@ -293,6 +310,21 @@ class ComputeApi:
     def get_endpoint(self, req: Request) -> Any:
         return self._endpoint_doc(self._endpoint(req.params["endpoint_id"]))
 
+    def _capacity(self, ep: EndpointRecord) -> dict[str, int]:
+        """The example's worker and task counts: an endpoint's own last report; for a
+        template-capable endpoint (whose own reports carry none), the sum over its online
+        user endpoints. That sum is this stand-in's guess: Globus documents no parent
+        aggregate, so chiltepin reads counts from the user endpoint itself."""
+        if ep.template_capable:
+            children = self.state.user_endpoints(ep.endpoint_id)
+            reports = [c.last_report for c in children if self.is_online(c)]
+        else:
+            reports = [ep.last_report]
+        return {
+            k: sum(int(r[k]) for r in reports if isinstance(r.get(k), (int, float)))
+            for k in CAPACITY_KEYS
+        }
+
     def status(self, req: Request) -> Any:
         ep = self._endpoint(req.params["endpoint_id"])
         online = self.is_online(ep)
@@ -301,6 +333,7 @@ class ComputeApi:
             for k, v in ep.last_report.items()
             if isinstance(v, (int, float, str, bool)) or v is None
         }
+        details.update(self._capacity(ep))
         details["stand_in"] = True
         if ep.last_heartbeat is not None:
             details["seconds_since_heartbeat"] = round(time.monotonic() - ep.last_heartbeat, 3)
@@ -600,7 +633,7 @@ class ComputeApi:
                 log.warning("stand-in: duplicate result for task %s dropped", tid)
                 return
             rec.completion_t = time.time()
-            rec.details = msg.details
+            rec.details = task_details(msg)
             if msg.is_error:
                 rec.status = FAILED
                 rec.exception = msg.data

@@ -6,7 +6,8 @@ Register with ``pytest_plugins = ["chiltepin.testing.pytest_plugin"]`` in a conf
     a running ``GlobusStandIn`` (RabbitMQ + service on localhost:5000) with its
     ``client_env()`` applied to ``os.environ``, and ``HOME`` / ``GLOBUS_COMPUTE_USER_DIR``
     pointed at a temporary directory (user endpoints and token storage land there, never
-    in the real home).  Skips when RabbitMQ is not installed -- but fails when ``CI=true``.
+    in the real home).  Skips when RabbitMQ is not installed -- but fails in CI
+    (:func:`chiltepin.system.ci.in_ci`: ``CI=true``, ``CI=1``...).
 ``standin``
     the same object for one test; clears injected faults and offline flags afterwards.
 ``standin_endpoint`` (session)
@@ -25,25 +26,27 @@ from pathlib import Path
 
 import pytest
 
+from chiltepin.system.ci import in_ci
 from chiltepin.testing.rabbitmq import rabbitmq_installed
 from chiltepin.testing.server import GlobusStandIn
 from chiltepin.testing.session import offline_session, stop_result_watchers
 from chiltepin.testing.site_endpoint import SiteEndpoint, running_site_endpoint
 
 
-def _require_rabbitmq() -> None:
+def require_rabbitmq() -> None:
+    """Skip the current test when RabbitMQ is missing, or fail it when running in CI."""
     missing = rabbitmq_installed()
     if not missing:
         return
     msg = f"the Globus stand-in needs RabbitMQ: missing {missing}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{msg} (CI=true: a missing broker is a failure, not a skip)")
+    if in_ci():
+        pytest.fail(f"{msg} [in CI: a missing broker is a failure, not a skip]", pytrace=False)
     pytest.skip(msg)
 
 
 @pytest.fixture(scope="session")
 def globus_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlobusStandIn]:
-    _require_rabbitmq()
+    require_rabbitmq()
     with offline_session(tmp_path_factory.mktemp("globus-standin")) as standin:
         yield standin
 

@@ -18,17 +18,17 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from chiltepin.errors import ChiltepinError
+from chiltepin.system import processes
+from chiltepin.system.waiting import wait_until
 
 RABBITMQ_BIN_DIR = Path("/usr/lib/rabbitmq/bin")
 """Where Debian installs the real scripts (``/usr/sbin`` has wrappers that ``su rabbitmq``)."""
@@ -53,28 +53,6 @@ def rabbitmq_installed() -> str | None:
     if not shutil.which("epmd"):
         missing.append("epmd (part of erlang-base, pulled in by rabbitmq-server)")
     return "; ".join(missing) or None
-
-
-def _pid_alive(pid: int) -> bool:
-    """True if ``pid`` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state not in ("Z", "X")
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """Wait until ``pid`` has exited (reaping it if it is our child); True when gone."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
-        if not _pid_alive(pid):
-            return True
-        time.sleep(0.1)
-    return not _pid_alive(pid)
 
 
 class RabbitMQ:
@@ -154,7 +132,7 @@ class RabbitMQ:
     def start(self) -> RabbitMQ:
         """Start epmd and the broker on free ports and wait until AMQP accepts a login."""
         if self.is_external:
-            self._wait_ready(time.monotonic() + self.startup_timeout)
+            self._wait_ready(self.startup_timeout)
             return self
         missing = rabbitmq_installed()
         if missing:
@@ -185,7 +163,7 @@ class RabbitMQ:
                 start_new_session=True,
             )
             self.epmd_pid = self._epmd.pid
-            self._wait_port(self.epmd_port, time.monotonic() + 10, "epmd")
+            self._wait_port(self.epmd_port, 10, "epmd")
             self._server = subprocess.Popen(
                 [str(RABBITMQ_BIN_DIR / "rabbitmq-server")],
                 env=env,
@@ -196,7 +174,7 @@ class RabbitMQ:
                 start_new_session=True,  # its pgid == its pid: the beam VM stays in it
             )
             self.server_pid = self._server.pid
-            self._wait_ready(time.monotonic() + self.startup_timeout)
+            self._wait_ready(self.startup_timeout)
         except BaseException:
             self.stop()
             raise
@@ -204,16 +182,16 @@ class RabbitMQ:
             log.close()
         return self
 
-    def _wait_port(self, port: int, deadline: float, what: str) -> None:
-        while time.monotonic() < deadline:
+    def _wait_port(self, port: int, timeout: float, what: str) -> None:
+        def listening() -> bool:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.settimeout(0.5)
-                if sock.connect_ex((self.host, port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RabbitMQError(f"{what} did not listen on {self.host}:{port} in time")
+                return sock.connect_ex((self.host, port)) == 0
 
-    def _wait_ready(self, deadline: float) -> None:
+        if not wait_until(listening, timeout, interval=0.05):
+            raise RabbitMQError(f"{what} did not listen on {self.host}:{port} in time")
+
+    def _wait_ready(self, timeout: float) -> None:
         import pika
 
         params = pika.URLParameters(self.url)
@@ -224,15 +202,17 @@ class RabbitMQ:
         level = pika_log.level
         pika_log.setLevel(logging.CRITICAL)
         try:
-            self._poll_ready(params, deadline)
+            self._poll_ready(params, timeout)
         finally:
             pika_log.setLevel(level)
 
-    def _poll_ready(self, params: Any, deadline: float) -> None:
+    def _poll_ready(self, params: Any, timeout: float) -> None:
         import pika
 
         last: Exception | None = None
-        while time.monotonic() < deadline:
+
+        def accepts_login() -> bool:
+            nonlocal last
             if self._server is not None and self._server.poll() is not None:
                 raise RabbitMQError(
                     f"rabbitmq-server exited with {self._server.returncode} during start;"
@@ -240,14 +220,16 @@ class RabbitMQ:
                 )
             try:
                 pika.BlockingConnection(params).close()
-                return
             except Exception as exc:
                 last = exc
-                time.sleep(0.2)
-        raise RabbitMQError(
-            f"RabbitMQ at {self.host}:{self.port} not ready after {self.startup_timeout:.0f} s"
-            f" ({type(last).__name__}: {last})\n" + self._tail()
-        )
+                return False
+            return True
+
+        if not wait_until(accepts_login, timeout, interval=0.2):
+            raise RabbitMQError(
+                f"RabbitMQ at {self.host}:{self.port} not ready after {timeout:.0f} s"
+                f" ({type(last).__name__}: {last})\n" + self._tail()
+            )
 
     def _tail(self, lines: int = 20) -> str:
         if not self.base_dir:
@@ -262,33 +244,24 @@ class RabbitMQ:
         """Stop the broker (``rabbitmqctl stop``, then its process group) and our epmd."""
         if self.is_external:
             return
-        if self.server_pid is not None and _pid_alive(self.server_pid):
-            with contextlib.suppress(Exception):
-                subprocess.run(
-                    [str(RABBITMQ_BIN_DIR / "rabbitmqctl"), "-n", self.nodename, "stop"],
-                    env=self._env(),
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    timeout=timeout,
-                    check=False,
-                )
-            if not _wait_gone(self.server_pid, timeout):
-                for sig in (signal.SIGTERM, signal.SIGKILL):
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(self.server_pid, sig)
-                    if _wait_gone(self.server_pid, 5):
-                        break
         if self.server_pid is not None:
-            # anything the VM left in its own group (it never forks into it otherwise)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.server_pid, signal.SIGKILL)
-        if self.epmd_pid is not None and _pid_alive(self.epmd_pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.epmd_pid, signal.SIGTERM)
-            if not _wait_gone(self.epmd_pid, 5):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.epmd_pid, signal.SIGKILL)
-                _wait_gone(self.epmd_pid, 2)
+            survivors: set[int] = set()
+            if processes.alive(self.server_pid):
+                with contextlib.suppress(Exception):
+                    subprocess.run(
+                        [str(RABBITMQ_BIN_DIR / "rabbitmqctl"), "-n", self.nodename, "stop"],
+                        env=self._env(),
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        timeout=timeout,
+                        check=False,
+                    )
+                survivors = processes.wait_gone([self.server_pid], timeout)
+            # the server if it ignored the graceful stop, and anything the VM left in its own
+            # process group (the server leads it: started in its own session)
+            processes.terminate(survivors | processes.group_members([self.server_pid]), 5)
+        if self.epmd_pid is not None:
+            processes.terminate([self.epmd_pid], 5)
         for proc in (self._server, self._epmd):
             if proc is not None:
                 with contextlib.suppress(Exception):
@@ -296,7 +269,7 @@ class RabbitMQ:
         self._server = self._epmd = None
 
     def _ctl(self, *args: str, timeout: float = 30.0) -> None:
-        if self.is_external or self.server_pid is None or not _pid_alive(self.server_pid):
+        if self.is_external or self.server_pid is None or not processes.alive(self.server_pid):
             raise RabbitMQError("only a broker this object started and that runs can be controlled")
         result = subprocess.run(
             [str(RABBITMQ_BIN_DIR / "rabbitmqctl"), "-n", self.nodename, *args],

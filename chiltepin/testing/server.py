@@ -30,6 +30,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from chiltepin.errors import ChiltepinError
+from chiltepin.system import processes
+from chiltepin.system.waiting import wait_until
 from chiltepin.testing.amqp import AmqpBridge, queue_names
 from chiltepin.testing.auth_api import AuthApi
 from chiltepin.testing.collections import Collection, CollectionStore, CorruptRule
@@ -42,6 +44,7 @@ from chiltepin.testing.environment import (
 from chiltepin.testing.faults import FailRule, Faults, error_body
 from chiltepin.testing.rabbitmq import RabbitMQ
 from chiltepin.testing.routing import ApiError, Request, Response, Route
+from chiltepin.testing.shaping import Shaper, strict_from_env
 from chiltepin.testing.state import EndpointRecord, StandInState, TaskRecord
 from chiltepin.testing.transfer_api import TransferApi
 from chiltepin.testing.transfer_tasks import TaskRunner
@@ -63,25 +66,13 @@ class StandInError(ChiltepinError):
 
 def port_owner(port: int) -> str | None:
     """Describe the process listening on TCP ``port`` (``pid 123: cmdline``), if we can see it."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                parts = line.split()
-                listening = len(parts) > 9 and parts[3] == "0A"
-                if listening and int(parts[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(parts[9])
-    if not inodes:
+    pids = processes.listening_on(port)
+    if not pids:
         return None
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            for fd in (proc / "fd").iterdir():
-                target = os.readlink(fd)
-                if target.startswith("socket:[") and target[8:-1] in inodes:
-                    cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-                    return f"pid {proc.name}: {cmd}"
+    for pid in pids:
+        command = None if pid is None else processes.command_line(pid)
+        if command is not None:
+            return f"pid {pid}: {command}"
     return "an unknown process (not visible from here)"
 
 
@@ -150,6 +141,7 @@ class GlobusStandIn:
         queue_prefix: str = "standin_tg_",
         banner: bool = True,
         compute: bool = True,
+        strict: bool | None = None,
     ) -> None:
         if host not in ("127.0.0.1", "localhost"):
             raise StandInError(f"the stand-in only listens on loopback, not {host!r}")
@@ -185,6 +177,10 @@ class GlobusStandIn:
         self._routes: list[Route] = (
             self.compute.routes() + self.auth.routes() + self.transfer.routes()
         )
+        self.shaper = Shaper(self._routes, strict_from_env() if strict is None else strict)
+        """Strict fixture mode (``strict``, default from ``CHILTEPIN_STANDIN_STRICT``): every
+        route with Globus example responses answers with exactly their keys (see
+        ``chiltepin.testing.shaping``); ``omit_fields`` drops single fields."""
         self._httpd: _HTTPServer | None = None
         self._http_thread: threading.Thread | None = None
         self.unknown_routes: list[str] = []
@@ -274,17 +270,14 @@ class GlobusStandIn:
         ``os.environ`` (the SDK reads them there).
         """
         from globus_compute_sdk import Client
-        from globus_compute_sdk.sdk.client import _ComputeWebClient
+
+        from chiltepin.upstream.sdk import rebase_client
 
         kwargs.setdefault("do_version_check", False)
         check = kwargs.pop("do_version_check")
         client = Client(local_compute_services=True, do_version_check=False, **kwargs)
         if self.port != 5000:
-            client.web_service_address = self.url
-            auth: dict[str, Any] = (
-                {"authorizer": client.authorizer} if client.authorizer else {"app": client.app}
-            )
-            client._compute_web_client = _ComputeWebClient(base_url=self.url, **auth)
+            rebase_client(client, self.url)
         if check:
             client.version_check()
         return client
@@ -329,9 +322,17 @@ class GlobusStandIn:
     def resume(self) -> None:
         self.faults.resume()
 
+    def omit_fields(self, route: str, *fields: str) -> None:
+        """Leave ``fields`` out of ``route``'s answers, as a service that does not send them
+        would (until ``clear_faults``): ``omit_fields("endpoint_status", "details.managers")``."""
+        self._check_route(route)
+        self.shaper.omit(route, *fields)
+
     def clear_faults(self) -> None:
-        """Drop pending failure rules and pauses, and every forced-offline flag."""
+        """Drop pending failure rules, pauses and omitted fields, and every forced-offline
+        flag."""
         self.faults.clear()
+        self.shaper.clear()
         self.collections.clear_faults()
         with self.state.lock:
             for ep in self.state.endpoints.values():
@@ -458,15 +459,16 @@ class GlobusStandIn:
         self, endpoint_id: str | None = None, *, name: str | None = None, timeout: float = 60
     ) -> EndpointRecord:
         """Wait until an endpoint (by id or registered name) is online; return its record."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def online() -> EndpointRecord | None:
             with self.state.lock:
                 for ep in self.state.endpoints.values():
                     hit = ep.endpoint_id == endpoint_id or (name and ep.name == name)
                     if hit and self.compute.is_online(ep):
                         return ep
-            time.sleep(0.1)
-        raise TimeoutError(f"endpoint {endpoint_id or name} not online after {timeout} s")
+            return None
+
+        return wait_until(online, timeout, what=f"endpoint {endpoint_id or name} online")
 
     def user_endpoints(self, parent_id: str) -> list[EndpointRecord]:
         return self.state.user_endpoints(str(parent_id))
@@ -605,7 +607,8 @@ class GlobusStandIn:
                 log.warning("stand-in: injected %s for %s %s", rule.status, req.method, req.path)
                 return resp, route.name
             result = route.handler(req)
-            return (result if isinstance(result, Response) else Response(200, result)), route.name
+            resp = result if isinstance(result, Response) else Response(200, result)
+            return self.shaper.apply(route.name, resp), route.name
         what = f"{req.method} {req.path}"
         self.unknown_routes.append(what)
         log.error("stand-in: UNKNOWN ROUTE %s -- not implemented by the chiltepin stand-in", what)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import errno
 import os
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from chiltepin.system.waiting import wait_until
 from chiltepin.testing.environment import applied
 from chiltepin.testing.server import GlobusStandIn, StandInError
 
@@ -26,16 +26,14 @@ def stop_result_watchers() -> None:
     """Shut down the SDK's AMQP result-watcher threads.
 
     ``Executor.shutdown`` leaves them connected until interpreter exit; if the broker goes
-    first they spin on reconnect attempts (and warnings) for up to a minute.
+    first they spin on reconnect attempts (and warnings) for up to a minute. A process that
+    never loaded the SDK's executor has none, and is spared importing the SDK here.
     """
-    module = sys.modules.get("globus_compute_sdk.sdk.executor")
-    for watcher in list(getattr(module, "_RESULT_WATCHERS", {}).values()):
-        try:
-            watcher.shutdown(wait=True, cancel_futures=True)
-        except Exception:
-            continue
-    if module is not None:
-        module._RESULT_WATCHERS.clear()
+    if "globus_compute_sdk.sdk.executor" not in sys.modules:
+        return
+    from chiltepin.upstream.sdk import stop_all_result_watchers
+
+    stop_all_result_watchers()
 
 
 #: How long to wait for the stand-in's port when another session holds it (seconds).
@@ -59,18 +57,24 @@ def start_when_port_free(standin: GlobusStandIn, wait_s: float | None = None) ->
     """
     if wait_s is None:
         wait_s = float(os.environ.get(PORT_WAIT_ENV, DEFAULT_PORT_WAIT_S))
-    deadline = time.monotonic() + wait_s
-    told = False
-    while True:
+    taken: BaseException | None = None  # the last "port in use" error, raised at the end
+
+    def started() -> GlobusStandIn | None:
+        nonlocal taken
         try:
             return standin.start()
         except (StandInError, OSError) as err:
-            if not _port_taken(err) or time.monotonic() >= deadline:
+            if not _port_taken(err):
                 raise
-            if not told:
+            if taken is None:
                 print(f"[chiltepin stand-in] {err}; waiting up to {wait_s:.0f} s", file=sys.stderr)
-                told = True
-            time.sleep(2.0)
+            taken = err
+            return None
+
+    result = wait_until(started, wait_s, interval=2.0)
+    if result is None and taken is not None:
+        raise taken
+    return result
 
 
 @contextmanager

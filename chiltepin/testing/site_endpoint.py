@@ -14,12 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
-
 from chiltepin.endpoints import lifecycle
 from chiltepin.endpoints.configure import configure_endpoint
 from chiltepin.endpoints.render import EndpointRequest
 from chiltepin.sites.loader import load_site
+from chiltepin.system import processes
+from chiltepin.system.waiting import wait_until
 from chiltepin.testing.server import GlobusStandIn
 
 
@@ -38,19 +38,11 @@ class SiteEndpoint:
         current = lifecycle.status(self.root, self.name)
         if current.pid is None:
             return
-        parent = psutil.Process(current.pid)
-        self.seen |= {parent.pid, *(p.pid for p in parent.children(recursive=True))}
+        self.seen |= processes.tree([current.pid])
 
     def leftovers(self) -> list[int]:
         """Recorded processes still alive (zombies do not count: they have exited)."""
-        alive = []
-        for pid in sorted(self.seen):
-            try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    alive.append(pid)
-            except psutil.NoSuchProcess:
-                continue
-        return alive
+        return processes.leftovers(self.seen)
 
 
 def user_endpoint_environment(standin: GlobusStandIn, extra: Mapping[str, str]) -> dict[str, str]:
@@ -93,9 +85,7 @@ def stop_site_endpoint(endpoint: SiteEndpoint) -> list[int]:
     """Stop it; return the PIDs of anything it started that is still alive afterwards."""
     endpoint.remember_processes()
     lifecycle.stop(endpoint.root, endpoint.name)
-    deadline = time.monotonic() + 30
-    while endpoint.leftovers() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: not endpoint.leftovers(), 30, interval=0.2)
     return endpoint.leftovers()
 
 

@@ -52,6 +52,7 @@ class EndpointRecord:
     start_error: str | None = None  # last failure notice from the parent endpoint
     start_commands: int = 0
     allowed_functions: list[str] | None = None
+    subscription_id: str | None = None
 
     @property
     def is_user_endpoint(self) -> bool:

@@ -30,9 +30,9 @@ from chiltepin.client.config import (
 )
 from chiltepin.client.resources import Resources, Routing, parse_resources, route
 from chiltepin.embedded import console_scripts_on_path
-from chiltepin.endpoints import upstream
 from chiltepin.endpoints.render import render_for_options
 from chiltepin.errors import ChiltepinError, did_you_mean
+from chiltepin.upstream import config as upstream
 from chiltepin.workflow.batching import BatchingGlobusComputeExecutor
 
 _current: Workflow | None = None

@@ -9,16 +9,18 @@ from __future__ import annotations
 import base64
 import collections
 import pickle
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 from globus_compute_sdk.serialize import ComputeSerializer
 
 from chiltepin.client.calls import SERIALIZER, Call, CallSerializer, SerializedArgs
-from chiltepin.probe import RECORD_FIELDS, record
+from chiltepin.probe import chiltepin_probe, record
 
 PLAIN = [
     7,
@@ -120,8 +122,44 @@ def test_the_portable_probe_runs_where_chiltepin_is_not_installed(tmp_path: Path
     assert "No module named 'chiltepin" in run_on_worker(tmp_path, by_reference, "hide")
 
 
-def test_the_probe_record_names_its_fields() -> None:
-    raw = ("4242", 2, "node7", 10.0, 12.5)
-    assert record(raw) == dict(zip(RECORD_FIELDS, raw, strict=True))
+def test_the_probe_record_says_where_and_when_the_task_ran(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("PBS_JOBID", "PBS_NODEFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_JOB_NUM_NODES", "2")
+    monkeypatch.setenv("SLURMD_NODENAME", "node7")
+    before = time.time()
+    value, raw = chiltepin_probe(SERIALIZER.serialize(divmod), (17, 5), {})
+    after = time.time()
+
+    assert value == (3, 2)
+    ran = record(raw)
+    assert list(ran) == ["job", "nodes", "host", "start", "end"]
+    assert ran["job"] == "4242"
+    assert ran["nodes"] == 2
+    assert ran["host"] == "node7"
+    assert before <= ran["start"] <= ran["end"] <= after
     with pytest.raises(ValueError):
         record(raw[:4])
+
+
+def test_the_probe_record_outside_slurm_counts_pbs_nodes_or_names_the_parsl_block(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("SLURM_JOB_ID", "SLURM_JOB_NUM_NODES", "SLURMD_NODENAME", "PBS_JOBID"):
+        monkeypatch.delenv(name, raising=False)
+    nodefile = tmp_path / "nodes"
+    nodefile.write_text("n1\nn2\nn1\n\nn3\n")  # one line per core: three distinct nodes
+    monkeypatch.setenv("PBS_JOBID", "77.pbs")
+    monkeypatch.setenv("PBS_NODEFILE", str(nodefile))
+    _, raw = chiltepin_probe(SERIALIZER.serialize(abs), (-1,), {})
+    assert (record(raw)["job"], record(raw)["nodes"]) == ("77.pbs", 3)
+    assert record(raw)["host"] == socket.gethostname()
+
+    monkeypatch.delenv("PBS_JOBID")
+    monkeypatch.delenv("PBS_NODEFILE")
+    monkeypatch.setenv("PARSL_WORKER_BLOCK_ID", "5")
+    _, raw = chiltepin_probe(SERIALIZER.serialize(abs), (-1,), {})
+    assert (record(raw)["job"], record(raw)["nodes"]) == ("block-5", 1)

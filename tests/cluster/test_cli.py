@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from chiltepin.cli.cluster import EXIT_NOT_RUNNING
 from chiltepin.cli.cluster import command as cluster_cli
-from chiltepin.cluster import procs
 from chiltepin.cluster.pytest_plugin import require_slurm
+from chiltepin.system import processes
 
 
 @pytest.fixture
@@ -52,11 +52,11 @@ def test_up_status_down(cluster_dir: Path) -> None:
         assert code == 0 and status["running"] is True
         assert status["nodes"] == {"n1": "IDLE", "n2": "IDLE"}
         pids = [d["pid"] for d in status["daemons"].values()]
-        assert len(pids) == 3 and all(procs.is_alive(p) for p in pids)
+        assert len(pids) == 3 and all(processes.alive(p) for p in pids)
     finally:
         code, out, _ = invoke("down", *where)
     assert code == 0 and "stopped (3 daemon(s))" in out
-    assert not [p for p in pids if procs.is_alive(p)]
+    assert not [p for p in pids if processes.alive(p)]
 
     code, out, _ = invoke("status", "--json", *where)
     assert code == EXIT_NOT_RUNNING and json.loads(out)["running"] is False

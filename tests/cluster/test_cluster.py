@@ -3,36 +3,35 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from chiltepin.cluster import procs
 from chiltepin.cluster.cluster import SlurmCluster, SlurmClusterError, in_service
 from chiltepin.cluster.config import ClusterSpec
 from chiltepin.cluster.pytest_plugin import ClusterFactory, require_slurm
+from chiltepin.system import processes
+from chiltepin.system.waiting import wait_until
 
 
 def listening_addresses(port: int) -> set[str]:
-    """IPv4 addresses with a LISTEN socket on ``port`` (from /proc/net/tcp)."""
-    found = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        addr_hex, port_hex = local.split(":")
-        if state == "0A" and int(port_hex, 16) == port:
-            raw = bytes.fromhex(addr_hex)[::-1]
-            found.add(".".join(str(b) for b in raw))
-    return found
+    """Addresses (IPv4 and IPv6) with a LISTEN socket on ``port``."""
+    return {
+        c.laddr.ip
+        for c in psutil.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+    }
 
 
-def wait_for_file(path: Path, timeout: float = 15.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return path.read_text()
-        time.sleep(0.05)
-    raise AssertionError(f"{path} not written within {timeout} s")
+def pids_written(path: Path, count: int, timeout: float = 15.0) -> list[int]:
+    """The PIDs job tasks write to ``path``, once ``count`` of them are there."""
+
+    def written() -> list[int]:
+        pids = path.read_text().split() if path.exists() else []
+        return [int(p) for p in pids] if len(pids) >= count else []
+
+    return wait_until(written, timeout, interval=0.05, what=f"{count} PID(s) in {path}")
 
 
 def test_three_idle_nodes_on_loopback(slurm_cluster: SlurmCluster) -> None:
@@ -134,14 +133,8 @@ def test_down_leaves_no_daemon_and_no_job(
         "--wrap",
         f"srun -l bash -c 'echo $$ >> {pidfile}; exec sleep 300'",
     )
-    deadline = time.monotonic() + 15
-    while (
-        time.monotonic() < deadline
-        and len(pidfile.read_text().split() if pidfile.exists() else []) < 2
-    ):
-        time.sleep(0.05)
-    task_pids = [int(p) for p in pidfile.read_text().split()]
-    assert len(task_pids) == 2 and all(procs.is_alive(p) for p in task_pids)
+    task_pids = pids_written(pidfile, 2)
+    assert len(task_pids) == 2 and all(processes.alive(p) for p in task_pids)
     steps = cluster.step_processes()
     assert set(task_pids) <= steps
     daemons = cluster.daemons()
@@ -150,8 +143,8 @@ def test_down_leaves_no_daemon_and_no_job(
     cluster.down()
 
     for name, record in daemons.items():
-        assert not procs.is_alive(record.pid), f"{name} (pid {record.pid}) still runs"
-    assert not [p for p in steps | set(task_pids) if procs.is_alive(p)]
+        assert not processes.alive(record.pid), f"{name} (pid {record.pid}) still runs"
+    assert not [p for p in steps | set(task_pids) if processes.alive(p)]
     assert not cluster.is_up()
     assert not cluster.status().running
     cluster.down()  # idempotent
@@ -164,13 +157,13 @@ def test_killed_node_goes_down_and_comes_back(
     cluster = slurm_cluster_factory("killtest", nodes=2, slurmd_timeout=5, message_timeout=2)
     pidfile = tmp_path / "task.pid"
     cluster.sbatch("-w", "n1", "-o", "/dev/null", "--wrap", f"echo $$ > {pidfile}; exec sleep 300")
-    task = int(wait_for_file(pidfile))
+    (task,) = pids_written(pidfile, 1)
     slurmd = cluster.daemons()["n1"].pid
 
     killed = cluster.kill_node("n1")
 
     assert slurmd in killed and task in killed
-    assert not procs.is_alive(slurmd) and not procs.is_alive(task)
+    assert not processes.alive(slurmd) and not processes.alive(task)
     assert cluster.daemons()["n2"].alive()
     states = cluster.wait_for_nodes(
         ["n1"], until=lambda s: "NOT_RESPONDING" in s or s.startswith("DOWN"), timeout=20
@@ -221,7 +214,7 @@ def test_context_manager_and_up_restarting_a_dead_daemon(
         job = cluster.sbatch("-o", "/dev/null", "--wrap", "sleep 300")
         cluster.wait_for_nodes(until=lambda s: s.startswith(("ALLOCATED", "MIXED")), timeout=15)
         old = cluster.daemons()["n1"].pid
-        procs.kill_now([old])  # slurmd only: its job step survives, as after a slurmd crash
+        processes.kill_now([old])  # slurmd only: its job step survives, as after a slurmd crash
         cluster.up()  # adopts the running cluster, restarts n1, accepts the busy node
         assert cluster.daemons()["n1"].pid != old
         assert in_service(cluster.node_states()["n1"])

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from chiltepin.cluster import procs
 from chiltepin.cluster.config import ClusterSpec, cluster_spec, render_slurm_conf, template_path
 from chiltepin.cluster.ports import find_free_ports, port_is_free
 from chiltepin.errors import ChiltepinError, ConfigError
@@ -175,14 +174,6 @@ def test_data_dir_finds_checkout_dirs() -> None:
     assert data_dir("templates").is_dir()
     with pytest.raises(ChiltepinError, match="allowed: endpoints, templates, docker"):
         data_dir("nonsense")
-
-
-def test_is_alive_guards_against_pid_reuse() -> None:
-    me = os.getpid()
-    start = procs.start_time(me)
-    assert start is not None
-    assert procs.is_alive(me, start)
-    assert not procs.is_alive(me, start + 1)  # same PID, different process: never signalled
 
 
 def test_data_dir_in_an_installed_wheel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -1,36 +1,8 @@
-"""The pytest plugin's contract: no Slurm means skip locally, but fail under CI=true."""
+"""The Slurm pytest plugin marks cluster tests ``slurm`` (its CI rule: tests/system/test_ci.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from chiltepin.cluster import pytest_plugin
-from chiltepin.cluster.pytest_plugin import require_slurm, running_in_ci
-
-
-@pytest.fixture
-def no_slurm(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pytest_plugin, "missing_binaries", lambda: ["slurmctld", "sinfo"])
-
-
-@pytest.mark.usefixtures("no_slurm")
-@pytest.mark.parametrize("ci", ["true", "1", "TRUE"])
-def test_missing_slurm_fails_in_ci(monkeypatch: pytest.MonkeyPatch, ci: str) -> None:
-    monkeypatch.setenv("CI", ci)
-    assert running_in_ci()
-    with pytest.raises(pytest.fail.Exception, match=r"slurmctld, sinfo not found.*CI=true"):
-        require_slurm()
-
-
-@pytest.mark.usefixtures("no_slurm")
-@pytest.mark.parametrize("ci", [None, "", "false", "0"])
-def test_missing_slurm_skips_outside_ci(monkeypatch: pytest.MonkeyPatch, ci: str | None) -> None:
-    if ci is None:
-        monkeypatch.delenv("CI", raising=False)
-    else:
-        monkeypatch.setenv("CI", ci)
-    with pytest.raises(pytest.skip.Exception, match=r"Slurm not available.*slurmctld"):
-        require_slurm()
 
 
 def test_cluster_tests_are_marked_slurm(request: pytest.FixtureRequest) -> None:

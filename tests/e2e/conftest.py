@@ -4,7 +4,6 @@ running its tasks as Slurm jobs on the single-host cluster, reached through the 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 
 from chiltepin.cli.main import cli
 from chiltepin.cluster.cluster import SlurmCluster
+from chiltepin.system.waiting import wait_until
 from chiltepin.testing import GlobusStandIn
 from chiltepin.testing.site_endpoint import SiteEndpoint, start_site_endpoint, stop_site_endpoint
 
@@ -36,9 +36,7 @@ class SlurmSiteEndpoint:
     def stop_and_check(self) -> None:
         """`chiltepin endpoint stop` leaves no process, Slurm job or job step behind."""
         assert stop_site_endpoint(self.endpoint) == [], "processes left behind"
-        deadline = time.monotonic() + 30
-        while self.cluster.jobs() and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_until(lambda: not self.cluster.jobs(), 30, interval=0.5)
         assert self.cluster.jobs() == [], "Slurm jobs left behind"
         assert self.cluster.step_processes() == set(), "job steps left behind"
 

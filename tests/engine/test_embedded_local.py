@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import psutil
 import pytest
 from globus_compute_sdk import MPIFunction, ShellFunction
 from globus_compute_sdk.errors import TaskExecutionFailed
@@ -14,15 +13,7 @@ from chiltepin.demo.foundation import compile_mpi_hello
 from chiltepin.embedded import EmbeddedEngine
 from chiltepin.errors import ConfigError
 from chiltepin.sites.loader import load_site
-
-
-def worker_pids() -> set[int]:
-    """PIDs of Parsl worker pools on this machine (observed, never signalled)."""
-    found = set()
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        if any("process_worker_pool" in part for part in proc.info["cmdline"] or []):
-            found.add(proc.info["pid"])
-    return found
+from tests.engine.workers import worker_pools
 
 
 def identify(x: int) -> tuple[int, int]:
@@ -34,14 +25,13 @@ def explode() -> None:
 
 
 def test_python_shell_and_errors_on_the_local_engine(tmp_path: Path) -> None:
-    before = worker_pids()
     with EmbeddedEngine(
         load_site("localhost"), {"max_workers_per_node": 2}, run_dir=tmp_path
     ) as engine:
         results = [engine.submit(identify, i).result(timeout=60) for i in range(10)]
         assert [r[0] for r in results] == list(range(1, 11))
         assert os.getpid() not in {pid for _, pid in results}  # ran in worker processes
-        assert worker_pids() - before  # a real worker pool is running
+        assert worker_pools(tmp_path)  # a real worker pool is running
 
         running = engine.submit(identify, 99)
         assert not running.cancel()  # the engine owns it: cancelling would rerun it
@@ -52,7 +42,7 @@ def test_python_shell_and_errors_on_the_local_engine(tmp_path: Path) -> None:
 
         with pytest.raises(TaskExecutionFailed, match="ValueError: remote failure 42"):
             engine.submit(explode).result(timeout=60)
-    assert not (worker_pids() - before), "worker pool outlived the engine"
+    assert not worker_pools(tmp_path), "worker pool outlived the engine"
 
 
 @pytest.mark.mpi

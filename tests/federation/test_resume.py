@@ -65,4 +65,4 @@ def test_run_status_counts_states(tmp_path: Path) -> None:
     with Federation(SITES, run_dir=tmp_path, progress=False) as fed:
         list(fed.map(abs, [-1, -2, -3]))
     result = CliRunner().invoke(cli, ["run", "status", str(tmp_path), "--json"])
-    assert json.loads(result.output) == {"run_dir": str(tmp_path), "tasks": 3, "done": 3}
+    assert json.loads(result.output) == {"run_dir": str(tmp_path), "tasks": 3, "succeeded": 3}

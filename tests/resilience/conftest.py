@@ -35,6 +35,7 @@ import pytest
 from chiltepin.cluster.cluster import SlurmCluster
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import read_journal
+from chiltepin.system.waiting import wait_until
 from chiltepin.testing import GlobusStandIn
 from chiltepin.testing.site_endpoint import SiteEndpoint, start_site_endpoint, stop_site_endpoint
 
@@ -146,11 +147,7 @@ class Ledger:
 
     def wait(self, predicate: Callable[[Ledger], bool], timeout: float, what: str) -> float:
         """Wait until ``predicate(self)``; return the time it held (``time.time()``)."""
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-            time.sleep(0.1)
+        wait_until(lambda: predicate(self), timeout, what=what)
         return time.time()
 
 
@@ -173,6 +170,35 @@ def journal_counts(run_dir: Path) -> tuple[int, int, int]:
     return len(outcomes), sum(bool(o["ok"]) for o in outcomes), twice
 
 
+def assert_exactly_once(
+    results: list[Any],
+    expected: range,
+    *,
+    ledger: Ledger,
+    run_dir: Path,
+    scenario: str,
+    fault: str,
+    recovery_s: float | None,
+    work_may_repeat: bool = False,
+) -> None:
+    """Report the scenario, then assert that every task's result reached the caller
+    exactly once: ``results`` are ``expected`` in order, the ledger has every task done,
+    and the journal has one successful outcome per task, none recorded twice.
+
+    The report comes first so that a failing scenario still shows its counts. Unless
+    ``work_may_repeat`` (a fault whose recovery reruns tasks on other workers), no task
+    may have run to completion twice on the workers either.
+    """
+    lost, reran = ledger.lost(expected), ledger.duplicated()
+    outcomes, successes, twice = journal_counts(run_dir)
+    report(scenario, fault, recovery_s, lost=len(lost), duplicated=twice, reran=len(reran))
+    assert results == list(expected)
+    assert lost == [] and twice == 0
+    if not work_may_repeat:
+        assert reran == []
+    assert (outcomes, successes) == (len(expected), len(expected))
+
+
 def managers_lost_at(site: ResilienceSite, since: float, until: float) -> list[float]:
     """When the site's interchanges declared a manager (a block's worker pool) lost,
     between two times (``time.time()``): Parsl's "Too many heartbeats missed"."""
@@ -191,13 +217,9 @@ def managers_lost_at(site: ResilienceSite, since: float, until: float) -> list[f
 def job_of(pid: int) -> str | None:
     """The Slurm job a process belongs to (its ``SLURM_JOB_ID``), if any."""
     try:
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
+        return psutil.Process(pid).environ().get("SLURM_JOB_ID")
+    except psutil.Error:
         return None
-    for item in raw.split(b"\0"):
-        if item.startswith(b"SLURM_JOB_ID="):
-            return item.split(b"=", 1)[1].decode()
-    return None
 
 
 def worker_processes(cluster: SlurmCluster, nodes: list[str] | None = None) -> dict[str, set[int]]:
@@ -302,30 +324,28 @@ class ResilienceSite:
         block: no Slurm job, no job step (worker pool), no interchange, no user endpoint
         left, only the endpoint itself. Returns the seconds it took."""
         started = time.monotonic()
-        deadline = started + timeout
-        while True:
+
+        def released() -> bool:
             procs = self.processes()
             busy = procs["user_endpoints"] or procs["interchanges"]
-            if not busy and not self.cluster.jobs() and not self.cluster.step_processes():
-                return time.monotonic() - started
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{self.name}: left behind {timeout:.0f} s after the run: processes"
-                    f" {procs}, Slurm jobs {self.cluster.jobs()},"
-                    f" job steps {sorted(self.cluster.step_processes())}"
-                )
-            time.sleep(0.5)
+            return not busy and not self.cluster.jobs() and not self.cluster.step_processes()
+
+        if not wait_until(released, timeout, interval=0.5):
+            raise AssertionError(
+                f"{self.name}: left behind {timeout:.0f} s after the run: processes"
+                f" {self.processes()}, Slurm jobs {self.cluster.jobs()},"
+                f" job steps {sorted(self.cluster.step_processes())}"
+            )
+        return time.monotonic() - started
 
     def stop_and_check(self) -> None:
         """``chiltepin endpoint stop`` leaves no process, Slurm job or job step behind."""
         started = time.monotonic()
         jobs = len(self.cluster.jobs())
         left = stop_site_endpoint(self.endpoint)
-        deadline = time.monotonic() + 30
-        while (self.cluster.jobs() or self.cluster.step_processes()) and (
-            time.monotonic() < deadline
-        ):
-            time.sleep(0.5)
+        wait_until(
+            lambda: not (self.cluster.jobs() or self.cluster.step_processes()), 30, interval=0.5
+        )
         leftovers = {
             "processes": left,
             "jobs": [j["id"] for j in self.cluster.jobs()],

@@ -27,9 +27,8 @@ from tests.resilience import tasks
 from tests.resilience.conftest import (
     Ledger,
     ResilienceSite,
-    journal_counts,
+    assert_exactly_once,
     managers_lost_at,
-    report,
     worker_processes,
 )
 
@@ -73,19 +72,15 @@ def test_outage_shorter_than_the_site_tolerance_loses_nothing(
         summary = fed.summary()[0]
     # Recovered: the frozen tasks finished, on the workers that were frozen.
     recovered_at = max(e["t"] for e in ledger.events("done") if e["i"] in frozen)
-    lost, reran = ledger.lost(range(TASKS)), ledger.duplicated()
-    outcomes, successes, twice = journal_counts(run_dir)
-    report(
-        "interconnect outage, site tolerance",
-        f"block's worker pool SIGSTOPped {OUTAGE_S:.0f} s (heartbeat threshold 12 s)",
-        recovered_at - stopped_at,
-        lost=len(lost),
-        duplicated=twice,
-        reran=len(reran),
+    assert_exactly_once(
+        results,
+        range(TASKS),
+        ledger=ledger,
+        run_dir=run_dir,
+        scenario="interconnect outage, site tolerance",
+        fault=f"block's worker pool SIGSTOPped {OUTAGE_S:.0f} s (heartbeat threshold 12 s)",
+        recovery_s=recovered_at - stopped_at,
     )
-    assert results == list(range(TASKS))
-    assert lost == [] and reran == [] and twice == 0
-    assert (outcomes, successes) == (TASKS, TASKS)
     assert managers_lost_at(site, stopped_at, finished_at) == []
     # The same workers carried on: one block, and no task was started twice.
     assert {e["job"] for e in ledger.events()} == {job}
@@ -108,22 +103,19 @@ def test_the_same_outage_with_the_upstream_threshold_loses_the_workers(
     declared = managers_lost_at(upstream_site, stopped_at, finished_at)
     again = [e for e in ledger.events("done") if e["i"] in frozen and e["job"] != job]
     recovered_at = max((e["t"] for e in again), default=None)
-    lost, reran = ledger.lost(range(TASKS)), ledger.duplicated()
-    outcomes, successes, twice = journal_counts(run_dir)
     noticed = f"after {declared[0] - stopped_at:.1f} s" if declared else "never"
-    report(
-        "interconnect outage, upstream threshold",
-        f"the same {OUTAGE_S:.0f} s freeze, threshold 4 s: workers declared lost {noticed}",
-        None if recovered_at is None else recovered_at - stopped_at,
-        lost=len(lost),
-        duplicated=twice,
-        reran=len(reran),
-    )
     # The contrast: the workers are declared lost in the middle of the outage and every
     # task they held runs again elsewhere; results still arrive once (the endpoint
     # retries, the federation keeps the first), but the work was done twice.
+    assert_exactly_once(
+        results,
+        range(TASKS),
+        ledger=ledger,
+        run_dir=run_dir,
+        scenario="interconnect outage, upstream threshold",
+        fault=f"the same {OUTAGE_S:.0f} s freeze, threshold 4 s: workers declared lost {noticed}",
+        recovery_s=None if recovered_at is None else recovered_at - stopped_at,
+        work_may_repeat=True,
+    )
     assert declared and declared[0] < resumed_at
     assert {e["i"] for e in again} == frozen
-    assert results == list(range(TASKS))
-    assert lost == [] and twice == 0
-    assert (outcomes, successes) == (TASKS, TASKS)

@@ -19,9 +19,8 @@ from tests.resilience import tasks
 from tests.resilience.conftest import (
     Ledger,
     ResilienceSite,
-    journal_counts,
+    assert_exactly_once,
     managers_lost_at,
-    report,
 )
 
 pytestmark = [pytest.mark.slurm, pytest.mark.rabbitmq]
@@ -65,21 +64,17 @@ def test_node_loss_retries_its_tasks_on_the_other_blocks(
         e["start"] for e in ledger.events("start") if e["i"] in in_flight and e["job"] != victim_job
     )
     detected = managers_lost_at(site, fault_at, finished_at)
-    lost, reran = ledger.lost(range(TASKS)), ledger.duplicated()
-    outcomes, successes, twice = journal_counts(run_dir)
     noticed = f"{detected[0] - fault_at:.1f} s" if detected else "never"
-    report(
-        "node loss",
-        f"slurmd + job step of {victim_node} SIGKILLed with {len(in_flight)} tasks on it;"
+    assert_exactly_once(
+        results,
+        range(TASKS),
+        ledger=ledger,
+        run_dir=run_dir,
+        scenario="node loss",
+        fault=f"slurmd + job step of {victim_node} SIGKILLed with {len(in_flight)} tasks on it;"
         f" its workers declared lost after {noticed}",
-        restarted_at - fault_at,
-        lost=len(lost),
-        duplicated=twice,
-        reran=len(reran),
+        recovery_s=restarted_at - fault_at,
     )
-    assert results == list(range(TASKS))
-    assert lost == [] and reran == [] and twice == 0
-    assert (outcomes, successes) == (TASKS, TASKS)
     assert in_flight, "the node that was killed ran no task"
     assert len(detected) == 1, "exactly the dead node's manager is declared lost"
     done_on = {e["i"]: e["job"] for e in ledger.events("done")}

@@ -22,10 +22,17 @@ import time
 from pathlib import Path
 
 import pytest
-from globus_compute_sdk.sdk import executor as sdk_executor
 
+from chiltepin.system.waiting import wait_until
+from chiltepin.upstream import sdk
 from tests.resilience import tasks
-from tests.resilience.conftest import Ledger, ResilienceSite, journal_counts, report
+from tests.resilience.conftest import (
+    Ledger,
+    ResilienceSite,
+    assert_exactly_once,
+    journal_counts,
+    report,
+)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.rabbitmq]
 
@@ -59,19 +66,15 @@ def test_broker_outage_while_tasks_run(
         results = sorted(value for value, _ in arrived)
         summary = fed.summary()[0]
     # Recovered: the first result produced during the outage reached the client.
-    lost, reran = ledger.lost(range(count)), ledger.duplicated()
-    outcomes, successes, twice = journal_counts(run_dir)
-    report(
-        "broker outage",
-        f"RabbitMQ refused and dropped every connection for {OUTAGE_S:.0f} s while tasks ran",
-        min(t for _, t in arrived) - fault_at,
-        lost=len(lost),
-        duplicated=twice,
-        reran=len(reran),
+    assert_exactly_once(
+        results,
+        range(count),
+        ledger=ledger,
+        run_dir=run_dir,
+        scenario="broker outage",
+        fault=f"RabbitMQ refused and dropped every connection for {OUTAGE_S:.0f} s while tasks ran",
+        recovery_s=min(t for _, t in arrived) - fault_at,
     )
-    assert results == list(range(count))
-    assert lost == [] and reran == [] and twice == 0
-    assert (outcomes, successes) == (count, count)
     # The endpoints reconnected: same user endpoint process, parent online, no failover.
     assert site.processes()["user_endpoints"] == user_endpoints
     assert site.standin.endpoint_online(site.endpoint_id)
@@ -86,18 +89,21 @@ def test_broker_outage_while_results_stream_to_the_client(
     fed = site.federation(run_dir, {"max_blocks": 1})
     try:
         futures = [fed.submit(tasks.record, str(ledger), i, 1.0) for i in range(count)]
-        deadline = time.monotonic() + 120
-        while fed.task_group_id not in sdk_executor._RESULT_WATCHERS:
-            assert time.monotonic() < deadline, "the client never watched for results"
-            time.sleep(0.1)
+        watcher = wait_until(
+            lambda: sdk.result_watcher(fed.task_group_id),
+            120,
+            what="the client to watch for results",
+        )
         # The client acknowledges results every 0.5 s; widen that to 8 s so the outage
         # lands, every time, while it holds received but unacknowledged results (what a
         # busy run hits at random).
-        watcher = sdk_executor._RESULT_WATCHERS[fed.task_group_id]
         watcher.poll_period_s = 8
-        while not watcher._to_ack:
-            assert time.monotonic() < deadline, "no result reached the client"
-            time.sleep(0.05)
+        wait_until(
+            lambda: sdk.unacknowledged_results(watcher),
+            120,
+            interval=0.05,
+            what="a result to reach the client",
+        )
         broker_outage(site)
         finished, _ = concurrent.futures.wait(futures, timeout=120)
         failed = [f for f in finished if f.exception() is not None]
@@ -137,18 +143,14 @@ def test_web_service_outage_while_submitting(
         results = [0, 1] + [value for value, _ in arrived]
         summary = fed.summary()[0]
     refused = len(site.standin.faults.injected) - fired_before
-    lost, reran = ledger.lost(range(count)), ledger.duplicated()
-    outcomes, successes, twice = journal_counts(run_dir)
-    report(
-        "web service outage",
-        f"every HTTP request answered 503 for {OUTAGE_S:.0f} s ({refused} refused)",
-        min(t for _, t in arrived) - fault_at,
-        lost=len(lost),
-        duplicated=twice,
-        reran=len(reran),
+    assert_exactly_once(
+        results,
+        range(count),
+        ledger=ledger,
+        run_dir=run_dir,
+        scenario="web service outage",
+        fault=f"every HTTP request answered 503 for {OUTAGE_S:.0f} s ({refused} refused)",
+        recovery_s=min(t for _, t in arrived) - fault_at,
     )
     assert refused >= 1, "the client never hit the outage"
-    assert results == list(range(count))
-    assert lost == [] and reran == [] and twice == 0
-    assert (outcomes, successes) == (count, count)
     assert summary.late == 0

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.resilience import tasks
-from tests.resilience.conftest import Ledger, ResilienceSite, journal_counts, report
+from tests.resilience.conftest import Ledger, ResilienceSite, assert_exactly_once
 
 pytestmark = [pytest.mark.slurm, pytest.mark.rabbitmq]
 
@@ -58,20 +58,16 @@ def test_blocks_expire_drain_and_a_task_cut_by_walltime_is_retried(
     cut_info = site.cluster.job_info(cut_job)
     cut_at = time.mktime(time.strptime(cut_info["EndTime"], "%Y-%m-%dT%H:%M:%S"))
     rerun = [e for e in done if e["i"] == 0]
-    lost, reran = ledger.lost(range(TASKS)), ledger.duplicated()
-    outcomes, successes, twice = journal_counts(run_dir)
-    report(
-        "walltime",
-        f"block {cut_job} killed by Slurm's time limit (1 min) with a task on it;"
+    assert_exactly_once(
+        results,
+        range(TASKS),
+        ledger=ledger,
+        run_dir=run_dir,
+        scenario="walltime",
+        fault=f"block {cut_job} killed by Slurm's time limit (1 min) with a task on it;"
         f" {len(jobs)} blocks in {finished_at - starts[0]['start']:.0f} s",
-        rerun[0]["t"] - cut_at if rerun else None,
-        lost=len(lost),
-        duplicated=twice,
-        reran=len(reran),
+        recovery_s=rerun[0]["t"] - cut_at if rerun else None,
     )
-    assert results == list(range(TASKS))
-    assert lost == [] and reran == [] and twice == 0
-    assert (outcomes, successes) == (TASKS, TASKS)
 
     # The task cut by walltime ran again elsewhere; the caller never saw a failure.
     assert states[cut_job] == "TIMEOUT", states

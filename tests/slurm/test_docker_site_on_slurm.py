@@ -7,7 +7,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import psutil
 import pytest
 from globus_compute_sdk import MPIFunction, ShellFunction
 from globus_compute_sdk.errors import TaskExecutionFailed
@@ -16,6 +15,8 @@ from chiltepin.cluster.cluster import SlurmCluster
 from chiltepin.demo.foundation import compile_mpi_hello
 from chiltepin.embedded import EmbeddedEngine
 from chiltepin.sites.loader import load_site
+from chiltepin.system.waiting import wait_until
+from tests.engine.workers import worker_pools
 from tests.slurm import tasks
 
 pytestmark = pytest.mark.slurm
@@ -31,24 +32,20 @@ def slurm_env(slurm_cluster: SlurmCluster, monkeypatch: pytest.MonkeyPatch) -> S
     return slurm_cluster
 
 
-def worker_pools() -> set[int]:
-    return {
-        p.pid
-        for p in psutil.process_iter(["cmdline"])
-        if "process_worker_pool" in " ".join(p.info["cmdline"] or [])
-    }
-
-
 def wait_for_empty_queue(cluster: SlurmCluster, timeout: float = 30) -> list[dict[str, str]]:
-    deadline = time.monotonic() + timeout
-    while (jobs := cluster.jobs()) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    """Slurm's queue once it is empty, or as it still is after ``timeout`` seconds."""
+    jobs: list[dict[str, str]] = []
+
+    def empty() -> bool:
+        jobs[:] = cluster.jobs()
+        return not jobs
+
+    wait_until(empty, timeout, interval=0.5)
     return jobs
 
 
 def test_python_shell_and_errors_through_sbatch(slurm_env: SlurmCluster, tmp_path: Path) -> None:
     site = load_site("docker")
-    before = worker_pools()
     started = time.monotonic()
     with EmbeddedEngine(site, {"partition": "debug"}, run_dir=tmp_path) as engine:
         first = engine.submit(tasks.where_am_i, 14).result(timeout=120)
@@ -57,6 +54,7 @@ def test_python_shell_and_errors_through_sbatch(slurm_env: SlurmCluster, tmp_pat
         assert first["job"] and first["job"].isdigit()
         assert first["node"] in slurm_env.node_names
         assert any(job["id"] == first["job"] for job in slurm_env.jobs())  # a real batch job
+        assert worker_pools(tmp_path)  # seen from here, so the check below can fail
 
         shell = engine.submit(ShellFunction("echo job=$SLURM_JOB_ID")).result(timeout=60)
         assert shell.returncode == 0 and shell.stdout.strip() == f"job={first['job']}"
@@ -65,7 +63,7 @@ def test_python_shell_and_errors_through_sbatch(slurm_env: SlurmCluster, tmp_pat
             engine.submit(tasks.explode).result(timeout=60)
     print(f"first result from a Slurm job after {first_result_s:.1f} s")
     assert wait_for_empty_queue(slurm_env) == []
-    assert not (worker_pools() - before), "a worker outlived the engine"
+    assert not worker_pools(tmp_path), "a worker outlived the engine"
 
 
 @pytest.mark.mpi

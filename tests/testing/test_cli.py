@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import requests
 
-from chiltepin.testing.rabbitmq import free_port, rabbitmq_installed
+from chiltepin.system import processes
+from chiltepin.testing.pytest_plugin import require_rabbitmq
+from chiltepin.testing.rabbitmq import free_port
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -24,19 +24,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 def test_up_status_down(tmp_path: Path) -> None:
-    if rabbitmq_installed():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"RabbitMQ missing: {rabbitmq_installed()}")
-        pytest.skip("RabbitMQ not installed")
+    require_rabbitmq()
     port = free_port()
     state = tmp_path / "state"
     res = _cli("up", "--port", str(port), "--state-dir", str(state))
@@ -59,5 +48,5 @@ def test_up_status_down(tmp_path: Path) -> None:
         down = _cli("down", "--state-dir", str(state))
     assert down.returncode == 0, down.stderr
     pids = [info["pid"], *info["rabbitmq_pids"].values()] if info else []
-    assert not [p for p in pids if _alive(p)], "stand-in processes left after down"
+    assert not processes.leftovers(pids), "stand-in processes left after down"
     assert _cli("status", "--state-dir", str(state)).returncode == 3

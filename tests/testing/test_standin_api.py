@@ -11,7 +11,9 @@ import requests
 from globus_compute_common import messagepack
 from globus_compute_common.messagepack.message_types import EPStatusReport
 from globus_sdk import GlobusAPIError
+from globus_sdk.transport import RetryConfig
 
+from chiltepin.system.waiting import wait_until
 from chiltepin.testing import GlobusStandIn
 from chiltepin.testing.server import STAND_IN_HEADER
 
@@ -51,10 +53,14 @@ def test_responses_are_labelled_and_unknown_routes_are_loud(standin: GlobusStand
 
 
 def test_injected_429_surfaces_as_globus_api_error(standin: GlobusStandIn, client) -> None:
-    standin.fail_next("version", 1, status=429)
-    web = client._compute_web_client.v2
-    with web.retry_config.tune(max_retries=0), pytest.raises(GlobusAPIError) as info:
+    # One more 429 than the SDK's transport retries (each after Retry-After: 1 s).
+    attempts = RetryConfig().max_retries + 1
+    before = len(standin.faults.injected)
+    standin.fail_next("version", attempts, status=429, retry_after=1)
+    with pytest.raises(GlobusAPIError) as info:
         client.version_check()
+    fired = standin.faults.injected[before:]
+    assert [(f["route"], f["status"]) for f in fired] == [("version", 429)] * attempts
     err = info.value
     assert err.http_status == 429
     assert err.code == "TOO_MANY_REQUESTS"
@@ -72,14 +78,21 @@ def test_sdk_transport_retries_through_transient_429s(standin: GlobusStandIn, cl
 def test_service_rate_limit_answers_429_with_retry_after(standin: GlobusStandIn) -> None:
     standin.limit_rate("version", requests=3, window=2.0)
     url = f"{standin.url}/v2/version"
+    first = time.monotonic()  # before the first counted request
     statuses = [requests.get(url, timeout=10).status_code for _ in range(3)]
     refused = requests.get(url, timeout=10)
     assert statuses == [200, 200, 200]
     assert refused.status_code == 429
     assert refused.json()["code"] == "TOO_MANY_REQUESTS"
     assert 1 <= int(refused.headers["Retry-After"]) <= 2
-    time.sleep(2.1)  # the window has moved on
-    assert requests.get(url, timeout=10).status_code == 200
+    # refused requests do not count, so polling does not hold the window shut
+    wait_until(
+        lambda: requests.get(url, timeout=10).status_code == 200,
+        timeout=30,
+        interval=0.2,
+        what="the rate-limit window to move on",
+    )
+    assert time.monotonic() - first >= 2.0  # and not before the window had passed
     with pytest.raises(ValueError, match="unknown route 'nope'"):
         standin.limit_rate("nope")
 
@@ -143,6 +156,7 @@ def test_liveness_from_heartbeats_and_forced_offline(standin: GlobusStandIn, cli
 
     standin.compute.settings.offline_after_s = 1.0
     try:
+        last_heartbeat = time.monotonic()
         _heartbeat(hb["connection_url"], hb, eid, period=5)
         standin.wait_for_endpoint(eid, timeout=10)
         status = client.get_endpoint_status(eid)
@@ -154,8 +168,13 @@ def test_liveness_from_heartbeats_and_forced_offline(standin: GlobusStandIn, cli
         standin.set_offline(eid, False)
         assert client.get_endpoint_status(eid)["status"] == "online"
 
-        time.sleep(1.3)  # missed-heartbeat window passes
-        assert client.get_endpoint_status(eid)["status"] == "offline"
+        wait_until(
+            lambda: client.get_endpoint_status(eid)["status"] == "offline",
+            timeout=30,
+            interval=0.2,
+            what="the endpoint to go offline after its missed-heartbeat window",
+        )
+        assert time.monotonic() - last_heartbeat >= 1.0  # not before the window passed
 
         _heartbeat(hb["connection_url"], hb, eid, period=0)  # "shutting down now"
         assert client.get_endpoint_status(eid)["status"] == "offline"

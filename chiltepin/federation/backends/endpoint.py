@@ -8,7 +8,10 @@ submission thread died (the SDK stops an executor after a failed request) is rep
 next use. A monitor polls the endpoint's status while work is outstanding and, once the
 endpoint has been offline for longer than the site's grace period, marks the site
 unhealthy and hands its in-flight attempts back for failover; when the endpoint announced a
-stop and came back within the grace period (a restart), it re-places what it held then.
+stop and came back within the grace period (a restart), it re-places what it held then;
+where the service's status does not say whether a stop was announced, it re-places that
+only if none of it finishes within the grace period of the endpoint's return
+(docs/standin-fidelity.md lists each status field read and its fallback).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from chiltepin.federation.failures import SiteFailure
 from chiltepin.federation.functions import FunctionRegistry
 from chiltepin.federation.tasks import Attempt
 from chiltepin.probe import portable_probe
+from chiltepin.upstream.sdk import executor_stopped, future_task_group, stop_result_watcher
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +73,7 @@ class EndpointBackend(Backend):
         key = attempt.routing.key
         with self._executors_lock:
             executor = self._executors.get(key)
-            if executor is None or executor._stopped:  # the SDK's own "dead" flag
+            if executor is None or executor_stopped(executor):
                 executor = self._client.executor(
                     self.endpoint_id,
                     task_group_id=self._task_group_id,
@@ -108,8 +112,7 @@ class EndpointBackend(Backend):
             remote = None if attempt.remote_id else getattr(attempt.handle, "task_id", None)
             if remote:
                 attempt.remote_id = remote
-                group = attempt.handle._metadata.get("task_group_uuid")
-                attempt.task_group = str(group) if group else None
+                attempt.task_group = future_task_group(attempt.handle)
                 found.append(attempt)
         return found
 
@@ -127,32 +130,61 @@ class EndpointBackend(Backend):
     def _watch_status(self) -> None:
         offline_since: float | None = None
         held_at_stop: list[Attempt] = []
+        announced: bool | None = None
+        suspects: list[Attempt] = []
+        back_at = 0.0
         while not self._stop.wait(self._poll_s):
             if not self.outstanding and self.healthy:
-                offline_since, held_at_stop = None, []
+                offline_since, held_at_stop, suspects = None, [], []
                 continue
             try:
                 reply = self._client.get_endpoint_status(str(self.endpoint_id))
             except Exception as err:  # the service itself is unreachable: not this site's fault
                 log.debug("status of %s unknown: %s", self.name, err)
                 continue
-            if reply.get("status") == "online":
+            status = reply.get("status")
+            if status is None:  # no status in the answer: as good as no answer
+                log.debug("status of %s unknown: no 'status' in %s", self.name, reply)
+                continue
+            if status == "online":
                 offline_since = None
-                if held_at_stop:
+                if held_at_stop and announced:
                     self._replace_lost(held_at_stop)
-                    held_at_stop = []
+                elif held_at_stop:  # a stop or a blip: the service did not say which
+                    suspects, back_at = held_at_stop, time.monotonic()
+                held_at_stop = []
+                suspects = self._settle_suspects(suspects, back_at)
                 if not self.healthy:
                     log.warning("site %s is back online", self.name)
                     self.mark_healthy()
                 continue
-            if not held_at_stop and announced_stop(reply):
-                held_at_stop = self.in_flight()
+            stop = announced_stop(reply)
+            if not held_at_stop and stop is not False:
+                held_at_stop, announced = self.in_flight(), stop
             offline_since = offline_since or time.monotonic()
             if self.healthy and time.monotonic() - offline_since >= self._grace_s:
                 reason = f"endpoint {self.endpoint_id} offline for {self._grace_s:.0f} s"
                 self.mark_unhealthy(reason)
                 self.fail_in_flight(SiteFailure(self.name, reason))
                 held_at_stop = []
+
+    def _settle_suspects(self, suspects: list[Attempt], back_at: float) -> list[Attempt]:
+        """Decide about what an endpoint held when it went offline unannounced.
+
+        Used only when the service's status carries no ``details.heartbeat_period`` (no
+        Globus example shows it), so a stop cannot be told from a blip. An endpoint that
+        lived through a blip still owns its tasks and delivers some of them once back; a
+        stopped one lost them all. So: any of them finished since -> a blip, keep the rest;
+        none finished within ``offline_grace_s`` of the endpoint being back -> a stop,
+        place the unfinished again (at worst a blip's long tasks run twice; results count
+        once). Returns the attempts still under suspicion.
+        """
+        if not suspects or any(a.reported for a in suspects):
+            return []
+        if time.monotonic() - back_at < self._grace_s:
+            return suspects
+        self._replace_lost([a for a in suspects if not a.reported])
+        return []
 
     def _replace_lost(self, held: list[Attempt]) -> None:
         """The endpoint stopped and came back: what it held when it stopped is gone.
@@ -178,19 +210,23 @@ class EndpointBackend(Backend):
             executors, self._executors = list(self._executors.values()), {}
         for executor in executors:
             executor.shutdown(wait=False, cancel_futures=cancel)
-        for task_group in self._task_groups:
-            _stop_result_watcher(task_group)
+        for task_group in self._task_groups:  # Executor.shutdown leaves them connected
+            stop_result_watcher(task_group)
 
 
-def announced_stop(reply: dict[str, Any]) -> bool:
-    """Whether an offline endpoint said it was shutting down (rather than falling silent).
+def announced_stop(reply: dict[str, Any]) -> bool | None:
+    """Whether an offline endpoint said it was shutting down (rather than falling silent);
+    ``None`` when the status does not say.
 
     The endpoint's last status report before it exits carries ``heartbeat_period: 0``
-    (globus-compute-endpoint's "shutting down now"); the service passes it through in the
-    status details. A broker outage or a partition cannot deliver that report.
+    (globus-compute-endpoint's "shutting down now"); the stand-in passes it through in the
+    status details, but no Globus example shows the real service does (see
+    docs/standin-fidelity.md). A broker outage or a partition cannot deliver that report.
     """
     details = reply.get("details") or {}
-    return details.get("heartbeat_period") == 0
+    if "heartbeat_period" not in details:
+        return None
+    return details["heartbeat_period"] == 0
 
 
 def reload_task_group(
@@ -209,16 +245,3 @@ def reload_task_group(
         log.warning("could not reload task group %s: %s", task_group, err)
         futures = {}
     return executor, futures
-
-
-def _stop_result_watcher(task_group: uuid.UUID) -> None:
-    """Stop the SDK's AMQP result watcher of one task group.
-
-    ``Executor.shutdown`` leaves it connected (Parsl's ``GlobusComputeExecutor.shutdown``
-    stops it the same way); the watcher registry is SDK-internal, reached only here.
-    """
-    from globus_compute_sdk.sdk import executor as sdk_executor
-
-    watcher = sdk_executor._RESULT_WATCHERS.get(task_group)
-    if watcher is not None:
-        watcher.shutdown(wait=False, cancel_futures=True)

@@ -1,10 +1,10 @@
-"""The one place chiltepin reaches into ``globus_compute_endpoint`` internals.
+"""The endpoint's config loaders and user-config renderer.
 
 The endpoint's public CLI (``render-user-config``) reads files from an endpoint directory;
 chiltepin also needs to render in memory (``chiltepin endpoint render``, the embedded local
 engine) with *exactly* the endpoint's own rules: option sanitising, schema check, sandboxed
 Jinja, ``shell_escape``. Re-implementing them would let the two drift, so we call them here
-and nowhere else. If an upgrade moves them, only this module changes.
+and nowhere else.
 """
 
 from __future__ import annotations

@@ -1,0 +1,83 @@
+"""Contract: an endpoint engine driven as the interchange drives it, and the PIDs Parsl
+starts for it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+from globus_compute_common import messagepack
+from globus_compute_common.messagepack.message_types import Result, Task
+from globus_compute_endpoint.engines.thread_pool import ThreadPoolEngine
+from globus_compute_sdk.serialize import ComputeSerializer
+from parsl.executors import HighThroughputExecutor
+
+from chiltepin.embedded import EmbeddedEngine
+from chiltepin.sites.loader import load_site
+from chiltepin.upstream.engine import (
+    EngineFuture,
+    engine_process_ids,
+    provider_jobs,
+    submit_packed,
+)
+from tests.upstream.contract import contract
+
+ENDPOINT = "globus-compute-endpoint"
+
+
+class RecordingFuture(EngineFuture):
+    """Records what the engine settles it with, as the embedded engine's future does."""
+
+    def __init__(self) -> None:
+        super().__init__(gc_task_id=uuid.uuid4())
+        self.settled_with: list[Any] = []
+
+    def set_result(self, result: Any) -> None:
+        self.settled_with.append(result)
+        super().set_result(result)
+
+
+def test_an_engine_settles_the_future_with_the_packed_result(tmp_path: Path) -> None:
+    serializer = ComputeSerializer()
+    buffer = serializer.pack_buffers([serializer.serialize(x) for x in (pow, (2, 10), {})])
+    engine = ThreadPoolEngine(max_workers=1)
+    with contract(
+        "engines.base.GCFuture / GlobusComputeEngineBase.submit",
+        ENDPOINT,
+        "take a GCFuture and a packed Task and set_result the packed Result",
+    ):
+        engine.start(endpoint_id=uuid.uuid4(), run_dir=str(tmp_path))
+        try:
+            future = RecordingFuture()
+            task = messagepack.pack(Task(task_id=future.gc_task_id, task_buffer=buffer))
+            submit_packed(engine, future, task, {})
+            packed = future.result(timeout=60)
+        finally:
+            engine.shutdown()
+        assert future.settled_with == [packed]
+        result = messagepack.unpack(packed)
+        assert isinstance(result, Result) and not result.is_error
+        assert serializer.deserialize(result.data) == 1024
+
+
+def test_htex_names_its_interchange_process() -> None:
+    with contract("HighThroughputExecutor.interchange_proc", "parsl", "is set up in __init__"):
+        assert HighThroughputExecutor().interchange_proc is None
+
+
+def test_the_pids_recorded_are_the_interchange_and_the_local_blocks(tmp_path: Path) -> None:
+    with EmbeddedEngine(load_site("localhost"), run_dir=tmp_path) as embedded:
+        assert embedded.submit(pow, 2, 3).result(timeout=120) == 8  # a block is up now
+        with contract(
+            "HTEX.interchange_proc, LocalProvider.resources[...]['remote_pid']",
+            "parsl",
+            "hold the PIDs Parsl started",
+        ):
+            jobs = provider_jobs(embedded.engine)
+            assert jobs, "the local provider lists no job although a block ran a task"
+            interchange, *blocks = engine_process_ids(embedded.engine, jobs)
+            assert "interchange" in " ".join(psutil.Process(interchange).cmdline())
+            assert len(blocks) == len(jobs)
+            assert all(psutil.Process(pid).is_running() for pid in blocks)
