@@ -1,7 +1,9 @@
 """``Federation``: one ``concurrent.futures.Executor`` over many sites.
 
 Each ``submit`` becomes a logical task: validated and serialised once (size-checked
-against the service's limit), journalled, then placed on a site by the placement policy.
+against the service's limit), journalled, then placed on a site by the placement policy:
+by default held until a site can start it (:mod:`~chiltepin.federation.binding`), or
+handed out at once by a fixed split (:mod:`~chiltepin.federation.placement`).
 When a site fails under it (lost workers, killed batch job, endpoint offline, a refused
 submission that is not the user's fault) the task is placed again elsewhere, within a
 retry budget; the user's own exceptions are never retried. Whatever happens, each
@@ -42,7 +44,9 @@ from chiltepin.errors import ChiltepinError
 from chiltepin.federation import heap
 from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend
 from chiltepin.federation.backends.endpoint import reload_task_group
+from chiltepin.federation.binding import Binder
 from chiltepin.federation.budget import BudgetExceeded, meter_for
+from chiltepin.federation.estimates import Estimates
 from chiltepin.federation.failures import TaskLost, is_site_failure
 from chiltepin.federation.functions import FunctionRegistry
 from chiltepin.federation.journal import Journal, RunRecord, read_journal
@@ -132,6 +136,13 @@ class Federation(concurrent.futures.Executor):
         self.backends = [self._backend(r, status_poll_s) for r in resolved.values()]
         self.placement = Placement(self.backends, self.policy)
         self.stats = RunStats([b.name for b in self.backends])
+        self.estimates = Estimates([b.name for b in self.backends])
+        self.binder = Binder(
+            self.placement,
+            self.estimates,
+            {b.name: b.resolved.entry.prefetch for b in self.backends},
+            lambda task, backend: self._place(task, backend, windowed=True),
+        )
         self._futures: list[TaskFuture] = []  # every task's, in submission order
         self._functions_serialized: dict[int, tuple[Callable[..., Any], str]] = {}
         self._ids = itertools.count()
@@ -224,7 +235,7 @@ class Federation(concurrent.futures.Executor):
             self.cost.admit()
         wanted = frozenset(tags or ())
         parsed = parse_resources(resources)
-        self.placement.check_request(site, wanted)
+        self.placement.check_request(site, wanted, parsed, allowed)
         call = Call.of(self._serialized_function(fn), args, kwargs)
         task_id = f"t{next(self._ids):06d}"
         name = getattr(fn, "__qualname__", type(fn).__name__)
@@ -275,13 +286,26 @@ class Federation(concurrent.futures.Executor):
         self.stats.submitted()
 
     def _dispatch(self, task: LogicalTask) -> None:
+        """Hold ``task`` for late binding, or hand it to a site now (a fixed split)."""
+        policy = task.policy or self.policy
         try:
+            if policy is Policy.soonest:  # refuse now what no healthy site could take
+                self.placement.available(
+                    task.tags,
+                    pinned=task.pinned_site,
+                    excluded=task.excluded_sites,
+                    allowed=task.allowed,
+                    walltime=task.resources.walltime,
+                )
+                self.binder.hold(task)
+                return
             backend = self.placement.choose(
                 task.tags,
                 pinned=task.pinned_site,
                 excluded=task.excluded_sites,
                 allowed=task.allowed,
-                policy=task.policy,
+                policy=policy,
+                walltime=task.resources.walltime,
             )
         except NoSiteAvailable as err:
             current = task.current
@@ -290,8 +314,13 @@ class Federation(concurrent.futures.Executor):
             else:
                 task.resolve(current, error=err)
             return
+        self._place(task, backend)
+
+    def _place(self, task: LogicalTask, backend: Backend, *, windowed: bool = False) -> None:
+        """Start an attempt of ``task`` on ``backend`` (``windowed``: in its binding window)."""
         routing = backend.routing(task.resources)
         attempt = task.new_attempt(backend.name, routing)
+        attempt.in_window = windowed
         self.journal.attempt(
             task.id,
             attempt.number,
@@ -318,6 +347,7 @@ class Federation(concurrent.futures.Executor):
         if error is None:
             backend.submit(attempt, self._on_done)
             return
+        self.binder.finished(attempt)
         self._end_failed(attempt, error)
 
     @property
@@ -338,10 +368,12 @@ class Federation(concurrent.futures.Executor):
     def _on_done(self, attempt: Attempt, future: concurrent.futures.Future) -> None:  # type: ignore[type-arg]
         task = attempt.task
         backend = self.placement.backends[attempt.site]
+        self.binder.finished(attempt)
         error = concurrent.futures.CancelledError() if future.cancelled() else future.exception()
         if error is None:
             value, raw_record = future.result()  # what the probe returns
             where = record(raw_record)
+            self.estimates.ran(attempt.site, where["start"], where["end"])
             # Local engines hand over the result as the worker serialised it.
             payload = getattr(future, "serialized_result", None)
             payload = payload or SERIALIZER.serialize((value, where))
@@ -393,6 +425,7 @@ class Federation(concurrent.futures.Executor):
             task.resolve(attempt, error=error)
             return
         if is_site_failure(error):
+            self.estimates.failed(attempt.site)
             self._retry_elsewhere(task, attempt, error)
             return
         text = error.remote_data if isinstance(error, TaskExecutionFailed) else str(error)
@@ -515,6 +548,8 @@ class Federation(concurrent.futures.Executor):
                     future.cancel()
             elif wait:
                 concurrent.futures.wait(futures)
+            self.binder.close()
+            self.journal.estimates(self.estimates.snapshot())
             self._stop_watch.set()
             self._watcher.join()
             self._journal_remote_ids()
@@ -620,6 +655,7 @@ class Federation(concurrent.futures.Executor):
             for attempt in attempts:
                 backend = self.placement.backends[attempt.site]
                 assert isinstance(backend, EndpointBackend)
+                self.binder.adopted(attempt)
                 backend.adopt(attempt, self._on_done, futures.get(str(attempt.remote_id)))
 
     def _restore_outcome(

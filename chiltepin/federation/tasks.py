@@ -50,6 +50,7 @@ class Attempt:
     handle: Any = None  # the backend's own future, for remote ids and cancellation
     # This site's own call, when the task's arguments hold site paths (SitePath).
     site_call: Call | None = None
+    in_window: bool = False  # takes a place in its site's late-binding window
 
     @property
     def call(self) -> Call:

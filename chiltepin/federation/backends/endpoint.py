@@ -7,8 +7,8 @@ batches queued (up to 128 tasks per request). An executor whose
 submission thread died (the SDK stops an executor after a failed request) is replaced on
 next use. A monitor polls the endpoint's status while work is outstanding and, once the
 endpoint has been offline for longer than the site's grace period, marks the site
-unhealthy and hands its in-flight attempts back for failover; when the endpoint announced a
-stop and came back within the grace period (a restart), it re-places what it held then.
+unhealthy and hands its in-flight attempts back for failover; when the endpoint announces a
+stop, it hands them back at once. The same status gives the site's live workers.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from chiltepin.client.burst import Burst
 from chiltepin.client.compute import BudgetedClient
 from chiltepin.client.config import ResolvedSite
 from chiltepin.federation.backends.base import Backend, Completion, failed
+from chiltepin.federation.capacity import workers_of_status
 from chiltepin.federation.failures import SiteFailure
 from chiltepin.federation.functions import FunctionRegistry
 from chiltepin.federation.tasks import Attempt
@@ -126,10 +127,9 @@ class EndpointBackend(Backend):
 
     def _watch_status(self) -> None:
         offline_since: float | None = None
-        held_at_stop: list[Attempt] = []
         while not self._stop.wait(self._poll_s):
-            if not self.outstanding and self.healthy:
-                offline_since, held_at_stop = None, []
+            if not self.outstanding and self.healthy and self.accepting:
+                offline_since = None
                 continue
             try:
                 reply = self._client.get_endpoint_status(str(self.endpoint_id))
@@ -138,36 +138,40 @@ class EndpointBackend(Backend):
                 continue
             if reply.get("status") == "online":
                 offline_since = None
-                if held_at_stop:
-                    self._replace_lost(held_at_stop)
-                    held_at_stop = []
+                back, self.accepting = not self.accepting or not self.healthy, True
                 if not self.healthy:
                     log.warning("site %s is back online", self.name)
                     self.mark_healthy()
+                self._set_live_workers(workers_of_status(reply.get("details") or {}))
+                if back:
+                    self.on_capacity()
                 continue
-            if not held_at_stop and announced_stop(reply):
-                held_at_stop = self.in_flight()
+            self.accepting = False
+            self._set_live_workers(0)
+            if announced_stop(reply):
+                self._replace_stopped(self.in_flight())
             offline_since = offline_since or time.monotonic()
             if self.healthy and time.monotonic() - offline_since >= self._grace_s:
                 reason = f"endpoint {self.endpoint_id} offline for {self._grace_s:.0f} s"
                 self.mark_unhealthy(reason)
                 self.fail_in_flight(SiteFailure(self.name, reason))
-                held_at_stop = []
 
-    def _replace_lost(self, held: list[Attempt]) -> None:
-        """The endpoint stopped and came back: what it held when it stopped is gone.
+    def _replace_stopped(self, held: list[Attempt]) -> None:
+        """The endpoint announced a clean stop: what it held goes elsewhere at once.
 
         A user endpoint takes the tasks queued for it as fast as its engine accepts them and
         acknowledges each to the broker on hand-over, so a stop (an operator's restart, a
-        new configuration) ends them with no copy left to redeliver. A broker or network
-        blip is different: the endpoint lives on and still owns its tasks, and it never
-        announced a stop, so nothing is re-placed then. Waiting for the endpoint to be back
-        before re-placing keeps the new copies away from the one that is shutting down.
+        new configuration) may end them with no copy left to redeliver; waiting out the
+        grace period would idle them meanwhile. So they are placed again now, on sites
+        that can start them (this one takes no new work until it is back online). If it
+        comes back and runs some of them after all, those results arrive late: counted,
+        and dropped. A broker or network blip is different: the endpoint lives on and
+        still owns its tasks, and it never announced a stop, so nothing is re-placed then.
         """
-        error = SiteFailure(self.name, "the endpoint was restarted; the tasks it held died with it")
-        lost = self.fail_attempts(held, error)
-        if lost:
-            log.warning("site %s was restarted: placing its %d lost tasks again", self.name, lost)
+        error = SiteFailure(self.name, "the endpoint announced a stop; placing its tasks again")
+        moved = self.fail_attempts(held, error)
+        if moved:
+            log.warning("site %s is stopping: placing its %d tasks again", self.name, moved)
 
     def shutdown(self, *, cancel: bool) -> None:
         """Stop the executors without waiting for their futures: the federation has settled

@@ -1,0 +1,213 @@
+"""Late binding: tasks wait on the client until a site can start them.
+
+A fixed split hands each task to a site the moment it is submitted, so a slow batch
+queue or a stopped endpoint strands its share while other sites idle. Here the
+federation holds every task instead, and each site has a *window*: its live workers
+(:mod:`chiltepin.federation.capacity`; for a site that does not say, as many as it was
+seen running at once) plus a small prefetch. Only that many of the run's tasks are out
+at a site at once; when an attempt finishes, or a site's workers change, the next held
+task is released to the site expected to finish it first
+(:mod:`chiltepin.federation.estimates`).
+
+A site with no workers yet still has its prefetch: that many real tasks go to it, which
+is the demand that makes its provider ask the scheduler for nodes. Every site's queue so
+races, and whichever gets nodes first takes the rest of the work; the prefetched tasks
+of a site still waiting cost no node-hours until it starts them.
+
+Held tasks are queued by what they may use (pinned site, tags, allowed sites, sites
+already failed, walltime), so a pinned task waits only for its own site and never blocks
+tasks behind it that could go elsewhere. Across queues, the longest-waiting head goes first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chiltepin.federation.backends.base import Backend
+from chiltepin.federation.estimates import Estimates
+from chiltepin.federation.placement import Placement
+from chiltepin.federation.tasks import Attempt, LogicalTask
+
+TICK_S = 1.0  # how often held tasks are looked at without an event (a site's cool-down ends)
+
+Release = Callable[[LogicalTask, Backend], None]
+
+
+@dataclass
+class _Queue:
+    """Held tasks that may use the same sites, in submission order."""
+
+    sites: tuple[str, ...]
+    tasks: deque[tuple[int, LogicalTask]] = field(default_factory=deque)
+
+
+def _head(item: tuple[tuple[object, ...], _Queue]) -> int:
+    """A queue's place in line: when its first held task was submitted."""
+    tasks = item[1].tasks
+    return tasks[0][0] if tasks else -1
+
+
+class Binder:
+    """The held tasks, each site's window, and the release of the one to the other."""
+
+    def __init__(
+        self, placement: Placement, estimates: Estimates, prefetch: dict[str, int], release: Release
+    ) -> None:
+        self._placement = placement
+        self._backends = placement.backends
+        self._estimates = estimates
+        self._prefetch = prefetch
+        self._release = release
+        self._queues: dict[tuple[object, ...], _Queue] = {}
+        self._out = {name: 0 for name in self._backends}
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        for backend in self._backends.values():
+            backend.on_capacity = self.pump
+        self._ticker = threading.Thread(target=self._tick, name="chiltepin-binder", daemon=True)
+        self._ticker.start()
+
+    # -- what the federation tells it -----------------------------------------------------
+
+    def hold(self, task: LogicalTask) -> None:
+        """Queue ``task`` until a site it may use has room; release what can go now."""
+        key = (
+            task.pinned_site,
+            task.tags,
+            task.allowed,
+            frozenset(task.excluded_sites),
+            task.resources.walltime,
+        )
+        with self._lock:
+            queue = self._queues.get(key)
+            if queue is None:
+                queue = self._queues[key] = _Queue(self._sites_for(task))
+            queue.tasks.append((self._seq, task))
+            self._seq += 1
+        self.pump()
+
+    def adopted(self, attempt: Attempt) -> None:
+        """An attempt a previous client placed is out at its site: count it in the window."""
+        with self._lock:
+            attempt.in_window = True
+            self._out[attempt.site] += 1
+
+    def finished(self, attempt: Attempt) -> None:
+        """``attempt`` no longer takes a place in its site's window; release the next."""
+        with self._lock:
+            if not attempt.in_window:
+                return
+            attempt.in_window = False
+            self._out[attempt.site] -= 1
+        self.pump()
+
+    @property
+    def held(self) -> int:
+        with self._lock:
+            return sum(len(q.tasks) for q in self._queues.values())
+
+    def outstanding(self, site: str) -> int:
+        return self._out[site]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._ticker.join()
+
+    # -- windows and choices ----------------------------------------------------------------
+
+    def _sites_for(self, task: LogicalTask) -> tuple[str, ...]:
+        pool = self._placement.matching(
+            task.tags, task.pinned_site, task.allowed, task.resources.walltime
+        )
+        fresh = [b.name for b in pool if b.name not in task.excluded_sites]
+        return tuple(fresh or [b.name for b in pool])
+
+    def workers(self, site: str) -> int:
+        """Workers ``site`` has now: what it says, else as many as it ran at once."""
+        live = self._backends[site].live_workers
+        return live if live is not None else self._estimates[site].concurrency
+
+    def window(self, site: str) -> int:
+        """How many of this run's tasks may be out at ``site`` now."""
+        backend = self._backends[site]
+        if not (backend.healthy and backend.accepting):
+            return 0
+        return self.workers(site) + self._prefetch[site]
+
+    def expected_s(self, site: str) -> float:
+        """Seconds until a task released to ``site`` now would be done there."""
+        estimate = self._estimates[site]
+        run = estimate.run_s if estimate.run_s is not None else self._estimates.typical_run_s()
+        run = run or 0.0
+        workers = self.workers(site)
+        if workers == 0:
+            expected = (estimate.queue_wait_s or 0.0) + run
+        else:
+            ahead = max(0, self._out[site] - workers + 1)
+            expected = run * (1 + ahead / workers)
+        return expected / max(0.05, 1.0 - estimate.failure_rate)
+
+    def _throughput(self, site: str) -> float:
+        """Tasks per second ``site`` completes when busy (0 while unknown)."""
+        run = self._estimates[site].run_s
+        workers = self.workers(site)
+        if not run or not workers:
+            return 0.0
+        return workers / run * (1.0 - self._estimates[site].failure_rate)
+
+    def _choose(self, queue: _Queue, usable: list[str], free: dict[str, int]) -> str | None:
+        """The site the head of ``queue`` goes to now, or None to keep holding it.
+
+        Among usable sites with room, the one expected to finish it first, unless the
+        other sites would work off everything held here (and what they already have)
+        before that one finished this task: then it waits for them, which keeps the
+        tail of a run off a slow site.
+        """
+        open_sites = [s for s in usable if free[s] > 0]
+        if not open_sites:
+            return None
+        best = min(open_sites, key=self.expected_s)
+        others = [s for s in usable if s != best]
+        rate = sum(self._throughput(s) for s in others)
+        if rate > 0:
+            drain_s = (len(queue.tasks) + sum(self._out[s] for s in others)) / rate
+            if self.expected_s(best) > drain_s:
+                return None
+        return best
+
+    # -- releasing --------------------------------------------------------------------------
+
+    def pump(self) -> None:
+        """Release held tasks to sites with room, as many as fit."""
+        releases: list[tuple[LogicalTask, Backend]] = []
+        with self._lock:
+            free = {name: self.window(name) - self._out[name] for name in self._backends}
+            progressed = True
+            while progressed:
+                progressed = False
+                for key, queue in sorted(self._queues.items(), key=_head):
+                    while queue.tasks and queue.tasks[0][1].future.done():  # cancelled
+                        queue.tasks.popleft()
+                    if not queue.tasks:
+                        del self._queues[key]
+                        continue
+                    usable = [s for s in queue.sites if self.window(s) > 0]
+                    site = self._choose(queue, usable, free)
+                    if site is None:
+                        continue
+                    _, task = queue.tasks.popleft()
+                    self._estimates.asked(site, was_idle=self._out[site] == 0)
+                    free[site] -= 1
+                    self._out[site] += 1
+                    releases.append((task, self._backends[site]))
+                    progressed = True
+        for task, backend in releases:
+            self._release(task, backend)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(TICK_S):
+            self.pump()

@@ -1,0 +1,117 @@
+"""What the federation has learned about each site, from the tasks it ran there.
+
+Late binding places a task where it is expected to *finish* first, so it needs, per site:
+
+- how long a task runs there (the probe's start/end on the worker: a site three times
+  slower gets a third of the throughput, whatever its declared capacity says);
+- how long the site takes to start work once it is asked (from the moment the site was
+  handed work while idle to the first task starting there: a batch queue's wait);
+- how often its attempts fail for the site's own reasons;
+- how many tasks it ran at once, for a site whose status does not say how many workers
+  it has (a template-capable endpoint's parent reports none of its children's).
+
+Each is a running estimate (exponentially weighted, so a site that changes is followed);
+nothing is assumed before the first sample.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+WEIGHT = 0.2  # how much each new sample moves a running estimate
+OVERLAP_WINDOW = 64  # recent intervals whose overlap gives a site's observed concurrency
+
+
+def _blend(old: float | None, sample: float) -> float:
+    return sample if old is None else (1 - WEIGHT) * old + WEIGHT * sample
+
+
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    """The largest number of ``(start, end)`` intervals that overlap at one instant."""
+    edges = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    running = peak = 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+@dataclass
+class SiteEstimate:
+    """One site's running estimates (``None``: no sample yet)."""
+
+    site: str
+    run_s: float | None = None
+    queue_wait_s: float | None = None
+    failure_rate: float = 0.0
+    concurrency: int = 0
+    finished: int = 0
+    failures: int = 0
+    _asked_at: float | None = None  # wall clock when idle work was handed to the site
+    _recent: deque[tuple[float, float]] = field(
+        default_factory=lambda: deque(maxlen=OVERLAP_WINDOW)
+    )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "run_s": self.run_s,
+            "queue_wait_s": self.queue_wait_s,
+            "failure_rate": round(self.failure_rate, 4),
+            "concurrency": self.concurrency,
+            "finished": self.finished,
+            "failures": self.failures,
+        }
+
+
+class Estimates:
+    """Thread-safe per-site estimates, updated as attempts are handed out and finish."""
+
+    def __init__(self, sites: list[str]) -> None:
+        self._sites = {name: SiteEstimate(name) for name in sites}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, site: str) -> SiteEstimate:
+        return self._sites[site]
+
+    def asked(self, site: str, was_idle: bool) -> None:
+        """Work was handed to ``site``; if it had none, the queue-wait clock starts."""
+        with self._lock:
+            estimate = self._sites[site]
+            if was_idle and estimate._asked_at is None:
+                estimate._asked_at = time.time()
+
+    def ran(self, site: str, start: float, end: float) -> None:
+        """A task ran on ``site`` from ``start`` to ``end`` (the worker's clock)."""
+        with self._lock:
+            estimate = self._sites[site]
+            estimate.run_s = _blend(estimate.run_s, max(0.0, end - start))
+            if estimate._asked_at is not None:
+                wait = max(0.0, start - estimate._asked_at)
+                estimate.queue_wait_s = _blend(estimate.queue_wait_s, wait)
+                estimate._asked_at = None
+            estimate._recent.append((start, end))
+            estimate.concurrency = max(estimate.concurrency, most_at_once(list(estimate._recent)))
+            estimate.finished += 1
+            estimate.failure_rate = _blend(estimate.failure_rate, 0.0)
+
+    def failed(self, site: str) -> None:
+        """An attempt on ``site`` failed for the site's own reasons."""
+        with self._lock:
+            estimate = self._sites[site]
+            estimate.failures += 1
+            estimate.failure_rate = _blend(estimate.failure_rate, 1.0)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e.as_dict() for e in self._sites.values()]
+
+    def typical_run_s(self) -> float | None:
+        """The mean run time over the sites that have one: the guess for a site with none."""
+        with self._lock:
+            known = [e.run_s for e in self._sites.values() if e.run_s is not None]
+        return sum(known) / len(known) if known else None
