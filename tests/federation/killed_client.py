@@ -1,8 +1,9 @@
 """A client that fans out 40 tasks, then is SIGKILLed mid-run (run by the resume tests).
 
 argv: RUN_DIR LEDGER SITES_JSON [WAIT_REMOTE]. With WAIT_REMOTE it first waits until every
-task's remote id is in the journal (what a client that ran a few seconds has done), so
-the resumed run must collect from the endpoint rather than resubmit.
+placed task's remote id is in the journal (what a client that ran a few seconds has done),
+so the resumed run must collect those from the endpoint rather than resubmit; the tasks
+late binding still held are placed by the resumed run.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def main() -> None:
     journal = Path(run_dir) / "journal.jsonl"
     deadline = time.monotonic() + 60
     while wait_remote and time.monotonic() < deadline:
-        if journal.read_text().count('"e":"remote"') >= TASKS:
+        text = journal.read_text()
+        if 0 < text.count('"e":"attempt"') <= text.count('"e":"remote"'):
             break
         time.sleep(0.2)
     print("killing myself with tasks in flight", flush=True)
