@@ -4,7 +4,9 @@ Per site: tasks placed, successes, failures, retries, failovers, task time (medi
 queue wait, batch jobs used, node-hours and cost. Where and when each attempt ran comes
 from the probe's record (:mod:`chiltepin.probe`); node-hours are, per batch job,
 its nodes times the span from its first task's start to its last task's end: a lower
-bound of what the scheduler charges (it also counts start-up and idle time).
+bound of what the scheduler charges (it also counts start-up and idle time). Beside what
+happened, the report keeps what late-binding placement believed of each site when the
+run ended (its running estimates), so a surprising split can be traced to its cause.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class RunReport:
     sites: list[SiteReport]
     jobs: list[Job] = field(default_factory=list)
     intervals: list[Interval] = field(default_factory=list)
+    estimates: list[dict[str, Any]] = field(default_factory=list)  # placement's beliefs
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class RunReport:
             "started": self.started,
             "ended": self.ended,
             "sites": [asdict(s) for s in self.sites],
+            "estimates": self.estimates,
             "jobs": [{**asdict(j), "node_hours": j.node_hours} for j in self.jobs],
         }
 
@@ -158,4 +162,5 @@ def build_report(run_dir: Path) -> RunReport:
         sites=sorted(per_site.values(), key=lambda r: r.site),
         jobs=jobs,
         intervals=intervals,
+        estimates=record.estimates,
     )
