@@ -11,8 +11,13 @@ task is released to the site expected to finish it first
 
 A site with no workers yet still has its prefetch: that many real tasks go to it, which
 is the demand that makes its provider ask the scheduler for nodes. Every site's queue so
-races, and whichever gets nodes first takes the rest of the work; the prefetched tasks
-of a site still waiting cost no node-hours until it starts them.
+races, and whichever gets nodes first takes the rest of the work. So that those few
+tasks are not stranded behind a slow queue, once nothing is held that another site's
+idle workers could take, a task waiting on a site with no workers (after ``race_after_s``)
+is raced there too: the first result wins, the other is a counted and dropped duplicate,
+and no task runs more than twice. The cost is bounded by the prefetch: at most that many
+duplicate task runs per cold site, each only if its nodes do come, so at most
+``prefetch`` x task time of node-hours per site and race.
 
 Held tasks are queued by what they may use (pinned site, tags, allowed sites, sites
 already failed, walltime), so a pinned task waits only for its own site and never blocks
@@ -22,6 +27,7 @@ tasks behind it that could go elsewhere. Across queues, the longest-waiting head
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,8 +38,10 @@ from chiltepin.federation.placement import Placement
 from chiltepin.federation.tasks import Attempt, LogicalTask
 
 TICK_S = 1.0  # how often held tasks are looked at without an event (a site's cool-down ends)
+RACE_AFTER_S = 5.0  # how long a task may wait on a site with no workers before it is raced
+RACE_AFTER_RUNS = 3  # ...or this many typical run times, when the site does not say workers
 
-Release = Callable[[LogicalTask, Backend], None]
+Release = Callable[[LogicalTask, Backend, bool], None]  # (task, site, race)
 
 
 @dataclass
@@ -54,13 +62,20 @@ class Binder:
     """The held tasks, each site's window, and the release of the one to the other."""
 
     def __init__(
-        self, placement: Placement, estimates: Estimates, prefetch: dict[str, int], release: Release
+        self,
+        placement: Placement,
+        estimates: Estimates,
+        prefetch: dict[str, int],
+        release: Release,
+        *,
+        race_after_s: float = RACE_AFTER_S,
     ) -> None:
         self._placement = placement
         self._backends = placement.backends
         self._estimates = estimates
         self._prefetch = prefetch
         self._release = release
+        self.race_after_s = race_after_s
         self._queues: dict[tuple[object, ...], _Queue] = {}
         self._out = {name: 0 for name in self._backends}
         self._seq = 0
@@ -206,8 +221,51 @@ class Binder:
                     releases.append((task, self._backends[site]))
                     progressed = True
         for task, backend in releases:
-            self._release(task, backend)
+            self._release(task, backend, False)
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_S):
             self.pump()
+            self.race()
+
+    def _cold(self, site: str, now: float) -> bool:
+        """Whether ``site``'s tasks have waited long enough for workers to race them."""
+        since = self._estimates.waiting_since(site)
+        if since is None:
+            return False
+        live = self._backends[site].live_workers
+        if live is not None:  # the site says: race only while it has no workers at all
+            return live == 0 and now - since >= self.race_after_s
+        typical = self._estimates.typical_run_s() or 0.0
+        return now - since >= max(self.race_after_s, RACE_AFTER_RUNS * typical)
+
+    def race(self) -> None:
+        """Start tasks waiting on a site with no workers also where workers are idle and
+        nothing held could use them."""
+        now = time.time()
+        races: list[tuple[LogicalTask, Backend]] = []
+        with self._lock:
+            waiting = {s for q in self._queues.values() if q.tasks for s in q.sites}
+            idle = {
+                s: self.workers(s) - self._out[s]
+                for s, b in self._backends.items()
+                if s not in waiting and b.healthy and b.accepting
+            }
+            idle = {s: n for s, n in idle.items() if n > 0}
+            cold = [s for s in self._backends if idle and self._cold(s, now)]
+            for site in cold:
+                for attempt in self._backends[site].in_flight():
+                    task = attempt.task
+                    if not attempt.in_window or task.was_raced or task.future.done():
+                        continue
+                    target = next(
+                        (s for s in self._sites_for(task) if s != site and idle.get(s, 0) > 0),
+                        None,
+                    )
+                    if target is None:
+                        continue
+                    idle[target] -= 1
+                    self._out[target] += 1
+                    races.append((task, self._backends[target]))
+        for task, backend in races:
+            self._release(task, backend, True)

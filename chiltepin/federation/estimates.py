@@ -106,6 +106,11 @@ class Estimates:
             estimate.failures += 1
             estimate.failure_rate = _blend(estimate.failure_rate, 1.0)
 
+    def waiting_since(self, site: str) -> float | None:
+        """Since when (wall clock) ``site`` has had work and started none of it, if so."""
+        with self._lock:
+            return self._sites[site]._asked_at
+
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:
             return [e.as_dict() for e in self._sites.values()]

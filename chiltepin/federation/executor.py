@@ -141,7 +141,7 @@ class Federation(concurrent.futures.Executor):
             self.placement,
             self.estimates,
             {b.name: b.resolved.entry.prefetch for b in self.backends},
-            lambda task, backend: self._place(task, backend, windowed=True),
+            lambda task, backend, race: self._place(task, backend, windowed=True, race=race),
         )
         self._futures: list[TaskFuture] = []  # every task's, in submission order
         self._functions_serialized: dict[int, tuple[Callable[..., Any], str]] = {}
@@ -316,11 +316,16 @@ class Federation(concurrent.futures.Executor):
             return
         self._place(task, backend)
 
-    def _place(self, task: LogicalTask, backend: Backend, *, windowed: bool = False) -> None:
-        """Start an attempt of ``task`` on ``backend`` (``windowed``: in its binding window)."""
+    def _place(
+        self, task: LogicalTask, backend: Backend, *, windowed: bool = False, race: bool = False
+    ) -> None:
+        """Start an attempt of ``task`` on ``backend`` (``windowed``: in its binding window;
+        ``race``: beside the task's attempt that waits on a site with no workers yet)."""
         routing = backend.routing(task.resources)
-        attempt = task.new_attempt(backend.name, routing)
+        attempt = task.new_attempt(backend.name, routing, race=race)
         attempt.in_window = windowed
+        if race:
+            self.stats.bump(backend.name, "raced")
         self.journal.attempt(
             task.id,
             attempt.number,
@@ -416,6 +421,8 @@ class Federation(concurrent.futures.Executor):
             if self.cost is not None:
                 self.cost.record(attempt.site, where)
             backend.record_submission_ok()
+        elif task.was_raced:  # the other attempt of a race won: this run was a duplicate
+            self.stats.bump(attempt.site, "duplicates")
 
     def _failed(self, attempt: Attempt, backend: Backend, error: BaseException) -> None:
         task = attempt.task
@@ -426,6 +433,11 @@ class Federation(concurrent.futures.Executor):
             return
         if is_site_failure(error):
             self.estimates.failed(attempt.site)
+            if task.withdraw(attempt):  # it lost a race by failing; the other attempt runs on
+                log.info(
+                    "task %s: %s failed (%s) beside a racing attempt", task.id, attempt.site, error
+                )
+                return
             self._retry_elsewhere(task, attempt, error)
             return
         text = error.remote_data if isinstance(error, TaskExecutionFailed) else str(error)

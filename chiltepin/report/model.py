@@ -127,7 +127,7 @@ def build_report(run_dir: Path) -> RunReport:
         outcome = task.outcome
         if outcome is None or not task.attempts:
             continue
-        final = task.attempts[-1]
+        final = next((a for a in task.attempts if a.number == outcome["n"]), task.attempts[-1])
         times.append(outcome["t"])
         if not outcome["ok"]:
             site(final.site).failures += 1

@@ -13,6 +13,7 @@ import pytest
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import read_journal
+from chiltepin.system.waiting import wait_until
 from tests.federation import tasks
 
 FAST = ["tolerance.worker_heartbeat_period=1", "tolerance.worker_heartbeat_threshold=3"]
@@ -138,3 +139,28 @@ def test_held_tasks_fail_fast_when_no_healthy_site_may_take_them(tmp_path: Path)
         with pytest.raises(ChiltepinError, match="site 'slow' is unavailable: stopped for"):
             future.result(10)
         assert fed.submit(tasks.square, 2).result(60) == 4
+
+
+def test_tasks_waiting_on_a_site_without_workers_are_raced_and_the_duplicate_dropped(
+    tmp_path: Path,
+) -> None:
+    """``cold`` takes 12 s to start its workers (a batch queue's wait): its prefetched tasks
+    are raced on ``warm``'s idle workers and settle there; when ``cold`` finally runs them
+    too, those results are counted as duplicates and dropped."""
+    both = sites()
+    both["cold"] = {**both.pop("slow"), "set": [*FAST, 'worker_init=["sleep 12"]']}
+    both["warm"] = both.pop("fast")
+    with Federation(both, run_dir=tmp_path, progress=False) as fed:
+        futures = [fed.submit(tasks.paced, i, 0.2) for i in range(8)]
+        assert [f.result(60) for f in futures] == list(range(8))
+        raced = [f for f in futures if f.attempts == 2]
+        assert len(raced) == PREFETCH and {f.site for f in raced} == {"warm"}
+        wait_until(
+            lambda: {c.site: c.duplicates for c in fed.summary()}["cold"] == PREFETCH,
+            60,
+            what="cold's late runs to come back as duplicates",
+        )
+        summary = {c.site: c for c in fed.summary()}
+    assert summary["warm"].raced == PREFETCH and summary["cold"].done == 0
+    lines = (tmp_path / "journal.jsonl").read_text().splitlines()
+    assert sum('"e":"done"' in line for line in lines) == 8  # each task settled once
