@@ -4,7 +4,8 @@ A fixed split hands each task to a site the moment it is submitted, so a slow ba
 queue or a stopped endpoint strands its share while other sites idle. Here the
 federation holds every task instead, and each site has a *window*: its live workers
 (:mod:`chiltepin.federation.capacity`; for a site that does not say, as many as it was
-seen running at once) plus a small prefetch. Only that many of the run's tasks are out
+seen running at once) plus a small prefetch (more where tasks are shorter than the round
+trip to the site's workers, enough to keep them busy). Only that many of the run's tasks are out
 at a site at once; when an attempt finishes, or a site's workers change, the next held
 task is released to the site expected to finish it first
 (:mod:`chiltepin.federation.estimates`).
@@ -151,7 +152,8 @@ class Binder:
         backend = self._backends[site]
         if not (backend.healthy and backend.accepting):
             return 0
-        return self.workers(site) + self._prefetch[site]
+        workers = self.workers(site)
+        return workers + max(self._prefetch[site], self._estimates.in_transit(site, workers))
 
     def expected_s(self, site: str) -> float:
         """Seconds until a task released to ``site`` now would be done there."""

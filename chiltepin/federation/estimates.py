@@ -8,7 +8,12 @@ Late binding places a task where it is expected to *finish* first, so it needs, 
   handed work while idle to the first task starting there: a batch queue's wait);
 - how often its attempts fail for the site's own reasons;
 - how many tasks it ran at once, for a site whose status does not say how many workers
-  it has (a template-capable endpoint's parent reports none of its children's).
+  it has (a template-capable endpoint's parent reports none of its children's);
+- how long a task takes to reach a worker and its result to come back (the round trip a
+  window must cover: tasks shorter than it need more than a small prefetch to keep the
+  workers busy). Only the way back is measured (a task's end on its worker to its result
+  here) and the way out taken to cost the same: a task's wait from release to start also
+  counts the time it queued for a busy worker, which grows with the window itself.
 
 Each is a running estimate (exponentially weighted, so a site that changes is followed);
 nothing is assumed before the first sample.
@@ -16,6 +21,7 @@ nothing is assumed before the first sample.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -24,6 +30,7 @@ from typing import Any
 
 WEIGHT = 0.2  # how much each new sample moves a running estimate
 OVERLAP_WINDOW = 64  # recent intervals whose overlap gives a site's observed concurrency
+MAX_PIPELINE = 10_000  # the most tasks a window keeps in transit per site
 
 
 def _blend(old: float | None, sample: float) -> float:
@@ -51,10 +58,15 @@ class SiteEstimate:
     concurrency: int = 0
     finished: int = 0
     failures: int = 0
+    return_s: float | None = None  # from a task's end on its worker to its result here
     _asked_at: float | None = None  # wall clock when idle work was handed to the site
     _recent: deque[tuple[float, float]] = field(
         default_factory=lambda: deque(maxlen=OVERLAP_WINDOW)
     )
+
+    @property
+    def round_trip_s(self) -> float | None:
+        return None if self.return_s is None else 2 * self.return_s
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +75,7 @@ class SiteEstimate:
             "queue_wait_s": self.queue_wait_s,
             "failure_rate": round(self.failure_rate, 4),
             "concurrency": self.concurrency,
+            "round_trip_s": self.round_trip_s,
             "finished": self.finished,
             "failures": self.failures,
         }
@@ -86,9 +99,11 @@ class Estimates:
                 estimate._asked_at = time.time()
 
     def ran(self, site: str, start: float, end: float) -> None:
-        """A task ran on ``site`` from ``start`` to ``end`` (the worker's clock)."""
+        """A task ran on ``site`` from ``start`` to ``end`` (the worker's clock); its
+        result is here now."""
         with self._lock:
             estimate = self._sites[site]
+            estimate.return_s = _blend(estimate.return_s, max(0.0, time.time() - end))
             estimate.run_s = _blend(estimate.run_s, max(0.0, end - start))
             if estimate._asked_at is not None:
                 wait = max(0.0, start - estimate._asked_at)
@@ -105,6 +120,16 @@ class Estimates:
             estimate = self._sites[site]
             estimate.failures += 1
             estimate.failure_rate = _blend(estimate.failure_rate, 1.0)
+
+    def in_transit(self, site: str, workers: int) -> int:
+        """Tasks a window must hold beyond ``workers`` to keep them busy across the round
+        trip (0 until the site has returned results)."""
+        with self._lock:
+            estimate = self._sites[site]
+            trip, run = estimate.round_trip_s, estimate.run_s
+        if trip is None or run is None:
+            return 0
+        return min(MAX_PIPELINE, math.ceil(workers * trip / max(run, 1e-4)))
 
     def waiting_since(self, site: str) -> float | None:
         """Since when (wall clock) ``site`` has had work and started none of it, if so."""
