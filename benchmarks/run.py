@@ -24,7 +24,7 @@ from rich.table import Table
 from benchmarks.figures import Figure
 from chiltepin.cli.console import console
 
-BENCHMARKS = ["local_throughput", "memory", "failover", "standin", "bridge", "staging"]
+BENCHMARKS = ["local_throughput", "memory", "failover", "standin", "bridge", "staging", "placement"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
