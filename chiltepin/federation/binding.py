@@ -27,6 +27,7 @@ tasks behind it that could go elsewhere. Across queues, the longest-waiting head
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -38,6 +39,7 @@ from chiltepin.federation.estimates import Estimates
 from chiltepin.federation.placement import Placement
 from chiltepin.federation.tasks import Attempt, LogicalTask
 
+log = logging.getLogger(__name__)
 TICK_S = 1.0  # how often held tasks are looked at without an event (a site's cool-down ends)
 RACE_AFTER_S = 5.0  # how long a task may wait on a site with no workers before it is raced
 RACE_AFTER_RUNS = 3  # ...or this many typical run times, when the site does not say workers
@@ -129,9 +131,15 @@ class Binder:
     def outstanding(self, site: str) -> int:
         return self._out[site]
 
-    def close(self) -> None:
+    def close(self, *, cancel: bool) -> None:
+        """Release nothing more; with ``cancel``, cancel what is still held."""
         self._stop.set()
         self._ticker.join()
+        with self._lock:
+            held = [task for q in self._queues.values() for _, task in q.tasks]
+            self._queues.clear()
+        for task in held if cancel else ():
+            task.future.cancel()
 
     # -- windows and choices ----------------------------------------------------------------
 
@@ -201,6 +209,8 @@ class Binder:
     def pump(self) -> None:
         """Release held tasks to sites with room, as many as fit."""
         releases: list[tuple[LogicalTask, Backend]] = []
+        if self._stop.is_set():
+            return
         with self._lock:
             free = {name: self.window(name) - self._out[name] for name in self._backends}
             progressed = True
@@ -222,8 +232,22 @@ class Binder:
                     self._out[site] += 1
                     releases.append((task, self._backends[site]))
                     progressed = True
+        self._hand_over(releases, race=False)
+
+    def _hand_over(self, releases: list[tuple[LogicalTask, Backend]], *, race: bool) -> None:
+        """Start the chosen attempts. One that cannot even start ends its task with the
+        error (as a fixed split's submit would raise it) and gives its place back."""
         for task, backend in releases:
-            self._release(task, backend, False)
+            try:
+                self._release(task, backend, race)
+            except Exception as err:
+                log.exception("task %s could not be placed on %s", task.id, backend.name)
+                attempt = task.current
+                if attempt is None or attempt.site != backend.name or not attempt.in_window:
+                    with self._lock:
+                        self._out[backend.name] -= 1
+                if not task.future.done():
+                    task.future.set_exception(err)
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_S):
@@ -269,5 +293,4 @@ class Binder:
                     idle[target] -= 1
                     self._out[target] += 1
                     races.append((task, self._backends[target]))
-        for task, backend in races:
-            self._release(task, backend, True)
+        self._hand_over(races, race=True)

@@ -560,7 +560,7 @@ class Federation(concurrent.futures.Executor):
                     future.cancel()
             elif wait:
                 concurrent.futures.wait(futures)
-            self.binder.close()
+            self.binder.close(cancel=cancel_futures or not wait)
             self.journal.estimates(self.estimates.snapshot())
             self._stop_watch.set()
             self._watcher.join()
