@@ -324,14 +324,14 @@ class Federation(concurrent.futures.Executor):
         routing = backend.routing(task.resources)
         attempt = task.new_attempt(backend.name, routing, race=race)
         attempt.in_window = windowed
+        routed = {
+            "options": routing.options,
+            "resource_specification": routing.resource_specification,
+        }
         if race:
             self.stats.bump(backend.name, "raced")
-        self.journal.attempt(
-            task.id,
-            attempt.number,
-            backend.name,
-            {"options": routing.options, "resource_specification": routing.resource_specification},
-        )
+            routed["race"] = True
+        self.journal.attempt(task.id, attempt.number, backend.name, routed)
         self.stats.bump(backend.name, "tasks")
         call = attempt.call
         if not (task.stage_in or has_site_paths(call.args, call.kwargs)):

@@ -163,6 +163,7 @@ class AttemptRecord:
     options: dict[str, Any]
     resource_specification: dict[str, Any]
     submitted: float = 0.0
+    race: bool = False  # started beside the one before it, not after it failed
     remote: str | None = None
     task_group: str | None = None
 
@@ -221,6 +222,7 @@ def read_journal(run_dir: Path) -> RunRecord:
                     options=event.get("options", {}),
                     resource_specification=event.get("resource_specification", {}),
                     submitted=event["t"],
+                    race=event.get("race", False),
                 )
             )
         elif kind == "remote":

@@ -121,6 +121,8 @@ def build_report(run_dir: Path) -> RunReport:
             site(attempt.site).tasks += 1
             times.append(attempt.submitted)
         for earlier, later in zip(task.attempts, task.attempts[1:], strict=False):
+            if later.race:  # a race is not a retry: the earlier attempt ran on
+                continue
             site(earlier.site).retries += 1
             if later.site != earlier.site:
                 site(earlier.site).failovers += 1

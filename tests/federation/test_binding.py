@@ -13,6 +13,7 @@ import pytest
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import read_journal
+from chiltepin.report import build_report
 from chiltepin.system.waiting import wait_until
 from tests.federation import tasks
 
@@ -164,3 +165,5 @@ def test_tasks_waiting_on_a_site_without_workers_are_raced_and_the_duplicate_dro
     assert summary["warm"].raced == PREFETCH and summary["cold"].done == 0
     lines = (tmp_path / "journal.jsonl").read_text().splitlines()
     assert sum('"e":"done"' in line for line in lines) == 8  # each task settled once
+    report = {r.site: r for r in build_report(tmp_path).sites}
+    assert report["cold"].tasks == PREFETCH and report["cold"].retries == 0  # a race, no retry
