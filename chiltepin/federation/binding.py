@@ -128,9 +128,6 @@ class Binder:
         with self._lock:
             return sum(len(q.tasks) for q in self._queues.values())
 
-    def outstanding(self, site: str) -> int:
-        return self._out[site]
-
     def close(self, *, cancel: bool) -> None:
         """Release nothing more; with ``cancel``, cancel what is still held."""
         self._stop.set()
@@ -189,18 +186,19 @@ class Binder:
 
         Among usable sites with room, the one expected to finish it first, unless the
         other sites would work off everything held here (and what they already have)
-        before that one finished this task: then it waits for them, which keeps the
-        tail of a run off a slow site.
+        and finish this task too before that one could: then it waits for them, which
+        keeps the tail of a run off a slow site.
         """
         open_sites = [s for s in usable if free[s] > 0]
         if not open_sites:
             return None
         best = min(open_sites, key=self.expected_s)
-        others = [s for s in usable if s != best]
-        rate = sum(self._throughput(s) for s in others)
-        if rate > 0:
+        others = [s for s in usable if s != best and self._throughput(s) > 0]
+        if others:
+            rate = sum(self._throughput(s) for s in others)
             drain_s = (len(queue.tasks) + sum(self._out[s] for s in others)) / rate
-            if self.expected_s(best) > drain_s:
+            quickest = min(self._estimates[s].run_s or 0.0 for s in others)
+            if self.expected_s(best) > drain_s + quickest:
                 return None
         return best
 
