@@ -42,6 +42,8 @@ def test_killed_client_is_resumed_and_every_result_collected(tmp_path: Path) -> 
     assert 0 < sum(t.outcome is not None for t in before.tasks.values()) < 40
     held = [t.id for t in before.tasks.values() if not t.attempts]
     assert held, "late binding held no task on the client when it was killed"
+    status = CliRunner().invoke(cli, ["run", "status", str(run_dir), "--json"])
+    assert json.loads(status.output)["held"] == len(held)
 
     result = CliRunner().invoke(cli, ["run", "resume", str(run_dir), "--no-progress"])
     assert result.exit_code == 0, result.output
