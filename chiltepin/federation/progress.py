@@ -18,7 +18,8 @@ from chiltepin.federation.stats import RunStats, SiteCounts
 
 def summary_table(counts: list[SiteCounts], title: str = "Run summary") -> Table:
     table = Table(title=title)
-    for column in ("site", "tasks", "done", "failed", "retries", "failovers", "late results"):
+    columns = ("site", "tasks", "done", "failed", "retries", "failovers", "late results")
+    for column in (*columns, "raced", "duplicates"):
         table.add_column(column, justify="left" if column == "site" else "right")
     for c in counts:
         table.add_row(
@@ -29,10 +30,12 @@ def summary_table(counts: list[SiteCounts], title: str = "Run summary") -> Table
             str(c.retries),
             str(c.failovers),
             str(c.late),
+            str(c.raced),
+            str(c.duplicates),
         )
     total = [
         sum(getattr(c, f) for c in counts)
-        for f in ("tasks", "done", "failed", "retries", "failovers", "late")
+        for f in ("tasks", "done", "failed", "retries", "failovers", "late", "raced", "duplicates")
     ]
     table.add_row("[bold]all", *(f"[bold]{v}" for v in total))
     return table
