@@ -23,6 +23,10 @@ duplicate task runs per cold site, each only if its nodes do come, so at most
 Held tasks are queued by what they may use (pinned site, tags, allowed sites, sites
 already failed, walltime), so a pinned task waits only for its own site and never blocks
 tasks behind it that could go elsewhere. Across queues, the longest-waiting head goes first.
+Tasks that may use one site only are not held to its window: holding them keeps no choice
+open, and all of them at the site is what tells its provider how many nodes to ask for
+(a window's worth may not, when a hung block still counts as running). They wait on the
+client only while the site is out (unhealthy, or offline after announcing a stop).
 """
 
 from __future__ import annotations
@@ -221,14 +225,19 @@ class Binder:
                         del self._queues[key]
                         continue
                     usable = [s for s in queue.sites if self.window(s) > 0]
-                    site = self._choose(queue, usable, free)
+                    if len(queue.sites) == 1:  # no choice to keep open: all go, if it may
+                        site = usable[0] if usable else None
+                        taken = len(queue.tasks)
+                    else:
+                        site, taken = self._choose(queue, usable, free), 1
                     if site is None:
                         continue
-                    _, task = queue.tasks.popleft()
-                    self._estimates.asked(site, was_idle=self._out[site] == 0)
-                    free[site] -= 1
-                    self._out[site] += 1
-                    releases.append((task, self._backends[site]))
+                    for _ in range(taken):
+                        _, task = queue.tasks.popleft()
+                        self._estimates.asked(site, was_idle=self._out[site] == 0)
+                        free[site] -= 1
+                        self._out[site] += 1
+                        releases.append((task, self._backends[site]))
                     progressed = True
         self._hand_over(releases, race=False)
 

@@ -16,7 +16,11 @@ from chiltepin.federation import Federation
 from chiltepin.federation.journal import read_journal
 
 REPO = Path(__file__).resolve().parents[2]
-SITES = {"only": {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 2}}}
+# Two sites: a task that may use one site only is never held (there is no choice to keep).
+SITES = {
+    name: {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 2}}
+    for name in ("one", "two")
+}
 
 
 def test_killed_client_is_resumed_and_every_result_collected(tmp_path: Path) -> None:

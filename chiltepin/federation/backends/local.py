@@ -60,6 +60,8 @@ class LocalBackend(Backend):
             with self._engines_lock:
                 engines = list(self._engines.values())
             try:
+                for engine in engines:
+                    engine.record_new_blocks()
                 workers = sum(
                     workers_of_managers(e.engine.get_connected_managers()) for e in engines
                 )
