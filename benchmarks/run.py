@@ -32,6 +32,7 @@ BENCHMARKS = [
     "bridge",
     "staging",
     "wakeups",
+    "placement",
 ]
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -109,7 +109,7 @@ class _CallFuture(EngineFuture):
         self.set_running_or_notify_cancel()
 
     def set_result(self, result: Any) -> None:
-        self._embedded._noticed_result()
+        self._embedded.record_new_blocks()
         try:
             unpacked = messagepack.unpack(result)
             assert isinstance(unpacked, Result)
@@ -226,9 +226,10 @@ class EmbeddedEngine:
         submit_packed(self.engine, future, packed, resource_specification or {})
         return future
 
-    def _noticed_result(self) -> None:
-        """A result came back: re-record the processes if the provider started (or
-        replaced) a block since they were last written."""
+    def record_new_blocks(self) -> None:
+        """Re-record the processes if the provider started (or replaced) a block since they
+        were last written: called as results come back, and by whoever watches the engine
+        meanwhile (a block started for tasks that have not finished yet is recorded too)."""
         engine = self._engine
         if engine is not None and len(provider_jobs(engine)) != self._recorded_jobs:
             self._record_processes()

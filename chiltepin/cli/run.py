@@ -28,12 +28,13 @@ def command() -> None:
 @_run_dir
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(run_dir: Path, as_json: bool) -> None:
-    """Count the run's tasks by state, from its journal (no service is contacted)."""
+    """Count the run's tasks by state, from its journal (no service is contacted):
+    held (submitted, not yet placed on a site), pending (placed), done, failed."""
     record = read_journal(run_dir)
     states: Counter[str] = Counter()
     for task in record.tasks.values():
         if task.outcome is None:
-            states["pending"] += 1
+            states["pending" if task.attempts else "held"] += 1
         else:
             states["succeeded" if task.outcome["ok"] else "failed"] += 1
     summary = {"run_dir": str(run_dir), "tasks": len(record.tasks), **states}

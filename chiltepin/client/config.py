@@ -3,7 +3,7 @@
 The shipped site files describe machines; this file says which of them *you* use and
 how to reach them::
 
-    policy: capacity
+    policy: soonest
     retries: 3
     sites:
       hera:
@@ -42,6 +42,7 @@ class SiteKind(str, Enum):
 
 
 class Policy(str, Enum):
+    soonest = "soonest"  # late binding: held until a site can start it (the default)
     round_robin = "round_robin"
     capacity = "capacity"
     least_loaded = "least_loaded"
@@ -64,6 +65,9 @@ class SiteEntry(BaseModel):
     offline_grace_s: float = Field(
         60.0, gt=0, le=86400, description="seconds an endpoint may be offline before failover"
     )
+    prefetch: int = Field(
+        2, ge=1, le=10000, description="tasks out at the site beyond its live workers (soonest)"
+    )
 
     @model_validator(mode="after")
     def _kind_matches(self) -> SiteEntry:
@@ -82,7 +86,7 @@ class FederationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sites: dict[SafeName, SiteEntry] = Field(min_length=1)
-    policy: Policy = Policy.capacity
+    policy: Policy = Policy.soonest
     retries: int = Field(3, ge=0, le=100, description="resubmissions after site failures")
     run_dir: str | None = Field(None, description="where run journals go")
     gc_freeze: bool = Field(

@@ -1,7 +1,9 @@
 """``Federation``: one ``concurrent.futures.Executor`` over many sites.
 
 Each ``submit`` becomes a logical task: validated and serialised once (size-checked
-against the service's limit), journalled, then placed on a site by the placement policy.
+against the service's limit), journalled, then placed on a site by the placement policy:
+by default held until a site can start it (:mod:`~chiltepin.federation.binding`), or
+handed out at once by a fixed split (:mod:`~chiltepin.federation.placement`).
 When a site fails under it (lost workers, killed batch job, endpoint offline, a refused
 submission that is not the user's fault) the task is placed again elsewhere, within a
 retry budget; the user's own exceptions are never retried. Whatever happens, each
@@ -41,7 +43,9 @@ from chiltepin.embedded import reap_leftovers
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend
 from chiltepin.federation.backends.endpoint import reload_task_group
+from chiltepin.federation.binding import Binder
 from chiltepin.federation.budget import BudgetExceeded, meter_for
+from chiltepin.federation.estimates import Estimates
 from chiltepin.federation.failures import TaskLost, is_site_failure
 from chiltepin.federation.functions import FunctionRegistry
 from chiltepin.federation.gc_freeze import freeze_for_run, thaw_after_run
@@ -136,6 +140,13 @@ class Federation(concurrent.futures.Executor):
         self.backends = [self._backend(r, status_poll_s) for r in resolved.values()]
         self.placement = Placement(self.backends, self.policy)
         self.stats = RunStats([b.name for b in self.backends])
+        self.estimates = Estimates([b.name for b in self.backends])
+        self.binder = Binder(
+            self.placement,
+            self.estimates,
+            {b.name: b.resolved.entry.prefetch for b in self.backends},
+            lambda task, backend, race: self._place(task, backend, windowed=True, race=race),
+        )
         self._futures: list[TaskFuture] = []  # every task's, in submission order
         self._functions_serialized: dict[int, tuple[Callable[..., Any], str]] = {}
         self._ids = itertools.count()
@@ -229,7 +240,7 @@ class Federation(concurrent.futures.Executor):
             self.cost.admit()
         wanted = frozenset(tags or ())
         parsed = parse_resources(resources)
-        self.placement.check_request(site, wanted)
+        self.placement.check_request(site, wanted, parsed, allowed)
         call = Call.of(self._serialized_function(fn), args, kwargs)
         task_id = f"t{next(self._ids):06d}"
         name = getattr(fn, "__qualname__", type(fn).__name__)
@@ -280,13 +291,26 @@ class Federation(concurrent.futures.Executor):
         self.stats.submitted()
 
     def _dispatch(self, task: LogicalTask) -> None:
+        """Hold ``task`` for late binding, or hand it to a site now (a fixed split)."""
+        policy = task.policy or self.policy
         try:
+            if policy is Policy.soonest:  # refuse now what no healthy site could take
+                self.placement.available(
+                    task.tags,
+                    pinned=task.pinned_site,
+                    excluded=task.excluded_sites,
+                    allowed=task.allowed,
+                    walltime=task.resources.walltime,
+                )
+                self.binder.hold(task)
+                return
             backend = self.placement.choose(
                 task.tags,
                 pinned=task.pinned_site,
                 excluded=task.excluded_sites,
                 allowed=task.allowed,
-                policy=task.policy,
+                policy=policy,
+                walltime=task.resources.walltime,
             )
         except NoSiteAvailable as err:
             current = task.current
@@ -295,14 +319,24 @@ class Federation(concurrent.futures.Executor):
             else:
                 task.resolve(current, error=err)
             return
+        self._place(task, backend)
+
+    def _place(
+        self, task: LogicalTask, backend: Backend, *, windowed: bool = False, race: bool = False
+    ) -> None:
+        """Start an attempt of ``task`` on ``backend`` (``windowed``: in its binding window;
+        ``race``: beside the task's attempt that waits on a site with no workers yet)."""
         routing = backend.routing(task.resources)
-        attempt = task.new_attempt(backend.name, routing)
-        self.journal.attempt(
-            task.id,
-            attempt.number,
-            backend.name,
-            {"options": routing.options, "resource_specification": routing.resource_specification},
-        )
+        attempt = task.new_attempt(backend.name, routing, race=race)
+        attempt.in_window = windowed
+        routed = {
+            "options": routing.options,
+            "resource_specification": routing.resource_specification,
+        }
+        if race:
+            self.stats.bump(backend.name, "raced")
+            routed["race"] = True
+        self.journal.attempt(task.id, attempt.number, backend.name, routed)
         self.stats.bump(backend.name, "tasks")
         call = attempt.call
         if not (task.stage_in or has_site_paths(call.args, call.kwargs)):
@@ -323,6 +357,7 @@ class Federation(concurrent.futures.Executor):
         if error is None:
             backend.submit(attempt, self._on_done)
             return
+        self.binder.finished(attempt)
         self._end_failed(attempt, error)
 
     @property
@@ -343,10 +378,12 @@ class Federation(concurrent.futures.Executor):
     def _on_done(self, attempt: Attempt, future: concurrent.futures.Future) -> None:  # type: ignore[type-arg]
         task = attempt.task
         backend = self.placement.backends[attempt.site]
+        self.binder.finished(attempt)
         error = concurrent.futures.CancelledError() if future.cancelled() else future.exception()
         if error is None:
             value, raw = future.result()  # what the probe returns
             ran = record(raw)
+            self.estimates.ran(attempt.site, ran["start"], ran["end"])
             # Local engines hand over the result as the worker serialised it.
             payload = getattr(future, "serialized_result", None)
             payload = payload or SERIALIZER.serialize((value, ran))
@@ -389,6 +426,8 @@ class Federation(concurrent.futures.Executor):
             if self.cost is not None:
                 self.cost.record(attempt.site, ran)
             backend.record_submission_ok()
+        elif task.was_raced:  # the other attempt of a race won: this run was a duplicate
+            self.stats.bump(attempt.site, "duplicates")
 
     def _failed(self, attempt: Attempt, backend: Backend, error: BaseException) -> None:
         task = attempt.task
@@ -398,6 +437,12 @@ class Federation(concurrent.futures.Executor):
             task.resolve(attempt, error=error)
             return
         if is_site_failure(error):
+            self.estimates.failed(attempt.site)
+            if task.withdraw(attempt):  # it lost a race by failing; the other attempt runs on
+                log.info(
+                    "task %s: %s failed (%s) beside a racing attempt", task.id, attempt.site, error
+                )
+                return
             self._retry_elsewhere(task, attempt, error)
             return
         text = error.remote_data if isinstance(error, TaskExecutionFailed) else str(error)
@@ -520,6 +565,8 @@ class Federation(concurrent.futures.Executor):
                     future.cancel()
             elif wait:
                 concurrent.futures.wait(futures)
+            self.binder.close(cancel=cancel_futures or not wait)
+            self.journal.estimates(self.estimates.snapshot())
             self._stop_watch.set()
             self._watcher.join()
             self._journal_remote_ids()
@@ -626,6 +673,7 @@ class Federation(concurrent.futures.Executor):
             for attempt in attempts:
                 backend = self.placement.backends[attempt.site]
                 assert isinstance(backend, EndpointBackend)
+                self.binder.adopted(attempt)
                 backend.adopt(attempt, self._on_done, futures.get(str(attempt.remote_id)))
 
     def _restore_outcome(

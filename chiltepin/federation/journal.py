@@ -8,8 +8,8 @@ event's line; larger ones go to ``calls.bin`` and ``results.bin``, the line sayi
 so the journal stays quick to read. Appends only: a client killed mid-write leaves at
 most one torn last line, which the reader skips.
 
-A task's event is written together with its first attempt's, in one ``write(2)``: a
-client killed between the two had not yet sent the task anywhere.
+A task's event is written as it is submitted, before it is placed: late binding may hold
+it on the client for a long time, and a killed client's successor must place it then.
 """
 
 from __future__ import annotations
@@ -88,7 +88,6 @@ class Journal:
         self._lines = _AppendFile(run_dir / JOURNAL)
         self._side = {slot: _AppendFile(run_dir / slot.file) for slot in (ARGUMENTS, RESULT)}
         self._lock = threading.Lock()
-        self._held = ""  # a task's line, written with its first attempt's (or the next)
 
     @staticmethod
     def _lines_of(*events: dict[str, Any]) -> str:
@@ -96,8 +95,7 @@ class Journal:
         return "".join(_encode({**e, "t": now}) + "\n" for e in events)
 
     def _write(self, *events: dict[str, Any]) -> None:
-        lines, self._held = self._held + self._lines_of(*events), ""
-        self._lines.append(lines.encode())
+        self._lines.append(self._lines_of(*events).encode())
 
     def _store(self, data: str, slot: _Slot) -> dict[str, Any]:
         if len(data) <= INLINE_MAX:
@@ -109,11 +107,10 @@ class Journal:
             self._write({"e": "run", "config": config})
 
     def task(self, task_id: str, name: str, arguments: str, meta: dict[str, Any]) -> None:
-        """Journal a task; its line goes out with the next event (its first attempt)."""
+        """Journal a task as submitted (held, or about to be placed)."""
         with self._lock:
             stored = self._store(arguments, ARGUMENTS)
-            event = {"e": "task", "id": task_id, "name": name, **stored, **meta}
-            self._held += self._lines_of(event)
+            self._write({"e": "task", "id": task_id, "name": name, **stored, **meta})
 
     def attempt(self, task_id: str, number: int, site: str, routing: dict[str, Any]) -> None:
         with self._lock:
@@ -147,10 +144,13 @@ class Journal:
         with self._lock:
             self._write({"e": "site", "site": name, "healthy": healthy, "reason": reason})
 
+    def estimates(self, sites: list[dict[str, Any]]) -> None:
+        """What placement believed of each site at the end: for the run report."""
+        with self._lock:
+            self._write({"e": "estimates", "sites": sites})
+
     def close(self) -> None:
         with self._lock:
-            if self._held:
-                self._write()
             self._lines.close()
             for file in self._side.values():
                 file.close()
@@ -163,6 +163,7 @@ class AttemptRecord:
     options: dict[str, Any]
     resource_specification: dict[str, Any]
     submitted: float = 0.0
+    race: bool = False  # started beside the one before it, not after it failed
     remote: str | None = None
     task_group: str | None = None
 
@@ -182,6 +183,7 @@ class RunRecord:
     run_dir: Path
     config: dict[str, Any]
     tasks: dict[str, TaskRecord]
+    estimates: list[dict[str, Any]] = field(default_factory=list)  # the last client's
 
     def call(self, task: TaskRecord) -> str:
         return _stored(task.stored, ARGUMENTS, self.run_dir)
@@ -198,6 +200,7 @@ def read_journal(run_dir: Path) -> RunRecord:
         raise ChiltepinError(f"{run_dir} is not a chiltepin run directory (no {JOURNAL})")
     config: dict[str, Any] = {}
     tasks: dict[str, TaskRecord] = {}
+    estimates: list[dict[str, Any]] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             event = json.loads(line)
@@ -219,6 +222,7 @@ def read_journal(run_dir: Path) -> RunRecord:
                     options=event.get("options", {}),
                     resource_specification=event.get("resource_specification", {}),
                     submitted=event["t"],
+                    race=event.get("race", False),
                 )
             )
         elif kind == "remote":
@@ -227,4 +231,6 @@ def read_journal(run_dir: Path) -> RunRecord:
                     attempt.remote, attempt.task_group = event["remote"], event["tg"]
         elif kind == "done":
             tasks[event["id"]].outcome = event
-    return RunRecord(run_dir=run_dir, config=config, tasks=tasks)
+        elif kind == "estimates":
+            estimates = event["sites"]
+    return RunRecord(run_dir=run_dir, config=config, tasks=tasks, estimates=estimates)

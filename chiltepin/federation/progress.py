@@ -15,25 +15,19 @@ from rich.table import Table
 
 from chiltepin.federation.stats import RunStats, SiteCounts
 
+#: The summary's count columns, in order, as :class:`SiteCounts` fields.
+COUNTS = ("tasks", "succeeded", "failed", "retries", "failovers", "late", "raced", "duplicates")
+HEADERS = {"late": "late results"}
+
 
 def summary_table(counts: list[SiteCounts], title: str = "Run summary") -> Table:
     table = Table(title=title)
-    for column in ("site", "tasks", "succeeded", "failed", "retries", "failovers", "late results"):
-        table.add_column(column, justify="left" if column == "site" else "right")
+    table.add_column("site", justify="left")
+    for field in COUNTS:
+        table.add_column(HEADERS.get(field, field), justify="right")
     for c in counts:
-        table.add_row(
-            c.site,
-            str(c.tasks),
-            str(c.succeeded),
-            str(c.failed),
-            str(c.retries),
-            str(c.failovers),
-            str(c.late),
-        )
-    total = [
-        sum(getattr(c, f) for c in counts)
-        for f in ("tasks", "succeeded", "failed", "retries", "failovers", "late")
-    ]
+        table.add_row(c.site, *(str(getattr(c, field)) for field in COUNTS))
+    total = [sum(getattr(c, field) for c in counts) for field in COUNTS]
     table.add_row("[bold]all", *(f"[bold]{v}" for v in total))
     return table
 

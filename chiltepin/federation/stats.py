@@ -8,7 +8,9 @@ from dataclasses import asdict, dataclass
 
 @dataclass
 class SiteCounts:
-    """What happened at one site. ``tasks`` counts attempts placed there."""
+    """What happened at one site. ``tasks`` counts attempts placed there; ``raced`` those
+    started beside an attempt waiting on a site with no workers yet; ``duplicates`` the
+    results that came second in such a race (dropped)."""
 
     site: str
     tasks: int = 0
@@ -17,10 +19,12 @@ class SiteCounts:
     retries: int = 0
     failovers: int = 0
     late: int = 0
+    raced: int = 0
+    duplicates: int = 0
 
     @property
     def running(self) -> int:
-        return self.tasks - self.succeeded - self.failed - self.retries
+        return self.tasks - self.succeeded - self.failed - self.retries - self.duplicates
 
 
 class RunStats:

@@ -4,6 +4,12 @@ A *logical task* is what the user submitted; an *attempt* is one submission of i
 site. A site failure ends an attempt and may start another elsewhere; the logical task's
 future is resolved by the first attempt that finishes *while it is the current attempt*,
 and never again, so a late result from a site we gave up on is counted and dropped.
+
+Late binding may also *race* a task: its attempt waits on a site that has no workers yet
+while another site has idle ones, so a second attempt starts there and the earlier one
+stays live beside it (``raced``). Whichever finishes first settles the task; the other's
+result is a duplicate, counted and dropped. A task is raced at most once, so it never
+runs more than twice at the same time.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ class Attempt:
     handle: Any = None  # the backend's own future, for remote ids and cancellation
     # This site's own call, when the task's arguments hold site paths (SitePath).
     site_call: Call | None = None
+    in_window: bool = False  # takes a place in its site's late-binding window
 
     @property
     def call(self) -> Call:
@@ -76,23 +83,45 @@ class LogicalTask:
     policy: Any = None  # a per-call placement policy, else the federation's
     attempts: list[Attempt] = field(default_factory=list)
     excluded_sites: set[str] = field(default_factory=set)
+    raced: Attempt | None = None  # an earlier attempt still live beside the current one
+    was_raced: bool = False
+    _current: Attempt | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def current(self) -> Attempt | None:
-        return self.attempts[-1] if self.attempts else None
+        return self._current
 
-    def new_attempt(self, site: str, routing: Routing) -> Attempt:
+    def new_attempt(self, site: str, routing: Routing, *, race: bool = False) -> Attempt:
+        """A new attempt on ``site``: it replaces the current one, or with ``race`` runs
+        beside it (once per task)."""
         with self._lock:
             attempt = Attempt(task=self, number=len(self.attempts) + 1, site=site, routing=routing)
+            if race:
+                self.raced, self.was_raced = self._current, True
             self.attempts.append(attempt)
+            self._current = attempt
             self.future.attempts = attempt.number
             self.future.site = site
             return attempt
 
     def is_current(self, attempt: Attempt) -> bool:
+        """Whether ``attempt`` may still settle the task."""
         with self._lock:
-            return not self.future.done() and self.current is attempt
+            return not self.future.done() and attempt in (self._current, self.raced)
+
+    def withdraw(self, attempt: Attempt) -> bool:
+        """Take a failed attempt out of a race: True if the task's other attempt runs on
+        (so this failure needs no new attempt), False if ``attempt`` was its only one."""
+        with self._lock:
+            if self.raced is None or self.future.done():
+                return False
+            if attempt is self._current:
+                self._current = self.raced
+            elif attempt is not self.raced:
+                return False
+            self.raced = None
+            return True
 
     def resolve(
         self,
@@ -109,7 +138,7 @@ class LogicalTask:
         """
         with self._lock:
             attempt.finished_at = time.time()
-            if self.future.done() or self.current is not attempt:
+            if self.future.done() or attempt not in (self._current, self.raced):
                 return False
             if record is not None:
                 record()
@@ -130,3 +159,4 @@ class LogicalTask:
         for attempt in self.attempts:
             attempt.handle = attempt.site_call = None
         self.attempts = []
+        self._current = self.raced = None

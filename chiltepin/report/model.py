@@ -4,7 +4,9 @@ Per site: tasks placed, succeeded, failed, retries, failovers, task time (median
 queue wait, batch jobs used, node-hours and cost. Where and when each attempt ran comes
 from the probe's record (:mod:`chiltepin.probe`); node-hours are, per batch job,
 its nodes times the span from its first task's start to its last task's end: a lower
-bound of what the scheduler charges (it also counts start-up and idle time).
+bound of what the scheduler charges (it also counts start-up and idle time). Beside what
+happened, the report keeps what late-binding placement believed of each site when the
+run ended (its running estimates), so a surprising split can be traced to its cause.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class RunReport:
     sites: list[SiteReport]
     jobs: list[Job] = field(default_factory=list)
     intervals: list[Interval] = field(default_factory=list)
+    estimates: list[dict[str, Any]] = field(default_factory=list)  # placement's beliefs
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class RunReport:
             "started": self.started,
             "ended": self.ended,
             "sites": [asdict(s) for s in self.sites],
+            "estimates": self.estimates,
             "jobs": [{**asdict(j), "node_hours": j.node_hours} for j in self.jobs],
         }
 
@@ -117,13 +121,15 @@ def build_report(run_dir: Path) -> RunReport:
             site(attempt.site).tasks += 1
             times.append(attempt.submitted)
         for earlier, later in zip(task.attempts, task.attempts[1:], strict=False):
+            if later.race:  # a race is not a retry: the earlier attempt ran on
+                continue
             site(earlier.site).retries += 1
             if later.site != earlier.site:
                 site(earlier.site).failovers += 1
         outcome = task.outcome
         if outcome is None or not task.attempts:
             continue
-        final = task.attempts[-1]
+        final = next((a for a in task.attempts if a.number == outcome["n"]), task.attempts[-1])
         times.append(outcome["t"])
         if not outcome["ok"]:
             site(final.site).failed += 1
@@ -158,4 +164,5 @@ def build_report(run_dir: Path) -> RunReport:
         sites=sorted(per_site.values(), key=lambda r: r.site),
         jobs=jobs,
         intervals=intervals,
+        estimates=record.estimates,
     )

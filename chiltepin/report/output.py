@@ -52,10 +52,30 @@ def report_table(report: RunReport) -> Table:
     return table
 
 
+def beliefs_table(report: RunReport) -> Table:
+    """What placement believed of each site (its estimates at the end) beside what it did."""
+    table = Table(title="Placement: believed / did")
+    for column in ("site", "run s", "queue wait s", "failure rate", "ran at once", "tasks"):
+        table.add_column(column, justify="left" if column == "site" else "right")
+    placed = {s.site: s.tasks for s in report.sites}
+    for e in report.estimates:
+        table.add_row(
+            e["site"],
+            _seconds(e["run_s"]),
+            _seconds(e["queue_wait_s"]),
+            f"{e['failure_rate']:.2f}",
+            str(e["concurrency"]),
+            str(placed.get(e["site"], 0)),
+        )
+    return table
+
+
 def write_report(run_dir: Path, console: Console, png: Path | None = None) -> RunReport:
-    """Print the table and write ``report.json`` and the timeline PNG into the run dir."""
+    """Print the tables and write ``report.json`` and the timeline PNG into the run dir."""
     report = build_report(run_dir)
     console.print(report_table(report))
+    if report.estimates:
+        console.print(beliefs_table(report))
     (run_dir / "report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     picture = write_timeline(report, png or run_dir / "timeline.png")
     console.print(f"timeline: {picture}\nJSON: {run_dir / 'report.json'}")

@@ -42,13 +42,13 @@ def two_sites(
             endpoint.stop_and_check()
 
 
-def sites_for(endpoints: dict[str, SlurmSiteEndpoint]) -> dict[str, dict]:
+def sites_for(endpoints: dict[str, SlurmSiteEndpoint], grace_s: float = 3) -> dict[str, dict]:
     return {
         name: {
             "endpoint_id": ep.endpoint_id,
             "site": "docker",
             "capacity": CAPACITY[name],
-            "offline_grace_s": 3,
+            "offline_grace_s": grace_s,
         }
         for name, ep in endpoints.items()
     }
@@ -57,7 +57,9 @@ def sites_for(endpoints: dict[str, SlurmSiteEndpoint]) -> dict[str, dict]:
 def test_map_over_two_endpoints_shares_by_capacity(
     two_sites: dict[str, SlurmSiteEndpoint], tmp_path: Path
 ) -> None:
-    with Federation(sites_for(two_sites), run_dir=tmp_path, progress=False) as fed:
+    with Federation(
+        sites_for(two_sites), run_dir=tmp_path, progress=False, policy="capacity"
+    ) as fed:
         results = list(fed.map(tasks.square, range(200), timeout=300))
         placed = {c.site: c.tasks for c in fed.summary()}
         requests = fed.client.submit_requests
@@ -65,6 +67,20 @@ def test_map_over_two_endpoints_shares_by_capacity(
     share_a = placed["a"] / 200
     assert abs(share_a - 6 / 9) <= 0.15 * 6 / 9, placed
     assert requests <= 8, f"{requests} submit requests for 200 tasks: batching was defeated"
+
+
+def test_soonest_over_two_endpoints_uses_both_and_resolves_each_once(
+    two_sites: dict[str, SlurmSiteEndpoint], tmp_path: Path
+) -> None:
+    with Federation(sites_for(two_sites), run_dir=tmp_path, progress=False, status_poll_s=1) as fed:
+        results = list(fed.map(tasks.nap, range(60), [0.5] * 60, timeout=300))
+        placed = {c.site: c.tasks for c in fed.summary()}
+        believed = {e["site"]: e for e in fed.estimates.snapshot()}
+    assert results == list(range(60))
+    assert placed["a"] > 0 and placed["b"] > 0 and sum(placed.values()) == 60, placed
+    assert all(believed[s]["run_s"] >= 0.5 for s in ("a", "b")), believed
+    record = read_journal(tmp_path)
+    assert all(t.outcome and t.outcome["ok"] for t in record.tasks.values())
 
 
 def test_user_exception_once_and_clear_errors_before_submission(
@@ -121,12 +137,13 @@ def test_killed_client_resumes_from_the_endpoints(
 def test_stopping_an_endpoint_mid_run_fails_over_exactly_once(
     two_sites: dict[str, SlurmSiteEndpoint], tmp_path: Path
 ) -> None:
+    """The stopped endpoint announces its stop: what it held goes to a at once, not after
+    its grace period (longer than the whole run may take)."""
     ledger = tmp_path / "ledger.txt"
     with Federation(
-        sites_for(two_sites), run_dir=tmp_path / "run", progress=False, status_poll_s=1
+        sites_for(two_sites, grace_s=600), run_dir=tmp_path / "run", progress=False, status_poll_s=1
     ) as fed:
-        # Long enough that b (3 workers) still holds most of its ~67 tasks when stopped,
-        # however slowly the stop goes through.
+        # Long enough that b still holds its window of tasks when stopped.
         futures = [fed.submit(tasks.count_and_return, str(ledger), i, 0.8) for i in range(200)]
         next(iter(fed.as_completed(futures))).result()
         two_sites["b"].endpoint.remember_processes()

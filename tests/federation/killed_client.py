@@ -1,8 +1,9 @@
 """A client that fans out 40 tasks, then is SIGKILLed mid-run (run by the resume tests).
 
 argv: RUN_DIR LEDGER SITES_JSON [WAIT_REMOTE]. With WAIT_REMOTE it first waits until every
-task's remote id is in the journal (what a client that ran a few seconds has done), so
-the resumed run must collect from the endpoint rather than resubmit.
+placed task's remote id is in the journal (what a client that ran a few seconds has done),
+so the resumed run must collect those from the endpoint rather than resubmit; the tasks
+late binding still held are placed by the resumed run.
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ def main() -> None:
     futures[0].result(180)
     journal = Path(run_dir) / "journal.jsonl"
     if wait_remote:
-        # On timeout the kill goes ahead: the resume test then sees fewer remote ids.
-        wait_until(lambda: journal.read_text().count('"e":"remote"') >= TASKS, 60, interval=0.2)
+        # Every attempt placed so far has its remote id (late binding holds the rest). On
+        # timeout the kill goes ahead: the resume test then sees fewer remote ids.
+        def identified() -> bool:
+            text = journal.read_text()
+            return 0 < text.count('"e":"attempt"') <= text.count('"e":"remote"')
+
+        wait_until(identified, 60, interval=0.2)
     print("killing myself with tasks in flight", flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 

@@ -29,3 +29,9 @@ def count_and_return(path: str, x: int, seconds: float = 0.0) -> int:
     with open(path, "a") as f:
         f.write(f"{x}\n")
     return x
+
+
+def paced(x: int, seconds: float) -> int:
+    """Sleep ``seconds`` times the worker's CHILTEPIN_TEST_PACE (a site's slowness)."""
+    time.sleep(seconds * float(os.environ.get("CHILTEPIN_TEST_PACE", "1")))
+    return x

@@ -26,14 +26,14 @@ def test_small_and_large_calls_and_results_read_back(tmp_path: Path) -> None:
     assert (tmp_path / JOURNAL).stat().st_size < 2 * INLINE_MAX
 
 
-def test_a_task_goes_out_with_its_first_attempt_or_at_close(tmp_path: Path) -> None:
+def test_a_held_task_is_on_disk_before_any_site_takes_it(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
-    journal.task("t1", "f", "00\nx", {})
-    assert (tmp_path / JOURNAL).read_text() == ""  # not yet sent anywhere
+    journal.task("t1", "f", "00\nx", {})  # held by late binding: no attempt yet
+    record = read_journal(tmp_path)  # what a killed client leaves
+    assert record.tasks["t1"].attempts == [] and record.call(record.tasks["t1"]) == "00\nx"
     journal.attempt("t1", 1, "a", {})
-    lines = (tmp_path / JOURNAL).read_text().splitlines()
-    assert [line.split(",")[0] for line in lines] == ['{"e":"task"', '{"e":"attempt"']
-
-    journal.task("t2", "f", "00\ny", {})  # no site took it
+    journal.estimates([{"site": "a", "run_s": 1.5}])
     journal.close()
-    assert "t2" in read_journal(tmp_path).tasks
+    record = read_journal(tmp_path)
+    assert [a.site for a in record.tasks["t1"].attempts] == ["a"]
+    assert record.estimates == [{"site": "a", "run_s": 1.5}]

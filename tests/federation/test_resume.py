@@ -16,7 +16,11 @@ from chiltepin.federation import Federation
 from chiltepin.federation.journal import read_journal
 
 REPO = Path(__file__).resolve().parents[2]
-SITES = {"only": {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 2}}}
+# Two sites: a task that may use one site only is never held (there is no choice to keep).
+SITES = {
+    name: {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 2}}
+    for name in ("one", "two")
+}
 
 
 def test_killed_client_is_resumed_and_every_result_collected(tmp_path: Path) -> None:
@@ -40,6 +44,10 @@ def test_killed_client_is_resumed_and_every_result_collected(tmp_path: Path) -> 
     before = read_journal(run_dir)
     assert len(before.tasks) == 40
     assert 0 < sum(t.outcome is not None for t in before.tasks.values()) < 40
+    held = [t.id for t in before.tasks.values() if not t.attempts]
+    assert held, "late binding held no task on the client when it was killed"
+    status = CliRunner().invoke(cli, ["run", "status", str(run_dir), "--json"])
+    assert json.loads(status.output)["held"] == len(held)
 
     result = CliRunner().invoke(cli, ["run", "resume", str(run_dir), "--no-progress"])
     assert result.exit_code == 0, result.output

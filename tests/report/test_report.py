@@ -55,12 +55,18 @@ def test_report_counts_times_jobs_and_cost(finished_run: Path) -> None:
         assert s.cost_unit == "USD"
     # tasks ran one at a time per site for ~0.2 s each: the job spans at least that
     assert sites["cheap"].node_hours * 3600 >= 4 * 0.2 * 0.9
+    # what placement believed of each site, as the run learned it
+    believed = {e["site"]: e for e in report.estimates}
+    assert set(believed) == {"cheap", "dear"}
+    assert 0.15 < believed["cheap"]["run_s"] < 5 and believed["cheap"]["concurrency"] == 1
+    assert believed["dear"]["failure_rate"] == 0  # a user's error is not the site's
 
 
 def test_report_command_writes_png_and_json(finished_run: Path) -> None:
     result = CliRunner().invoke(cli, ["report", str(finished_run)])
     assert result.exit_code == 0, result.output
     assert "cheap" in result.output and "node-hours" in result.output
+    assert "Placement: believed / did" in result.output
     png = (finished_run / "timeline.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     data = json.loads((finished_run / "report.json").read_text())

@@ -43,6 +43,15 @@ class Backend(ABC):
         self._submission_failures = 0
         self.late_results = 0
         self._routings: dict[Resources, Routing] = {}
+        # Workers the site says it has now (None: it does not say); see federation.capacity.
+        self.live_workers: int | None = None
+        self.accepting = True  # False while the site says it cannot start work (offline)
+        self.on_capacity: Callable[[], None] = lambda: None  # the count changed
+
+    def _set_live_workers(self, workers: int | None) -> None:
+        if workers != self.live_workers:
+            self.live_workers = workers
+            self.on_capacity()
 
     def routing(self, resources: Resources) -> Routing:
         """Where tasks asking ``resources`` go on this site. Computed once per distinct

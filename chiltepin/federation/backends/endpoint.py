@@ -3,14 +3,15 @@
 One SDK ``Executor`` per distinct routing (user endpoint options + resource
 specification), all sharing the federation's client and so its rate budget; attempts
 reach the SDK through a :class:`~chiltepin.client.burst.Burst`, so it finds full
-batches queued (up to 128 tasks per request). An executor whose
-submission thread died (the SDK stops an executor after a failed request) is replaced on
-next use. A monitor polls the endpoint's status while work is outstanding and, once the
-endpoint has been offline for longer than the site's grace period, marks the site
-unhealthy and hands its in-flight attempts back for failover; when the endpoint announced a
-stop and came back within the grace period (a restart), it re-places what it held then;
-where the service's status does not say whether a stop was announced, it re-places that
-only if none of it finishes within the grace period of the endpoint's return
+batches queued (up to 128 tasks per request). An executor whose submission thread died
+(the SDK stops an executor after a failed request) is replaced on next use.
+
+A monitor polls the endpoint's status while work is outstanding. The same status gives
+the site's live workers (when it carries them). Once the endpoint has been offline for
+longer than the site's grace period, the site is marked unhealthy and its in-flight
+attempts go back for failover; when the endpoint announces a stop, they go back at once;
+where the status does not say whether a stop was announced, they are re-placed only if
+none finishes within the grace period of the endpoint's return
 (docs/standin-fidelity.md lists each status field read and its fallback).
 """
 
@@ -30,6 +31,7 @@ from chiltepin.client.burst import Burst
 from chiltepin.client.compute import BudgetedClient
 from chiltepin.client.config import ResolvedSite
 from chiltepin.federation.backends.base import Backend, Completion, failed
+from chiltepin.federation.capacity import workers_of_status
 from chiltepin.federation.failures import SiteFailure
 from chiltepin.federation.functions import FunctionRegistry
 from chiltepin.federation.tasks import Attempt
@@ -129,13 +131,12 @@ class EndpointBackend(Backend):
 
     def _watch_status(self) -> None:
         offline_since: float | None = None
-        held_at_stop: list[Attempt] = []
-        announced: bool | None = None
+        unannounced: list[Attempt] = []  # held when it went offline without saying why
         suspects: list[Attempt] = []
         back_at = 0.0
         while not self._stop.wait(self._poll_s):
-            if not self.outstanding and self.healthy:
-                offline_since, held_at_stop, suspects = None, [], []
+            if not self.outstanding and self.healthy and self.accepting:
+                offline_since, unannounced, suspects = None, [], []
                 continue
             try:
                 reply = self._client.get_endpoint_status(str(self.endpoint_id))
@@ -148,25 +149,30 @@ class EndpointBackend(Backend):
                 continue
             if status == "online":
                 offline_since = None
-                if held_at_stop and announced:
-                    self._replace_lost(held_at_stop)
-                elif held_at_stop:  # a stop or a blip: the service did not say which
-                    suspects, back_at = held_at_stop, time.monotonic()
-                held_at_stop = []
+                back, self.accepting = not self.accepting or not self.healthy, True
+                if unannounced:  # a stop or a blip: the service did not say which
+                    suspects, back_at, unannounced = unannounced, time.monotonic(), []
                 suspects = self._settle_suspects(suspects, back_at)
                 if not self.healthy:
                     log.warning("site %s is back online", self.name)
                     self.mark_healthy()
+                self._set_live_workers(workers_of_status(reply.get("details") or {}))
+                if back:
+                    self.on_capacity()
                 continue
+            self.accepting = False
+            self._set_live_workers(0)
             stop = announced_stop(reply)
-            if not held_at_stop and stop is not False:
-                held_at_stop, announced = self.in_flight(), stop
+            if stop:
+                self._replace_stopped(self.in_flight(), "the endpoint announced a stop")
+            elif stop is None and not unannounced:
+                unannounced = self.in_flight()
             offline_since = offline_since or time.monotonic()
             if self.healthy and time.monotonic() - offline_since >= self._grace_s:
                 reason = f"endpoint {self.endpoint_id} offline for {self._grace_s:.0f} s"
                 self.mark_unhealthy(reason)
                 self.fail_in_flight(SiteFailure(self.name, reason))
-                held_at_stop = []
+                unannounced = []
 
     def _settle_suspects(self, suspects: list[Attempt], back_at: float) -> list[Attempt]:
         """Decide about what an endpoint held when it went offline unannounced.
@@ -183,23 +189,25 @@ class EndpointBackend(Backend):
             return []
         if time.monotonic() - back_at < self._grace_s:
             return suspects
-        self._replace_lost([a for a in suspects if not a.reported])
+        unfinished = [a for a in suspects if not a.reported]
+        self._replace_stopped(unfinished, "nothing it held finished after an offline spell")
         return []
 
-    def _replace_lost(self, held: list[Attempt]) -> None:
-        """The endpoint stopped and came back: what it held when it stopped is gone.
+    def _replace_stopped(self, held: list[Attempt], why: str) -> None:
+        """The endpoint stopped (``why``): what it held goes elsewhere at once.
 
         A user endpoint takes the tasks queued for it as fast as its engine accepts them and
         acknowledges each to the broker on hand-over, so a stop (an operator's restart, a
-        new configuration) ends them with no copy left to redeliver. A broker or network
-        blip is different: the endpoint lives on and still owns its tasks, and it never
-        announced a stop, so nothing is re-placed then. Waiting for the endpoint to be back
-        before re-placing keeps the new copies away from the one that is shutting down.
+        new configuration) may end them with no copy left to redeliver; waiting out the
+        grace period would idle them meanwhile. So they are placed again now, on sites
+        that can start them (this one takes no new work until it is back online). If it
+        comes back and runs some of them after all, those results arrive late: counted,
+        and dropped. A broker or network blip is different: the endpoint lives on and
+        still owns its tasks, and it never announced a stop, so nothing is re-placed then.
         """
-        error = SiteFailure(self.name, "the endpoint was restarted; the tasks it held died with it")
-        lost = self.fail_attempts(held, error)
-        if lost:
-            log.warning("site %s was restarted: placing its %d lost tasks again", self.name, lost)
+        moved = self.fail_attempts(held, SiteFailure(self.name, f"{why}; placing its tasks again"))
+        if moved:
+            log.warning("site %s stopped (%s): placing its %d tasks again", self.name, why, moved)
 
     def shutdown(self, *, cancel: bool) -> None:
         """Stop the executors without waiting for their futures: the federation has settled

@@ -2,11 +2,13 @@
 
 One :class:`~chiltepin.embedded.EmbeddedEngine` per distinct set of user options (as a
 template-capable endpoint starts one user endpoint per distinct options), created on first
-use and shut down with the federation.
+use and shut down with the federation. While any runs, a watcher asks their interchanges
+for the workers connected now, for late binding's windows.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -15,7 +17,11 @@ from pathlib import Path
 from chiltepin.client.config import ResolvedSite
 from chiltepin.embedded import EmbeddedEngine
 from chiltepin.federation.backends.base import Backend, failed
+from chiltepin.federation.capacity import workers_of_managers
 from chiltepin.federation.tasks import Attempt
+
+log = logging.getLogger(__name__)
+CAPACITY_POLL_S = 0.5
 
 
 class LocalBackend(Backend):
@@ -24,6 +30,8 @@ class LocalBackend(Backend):
         self._run_dir = run_dir / "engines" / resolved.name
         self._engines: dict[str, EmbeddedEngine] = {}
         self._engines_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     def _engine(self, attempt: Attempt) -> EmbeddedEngine:
         key = attempt.routing.key[0]
@@ -37,7 +45,30 @@ class LocalBackend(Backend):
                 )
                 engine.start()
                 self._engines[key] = engine
+                if self._watcher is None:
+                    self._watcher = threading.Thread(
+                        target=self._watch_workers,
+                        name=f"chiltepin-workers-{self.name}",
+                        daemon=True,
+                    )
+                    self._watcher.start()
             return engine
+
+    def _watch_workers(self) -> None:
+        """Keep ``live_workers`` current: the sum over this site's engines' managers."""
+        while not self._stop.wait(CAPACITY_POLL_S):
+            with self._engines_lock:
+                engines = list(self._engines.values())
+            try:
+                for engine in engines:
+                    engine.record_new_blocks()
+                workers = sum(
+                    workers_of_managers(e.engine.get_connected_managers()) for e in engines
+                )
+            except Exception as err:  # an engine shutting down or its interchange gone
+                log.debug("workers of %s unknown: %s", self.name, err)
+                continue
+            self._set_live_workers(workers)
 
     def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]
         try:
@@ -52,6 +83,9 @@ class LocalBackend(Backend):
         future.add_done_callback(finished)
 
     def shutdown(self, *, cancel: bool) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
         with self._engines_lock:
             engines, self._engines = list(self._engines.values()), {}
         for engine in engines:

@@ -1,0 +1,308 @@
+"""Late binding: tasks wait on the client until a site can start them.
+
+A fixed split hands each task to a site the moment it is submitted, so a slow batch
+queue or a stopped endpoint strands its share while other sites idle. Here the
+federation holds every task instead, and each site has a *window*: its live workers
+(:mod:`chiltepin.federation.capacity`; for a site that does not say, as many as it was
+seen running at once) plus a small prefetch (more where tasks are shorter than the round
+trip to the site's workers, enough to keep them busy). Only that many of the run's tasks are out
+at a site at once; when an attempt finishes, or a site's workers change, the next held
+task is released to the site expected to finish it first
+(:mod:`chiltepin.federation.estimates`).
+
+A site with fewer workers than its declared capacity (none yet, or blocks still queued)
+is given that capacity plus its prefetch: the demand that makes its provider ask the
+scheduler for all of its nodes at once. Every site's queue so
+races, and whichever gets nodes first takes the rest of the work. So that those few
+tasks are not stranded behind a slow queue, once nothing is held that another site's
+idle workers could take, a task waiting on a site with no workers (after ``race_after_s``)
+is raced there too: the first result wins, the other is a counted and dropped duplicate,
+and no task runs more than twice. The cost is bounded by the window: at most that many
+duplicate task runs per cold site, each only if its nodes do come, so at most
+(capacity + prefetch) x task time of node-hours per site and race.
+
+Held tasks are queued by what they may use (pinned site, tags, allowed sites, sites
+already failed, walltime), so a pinned task waits only for its own site and never blocks
+tasks behind it that could go elsewhere. Across queues, the longest-waiting head goes first.
+Tasks that may use one site only are not held to its window: holding them keeps no choice
+open, and all of them at the site is what tells its provider how many nodes to ask for
+(a window's worth may not, when a hung block still counts as running). They wait on the
+client only while the site is out (unhealthy, or offline after announcing a stop).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chiltepin.federation.backends.base import Backend
+from chiltepin.federation.estimates import Estimates
+from chiltepin.federation.placement import Placement
+from chiltepin.federation.tasks import Attempt, LogicalTask
+
+log = logging.getLogger(__name__)
+TICK_S = 1.0  # how often held tasks are looked at without an event (a site's cool-down ends)
+RACE_AFTER_S = 5.0  # how long a task may wait on a site with no workers before it is raced
+RACE_AFTER_RUNS = 3  # ...or this many typical run times, when the site does not say workers
+
+Release = Callable[[LogicalTask, Backend, bool], None]  # (task, site, race)
+
+
+@dataclass
+class _Queue:
+    """Held tasks that may use the same sites, in submission order."""
+
+    sites: tuple[str, ...]
+    tasks: deque[tuple[int, LogicalTask]] = field(default_factory=deque)
+
+
+def _head(item: tuple[tuple[object, ...], _Queue]) -> int:
+    """A queue's place in line: when its first held task was submitted."""
+    tasks = item[1].tasks
+    return tasks[0][0] if tasks else -1
+
+
+class Binder:
+    """The held tasks, each site's window, and the release of the one to the other."""
+
+    def __init__(
+        self,
+        placement: Placement,
+        estimates: Estimates,
+        prefetch: dict[str, int],
+        release: Release,
+        *,
+        race_after_s: float = RACE_AFTER_S,
+    ) -> None:
+        self._placement = placement
+        self._backends = placement.backends
+        self._estimates = estimates
+        self._prefetch = prefetch
+        self._release = release
+        self.race_after_s = race_after_s
+        self._queues: dict[tuple[object, ...], _Queue] = {}
+        self._out = {name: 0 for name in self._backends}
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        for backend in self._backends.values():
+            backend.on_capacity = self.pump
+        self._ticker = threading.Thread(target=self._tick, name="chiltepin-binder", daemon=True)
+        self._ticker.start()
+
+    # -- what the federation tells it -----------------------------------------------------
+
+    def hold(self, task: LogicalTask) -> None:
+        """Queue ``task`` until a site it may use has room; release what can go now."""
+        key = (
+            task.pinned_site,
+            task.tags,
+            task.allowed,
+            frozenset(task.excluded_sites),
+            task.resources.walltime,
+        )
+        with self._lock:
+            queue = self._queues.get(key)
+            if queue is None:
+                queue = self._queues[key] = _Queue(self._sites_for(task))
+            queue.tasks.append((self._seq, task))
+            self._seq += 1
+        self.pump()
+
+    def adopted(self, attempt: Attempt) -> None:
+        """An attempt a previous client placed is out at its site: count it in the window."""
+        with self._lock:
+            attempt.in_window = True
+            self._out[attempt.site] += 1
+
+    def finished(self, attempt: Attempt) -> None:
+        """``attempt`` no longer takes a place in its site's window; release the next."""
+        with self._lock:
+            if not attempt.in_window:
+                return
+            attempt.in_window = False
+            self._out[attempt.site] -= 1
+        self.pump()
+
+    @property
+    def held(self) -> int:
+        with self._lock:
+            return sum(len(q.tasks) for q in self._queues.values())
+
+    def close(self, *, cancel: bool) -> None:
+        """Release nothing more; with ``cancel``, cancel what is still held."""
+        self._stop.set()
+        self._ticker.join()
+        with self._lock:
+            held = [task for q in self._queues.values() for _, task in q.tasks]
+            self._queues.clear()
+        for task in held if cancel else ():
+            task.future.cancel()
+
+    # -- windows and choices ----------------------------------------------------------------
+
+    def _sites_for(self, task: LogicalTask) -> tuple[str, ...]:
+        pool = self._placement.matching(
+            task.tags, task.pinned_site, task.allowed, task.resources.walltime
+        )
+        fresh = [b.name for b in pool if b.name not in task.excluded_sites]
+        return tuple(fresh or [b.name for b in pool])
+
+    def workers(self, site: str) -> int:
+        """Workers ``site`` has now: what it says, else as many as it ran at once."""
+        live = self._backends[site].live_workers
+        return live if live is not None else self._estimates[site].concurrency
+
+    def window(self, site: str) -> int:
+        """How many of this run's tasks may be out at ``site`` now."""
+        backend = self._backends[site]
+        if not (backend.healthy and backend.accepting):
+            return 0
+        workers = self.workers(site)
+        # Until a site has all the workers it is declared to have, it is given enough work
+        # for its provider to ask for all of its blocks at once (Parsl scales blocks by
+        # outstanding tasks); a window of live workers alone would grow it a block a time.
+        demand = max(workers, backend.capacity)
+        return demand + max(self._prefetch[site], self._estimates.in_transit(site, workers))
+
+    def expected_s(self, site: str) -> float:
+        """Seconds until a task released to ``site`` now would be done there."""
+        estimate = self._estimates[site]
+        run = estimate.run_s if estimate.run_s is not None else self._estimates.typical_run_s()
+        run = run or 0.0
+        workers = self.workers(site)
+        if workers == 0:
+            expected = (estimate.queue_wait_s or 0.0) + run
+        else:
+            ahead = max(0, self._out[site] - workers + 1)
+            expected = run * (1 + ahead / workers)
+        return expected / max(0.05, 1.0 - estimate.failure_rate)
+
+    def _throughput(self, site: str) -> float:
+        """Tasks per second ``site`` completes when busy (0 while unknown)."""
+        run = self._estimates[site].run_s
+        workers = self.workers(site)
+        if not run or not workers:
+            return 0.0
+        return workers / run * (1.0 - self._estimates[site].failure_rate)
+
+    def _choose(self, queue: _Queue, usable: list[str], free: dict[str, int]) -> str | None:
+        """The site the head of ``queue`` goes to now, or None to keep holding it.
+
+        Among usable sites with room, the one expected to finish it first, unless the
+        other sites would work off everything held here (and what they already have)
+        and finish this task too before that one could: then it waits for them, which
+        keeps the tail of a run off a slow site.
+        """
+        open_sites = [s for s in usable if free[s] > 0]
+        if not open_sites:
+            return None
+        best = min(open_sites, key=self.expected_s)
+        others = [s for s in usable if s != best and self._throughput(s) > 0]
+        if others:
+            rate = sum(self._throughput(s) for s in others)
+            drain_s = (len(queue.tasks) + sum(self._out[s] for s in others)) / rate
+            quickest = min(self._estimates[s].run_s or 0.0 for s in others)
+            if self.expected_s(best) > drain_s + quickest:
+                return None
+        return best
+
+    # -- releasing --------------------------------------------------------------------------
+
+    def pump(self) -> None:
+        """Release held tasks to sites with room, as many as fit."""
+        releases: list[tuple[LogicalTask, Backend]] = []
+        if self._stop.is_set():
+            return
+        with self._lock:
+            free = {name: self.window(name) - self._out[name] for name in self._backends}
+            progressed = True
+            while progressed:
+                progressed = False
+                for key, queue in sorted(self._queues.items(), key=_head):
+                    while queue.tasks and queue.tasks[0][1].future.done():  # cancelled
+                        queue.tasks.popleft()
+                    if not queue.tasks:
+                        del self._queues[key]
+                        continue
+                    usable = [s for s in queue.sites if self.window(s) > 0]
+                    if len(queue.sites) == 1:  # no choice to keep open: all go, if it may
+                        site = usable[0] if usable else None
+                        taken = len(queue.tasks)
+                    else:
+                        site, taken = self._choose(queue, usable, free), 1
+                    if site is None:
+                        continue
+                    for _ in range(taken):
+                        _, task = queue.tasks.popleft()
+                        self._estimates.asked(site, was_idle=self._out[site] == 0)
+                        free[site] -= 1
+                        self._out[site] += 1
+                        releases.append((task, self._backends[site]))
+                    progressed = True
+        self._hand_over(releases, race=False)
+
+    def _hand_over(self, releases: list[tuple[LogicalTask, Backend]], *, race: bool) -> None:
+        """Start the chosen attempts. One that cannot even start ends its task with the
+        error (as a fixed split's submit would raise it) and gives its place back."""
+        for task, backend in releases:
+            try:
+                self._release(task, backend, race)
+            except Exception as err:
+                log.exception("task %s could not be placed on %s", task.id, backend.name)
+                attempt = task.current
+                if attempt is None or attempt.site != backend.name or not attempt.in_window:
+                    with self._lock:
+                        self._out[backend.name] -= 1
+                if not task.future.done():
+                    task.future.set_exception(err)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(TICK_S):
+            self.pump()
+            self.race()
+
+    def _cold(self, site: str, now: float) -> bool:
+        """Whether ``site``'s tasks have waited long enough for workers to race them."""
+        since = self._estimates.waiting_since(site)
+        if since is None:
+            return False
+        live = self._backends[site].live_workers
+        if live is not None:  # the site says: race only while it has no workers at all
+            return live == 0 and now - since >= self.race_after_s
+        typical = self._estimates.typical_run_s() or 0.0
+        return now - since >= max(self.race_after_s, RACE_AFTER_RUNS * typical)
+
+    def race(self) -> None:
+        """Start tasks waiting on a site with no workers also where workers are idle and
+        nothing held could use them."""
+        now = time.time()
+        races: list[tuple[LogicalTask, Backend]] = []
+        with self._lock:
+            waiting = {s for q in self._queues.values() if q.tasks for s in q.sites}
+            idle = {
+                s: self.workers(s) - self._out[s]
+                for s, b in self._backends.items()
+                if s not in waiting and b.healthy and b.accepting
+            }
+            idle = {s: n for s, n in idle.items() if n > 0}
+            cold = [s for s in self._backends if idle and self._cold(s, now)]
+            for site in cold:
+                for attempt in self._backends[site].in_flight():
+                    task = attempt.task
+                    if not attempt.in_window or task.was_raced or task.future.done():
+                        continue
+                    target = next(
+                        (s for s in self._sites_for(task) if s != site and idle.get(s, 0) > 0),
+                        None,
+                    )
+                    if target is None:
+                        continue
+                    idle[target] -= 1
+                    self._out[target] += 1
+                    races.append((task, self._backends[target]))
+        self._hand_over(races, race=True)

@@ -1,0 +1,147 @@
+"""What the federation has learned about each site, from the tasks it ran there.
+
+Late binding places a task where it is expected to *finish* first, so it needs, per site:
+
+- how long a task runs there (the probe's start/end on the worker: a site three times
+  slower gets a third of the throughput, whatever its declared capacity says);
+- how long the site takes to start work once it is asked (from the moment the site was
+  handed work while idle to the first task starting there: a batch queue's wait);
+- how often its attempts fail for the site's own reasons;
+- how many tasks it ran at once, for a site whose status does not say how many workers
+  it has (a template-capable endpoint's parent reports none of its children's);
+- how long a task takes to reach a worker and its result to come back (the round trip a
+  window must cover: tasks shorter than it need more than a small prefetch to keep the
+  workers busy). Only the way back is measured (a task's end on its worker to its result
+  here) and the way out taken to cost the same: a task's wait from release to start also
+  counts the time it queued for a busy worker, which grows with the window itself.
+
+Each is a running estimate (exponentially weighted, so a site that changes is followed);
+nothing is assumed before the first sample.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+WEIGHT = 0.2  # how much each new sample moves a running estimate
+OVERLAP_WINDOW = 64  # recent intervals whose overlap gives a site's observed concurrency
+MAX_PIPELINE = 10_000  # the most tasks a window keeps in transit per site
+
+
+def _blend(old: float | None, sample: float) -> float:
+    return sample if old is None else (1 - WEIGHT) * old + WEIGHT * sample
+
+
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    """The largest number of ``(start, end)`` intervals that overlap at one instant."""
+    edges = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    running = peak = 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+@dataclass
+class SiteEstimate:
+    """One site's running estimates (``None``: no sample yet)."""
+
+    site: str
+    run_s: float | None = None
+    queue_wait_s: float | None = None
+    failure_rate: float = 0.0
+    concurrency: int = 0
+    finished: int = 0
+    failures: int = 0
+    return_s: float | None = None  # from a task's end on its worker to its result here
+    _asked_at: float | None = None  # wall clock when idle work was handed to the site
+    _recent: deque[tuple[float, float]] = field(
+        default_factory=lambda: deque(maxlen=OVERLAP_WINDOW)
+    )
+
+    @property
+    def round_trip_s(self) -> float | None:
+        return None if self.return_s is None else 2 * self.return_s
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "run_s": self.run_s,
+            "queue_wait_s": self.queue_wait_s,
+            "failure_rate": round(self.failure_rate, 4),
+            "concurrency": self.concurrency,
+            "round_trip_s": self.round_trip_s,
+            "finished": self.finished,
+            "failures": self.failures,
+        }
+
+
+class Estimates:
+    """Thread-safe per-site estimates, updated as attempts are handed out and finish."""
+
+    def __init__(self, sites: list[str]) -> None:
+        self._sites = {name: SiteEstimate(name) for name in sites}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, site: str) -> SiteEstimate:
+        return self._sites[site]
+
+    def asked(self, site: str, was_idle: bool) -> None:
+        """Work was handed to ``site``; if it had none, the queue-wait clock starts."""
+        with self._lock:
+            estimate = self._sites[site]
+            if was_idle and estimate._asked_at is None:
+                estimate._asked_at = time.time()
+
+    def ran(self, site: str, start: float, end: float) -> None:
+        """A task ran on ``site`` from ``start`` to ``end`` (the worker's clock); its
+        result is here now."""
+        with self._lock:
+            estimate = self._sites[site]
+            estimate.return_s = _blend(estimate.return_s, max(0.0, time.time() - end))
+            estimate.run_s = _blend(estimate.run_s, max(0.0, end - start))
+            if estimate._asked_at is not None:
+                wait = max(0.0, start - estimate._asked_at)
+                estimate.queue_wait_s = _blend(estimate.queue_wait_s, wait)
+                estimate._asked_at = None
+            estimate._recent.append((start, end))
+            estimate.concurrency = max(estimate.concurrency, most_at_once(list(estimate._recent)))
+            estimate.finished += 1
+            estimate.failure_rate = _blend(estimate.failure_rate, 0.0)
+
+    def failed(self, site: str) -> None:
+        """An attempt on ``site`` failed for the site's own reasons."""
+        with self._lock:
+            estimate = self._sites[site]
+            estimate.failures += 1
+            estimate.failure_rate = _blend(estimate.failure_rate, 1.0)
+
+    def in_transit(self, site: str, workers: int) -> int:
+        """Tasks a window must hold beyond ``workers`` to keep them busy across the round
+        trip (0 until the site has returned results)."""
+        with self._lock:
+            estimate = self._sites[site]
+            trip, run = estimate.round_trip_s, estimate.run_s
+        if trip is None or run is None:
+            return 0
+        return min(MAX_PIPELINE, math.ceil(workers * trip / max(run, 1e-4)))
+
+    def waiting_since(self, site: str) -> float | None:
+        """Since when (wall clock) ``site`` has had work and started none of it, if so."""
+        with self._lock:
+            return self._sites[site]._asked_at
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e.as_dict() for e in self._sites.values()]
+
+    def typical_run_s(self) -> float | None:
+        """The mean run time over the sites that have one: the guess for a site with none."""
+        with self._lock:
+            known = [e.run_s for e in self._sites.values() if e.run_s is not None]
+        return sum(known) / len(known) if known else None
