@@ -66,7 +66,9 @@ def test_unannounced_offline_spell_then_nothing_delivered_is_a_stop(
 ) -> None:
     standin.omit_fields("endpoint_status", "details.heartbeat_period")
     with _federation(standin_endpoint, tmp_path, grace_s=2.0) as fed:
-        futures = [fed.submit(nap, i, 8.0) for i in range(2)]
+        # Long enough that neither finishes before the decision: polls may be spaced out to
+        # about one a second (they never take more than half of the request budget).
+        futures = [fed.submit(nap, i, 20.0) for i in range(2)]
         wait_until(lambda: fed.summary()[0].tasks == 2, 60, what="both attempts placed")
         _offline_for(standin, standin_endpoint, polls=2)
         back = time.monotonic()
