@@ -57,14 +57,6 @@ class BudgetedClient(Client):
         self.budget.acquire()
         return super().get_endpoint_status(*args, **kwargs)
 
-    def poll_endpoint_status(self, endpoint_id: str) -> Any | None:
-        """The endpoint's status, or ``None`` (skipped) when asking now would leave less
-        than half of the request budget: a monitor's polls repeat anyway, while late binding
-        submits small batches all through a run and must not wait behind them."""
-        if not self.budget.try_acquire(keep=self.budget.requests // 2):
-            return None
-        return super().get_endpoint_status(endpoint_id)
-
     def get_batch_result(self, *args: Any, **kwargs: Any) -> Any:
         self.budget.acquire()
         return super().get_batch_result(*args, **kwargs)

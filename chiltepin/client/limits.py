@@ -42,35 +42,16 @@ class RateBudget:
     def acquire(self) -> None:
         while True:
             with self._lock:
-                now = self._expire()
+                now = time.monotonic()
+                while self._sent and now - self._sent[0] >= self.window:
+                    self._sent.popleft()
                 if len(self._sent) < self.requests:
-                    self._take(now)
+                    self._sent.append(now)
+                    self.calls += 1
                     return
                 delay = self.window - (now - self._sent[0])
                 self.waited_s += delay
             time.sleep(delay)
-
-    def try_acquire(self, *, keep: int) -> bool:
-        """Take a call now only if ``keep`` more would still be allowed in the window; never
-        waits. For requests that may be skipped (a status poll), so that they never hold
-        back the ones that may not (submits)."""
-        with self._lock:
-            now = self._expire()
-            if len(self._sent) + 1 + keep > self.requests:
-                return False
-            self._take(now)
-            return True
-
-    def _expire(self) -> float:
-        """Forget calls older than the window; the current time. Call with the lock held."""
-        now = time.monotonic()
-        while self._sent and now - self._sent[0] >= self.window:
-            self._sent.popleft()
-        return now
-
-    def _take(self, now: float) -> None:
-        self._sent.append(now)
-        self.calls += 1
 
 
 def check_payload(size: int, what: str) -> None:

@@ -139,11 +139,9 @@ class EndpointBackend(Backend):
                 offline_since, unannounced, suspects = None, [], []
                 continue
             try:
-                reply = self._client.poll_endpoint_status(str(self.endpoint_id))
+                reply = self._client.get_endpoint_status(str(self.endpoint_id))
             except Exception as err:  # the service itself is unreachable: not this site's fault
                 log.debug("status of %s unknown: %s", self.name, err)
-                continue
-            if reply is None:  # skipped: the request budget is kept for submits
                 continue
             status = reply.get("status")
             if status is None:  # no status in the answer: as good as no answer
