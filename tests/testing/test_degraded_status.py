@@ -66,8 +66,8 @@ def test_unannounced_offline_spell_then_nothing_delivered_is_a_stop(
 ) -> None:
     standin.omit_fields("endpoint_status", "details.heartbeat_period")
     with _federation(standin_endpoint, tmp_path, grace_s=2.0) as fed:
-        # Long enough that neither finishes before the decision: polls may be spaced out to
-        # about one a second (they never take more than half of the request budget).
+        # Long enough that neither finishes before the decision (two offline polls, the
+        # return, then offline_grace_s), however slowly a loaded host polls.
         futures = [fed.submit(nap, i, 20.0) for i in range(2)]
         wait_until(lambda: fed.summary()[0].tasks == 2, 60, what="both attempts placed")
         _offline_for(standin, standin_endpoint, polls=2)
