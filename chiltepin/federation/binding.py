@@ -49,7 +49,8 @@ TICK_S = 1.0  # how often held tasks are looked at without an event (a site's co
 RACE_AFTER_S = 5.0  # how long a task may wait on a site with no workers before it is raced
 RACE_AFTER_RUNS = 3  # ...or this many typical run times, when the site does not say workers
 
-Release = Callable[[LogicalTask, Backend, bool], None]  # (task, site, race)
+Release = Callable[[LogicalTask, Backend, bool, bool], None]  # (task, site, race, unqueued)
+Handover = tuple[LogicalTask, Backend, bool]  # (task, site, a worker is free for it there)
 
 
 @dataclass
@@ -215,7 +216,7 @@ class Binder:
 
     def pump(self) -> None:
         """Release held tasks to sites with room, as many as fit."""
-        releases: list[tuple[LogicalTask, Backend]] = []
+        releases: list[Handover] = []
         if self._stop.is_set():
             return
         with self._lock:
@@ -240,18 +241,19 @@ class Binder:
                     for _ in range(taken):
                         _, task = queue.tasks.popleft()
                         self._estimates.asked(site, was_idle=self._out[site] == 0)
+                        unqueued = self._out[site] < self.workers(site)
                         free[site] -= 1
                         self._out[site] += 1
-                        releases.append((task, self._backends[site]))
+                        releases.append((task, self._backends[site], unqueued))
                     progressed = True
         self._hand_over(releases, race=False)
 
-    def _hand_over(self, releases: list[tuple[LogicalTask, Backend]], *, race: bool) -> None:
+    def _hand_over(self, releases: list[Handover], *, race: bool) -> None:
         """Start the chosen attempts. One that cannot even start ends its task with the
         error (as a fixed split's submit would raise it) and gives its place back."""
-        for task, backend in releases:
+        for task, backend, unqueued in releases:
             try:
-                self._release(task, backend, race)
+                self._release(task, backend, race, unqueued)
             except Exception as err:
                 log.exception("task %s could not be placed on %s", task.id, backend.name)
                 attempt = task.current
@@ -281,7 +283,7 @@ class Binder:
         """Start tasks waiting on a site with no workers also where workers are idle and
         nothing held could use them."""
         now = time.time()
-        races: list[tuple[LogicalTask, Backend]] = []
+        races: list[Handover] = []
         with self._lock:
             waiting = {s for q in self._queues.values() if q.tasks for s in q.sites}
             idle = {
@@ -304,5 +306,5 @@ class Binder:
                         continue
                     idle[target] -= 1
                     self._out[target] += 1
-                    races.append((task, self._backends[target]))
+                    races.append((task, self._backends[target], True))  # to an idle worker
         self._hand_over(races, race=True)

@@ -11,9 +11,12 @@ Late binding places a task where it is expected to *finish* first, so it needs, 
   it has (a template-capable endpoint's parent reports none of its children's);
 - how long a task takes to reach a worker and its result to come back (the round trip a
   window must cover: tasks shorter than it need more than a small prefetch to keep the
-  workers busy). Only the way back is measured (a task's end on its worker to its result
-  here) and the way out taken to cost the same: a task's wait from release to start also
-  counts the time it queued for a busy worker, which grows with the window itself.
+  workers busy). The way back is a task's end on its worker to its result here. The way
+  out (the client's batching, the service's request limit, the broker, the engine's
+  dispatch) is a task's release to its start, sampled only from tasks released while a
+  worker was free for them: in any other the wait for a busy worker would count too, and
+  that wait grows with the window itself. Each leg spans the worker's clock and the
+  client's, so a skew between them cancels in the sum.
 
 Each is a running estimate (exponentially weighted, so a site that changes is followed);
 nothing is assumed before the first sample.
@@ -59,6 +62,7 @@ class SiteEstimate:
     finished: int = 0
     failures: int = 0
     return_s: float | None = None  # from a task's end on its worker to its result here
+    out_s: float | None = None  # from a task's release to its start, no busy worker ahead
     _asked_at: float | None = None  # wall clock when idle work was handed to the site
     _recent: deque[tuple[float, float]] = field(
         default_factory=lambda: deque(maxlen=OVERLAP_WINDOW)
@@ -66,7 +70,10 @@ class SiteEstimate:
 
     @property
     def round_trip_s(self) -> float | None:
-        return None if self.return_s is None else 2 * self.return_s
+        """Both legs; until the way out is sampled, taken to cost what the way back does."""
+        if self.return_s is None:
+            return None
+        return self.return_s + (self.return_s if self.out_s is None else self.out_s)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -98,12 +105,14 @@ class Estimates:
             if was_idle and estimate._asked_at is None:
                 estimate._asked_at = time.time()
 
-    def ran(self, site: str, start: float, end: float) -> None:
+    def ran(self, site: str, start: float, end: float, *, released: float | None = None) -> None:
         """A task ran on ``site`` from ``start`` to ``end`` (the worker's clock); its
-        result is here now."""
+        result is here now. ``released``: when it was released to a free worker there."""
         with self._lock:
             estimate = self._sites[site]
             estimate.return_s = _blend(estimate.return_s, max(0.0, time.time() - end))
+            if released is not None:
+                estimate.out_s = _blend(estimate.out_s, max(0.0, start - released))
             estimate.run_s = _blend(estimate.run_s, max(0.0, end - start))
             if estimate._asked_at is not None:
                 wait = max(0.0, start - estimate._asked_at)

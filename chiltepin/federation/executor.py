@@ -145,7 +145,9 @@ class Federation(concurrent.futures.Executor):
             self.placement,
             self.estimates,
             {b.name: b.resolved.entry.prefetch for b in self.backends},
-            lambda task, backend, race: self._place(task, backend, windowed=True, race=race),
+            lambda task, backend, race, unqueued: self._place(
+                task, backend, windowed=True, race=race, unqueued=unqueued
+            ),
         )
         self._futures: list[TaskFuture] = []  # every task's, in submission order
         self._functions_serialized: dict[int, tuple[Callable[..., Any], str]] = {}
@@ -322,13 +324,20 @@ class Federation(concurrent.futures.Executor):
         self._place(task, backend)
 
     def _place(
-        self, task: LogicalTask, backend: Backend, *, windowed: bool = False, race: bool = False
+        self,
+        task: LogicalTask,
+        backend: Backend,
+        *,
+        windowed: bool = False,
+        race: bool = False,
+        unqueued: bool = False,
     ) -> None:
         """Start an attempt of ``task`` on ``backend`` (``windowed``: in its binding window;
-        ``race``: beside the task's attempt that waits on a site with no workers yet)."""
+        ``race``: beside the task's attempt that waits on a site with no workers yet;
+        ``unqueued``: a worker there is free for it)."""
         routing = backend.routing(task.resources)
         attempt = task.new_attempt(backend.name, routing, race=race)
-        attempt.in_window = windowed
+        attempt.in_window, attempt.unqueued = windowed, unqueued
         routed = {
             "options": routing.options,
             "resource_specification": routing.resource_specification,
@@ -383,7 +392,8 @@ class Federation(concurrent.futures.Executor):
         if error is None:
             value, raw = future.result()  # what the probe returns
             ran = record(raw)
-            self.estimates.ran(attempt.site, ran["start"], ran["end"])
+            released = attempt.submitted_at if attempt.unqueued else None
+            self.estimates.ran(attempt.site, ran["start"], ran["end"], released=released)
             # Local engines hand over the result as the worker serialised it.
             payload = getattr(future, "serialized_result", None)
             payload = payload or SERIALIZER.serialize((value, ran))

@@ -57,6 +57,9 @@ class Attempt:
     # This site's own call, when the task's arguments hold site paths (SitePath).
     site_call: Call | None = None
     in_window: bool = False  # takes a place in its site's late-binding window
+    # Released while its site had a worker free for it: its start there measures the way
+    # out (submit, service, dispatch) with no wait for a busy worker in it.
+    unqueued: bool = False
 
     @property
     def call(self) -> Call:

@@ -5,6 +5,12 @@ Each site becomes Parsl executors labelled with the site's name: an endpoint sit
 HTEX (or, for MPI tasks, MPI executor) that its rendered user endpoint config builds, so a
 task sees the same workers either way. Task futures can be passed to other tasks as
 inputs: Parsl's DataFlowKernel resolves the dependencies.
+
+A call that names no site is placed the way ``Federation.submit`` places a task: as its
+inputs resolve, the DAG's ready tasks flow to one more executor, a
+:class:`~chiltepin.workflow.federated.FederationExecutor`, whose federation holds them and
+releases each to the site expected to finish it first. Per-site executors then start
+only for calls that name their site.
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ from chiltepin.client.resources import Resources, Routing, parse_resources, rout
 from chiltepin.embedded import console_scripts_on_path
 from chiltepin.endpoints.render import render_for_options
 from chiltepin.errors import ChiltepinError, did_you_mean
+from chiltepin.federation import Federation
 from chiltepin.upstream import config as upstream
 from chiltepin.workflow.batching import BatchingGlobusComputeExecutor
+from chiltepin.workflow.federated import LABEL, FederationExecutor
 
 _current: Workflow | None = None
 _current_lock = threading.Lock()
@@ -49,7 +57,9 @@ def current() -> Workflow:
 class Workflow:
     """A Parsl DataFlowKernel over the federation's sites.
 
-    ``default_site`` receives calls that name no site (default: the first site).
+    Calls that name no site are placed by late binding across all sites; with
+    ``default_site`` (or a single site) they go to that site instead. MPI calls that name
+    no site go to ``default_site``, else the first site (they need its MPI executor).
     """
 
     def __init__(
@@ -63,11 +73,14 @@ class Workflow:
     ) -> None:
         config, source, base_dir = coerce_sites(sites)
         self.sites = resolve(config, source, base_dir)
+        self._config = sites
+        self.late_binding = default_site is None and len(self.sites) > 1
         self.default_site = default_site or next(iter(self.sites))
         self.run_dir = Path(run_dir or default_run_dir()).expanduser()
         self._client = client
         self._linger_s = linger_s
         self._dfk: parsl.DataFlowKernel | None = None
+        self.federation: Federation | None = None  # behind late binding, while open
         self._labels: dict[tuple[str, bool], str] = {}
         self._lock = threading.Lock()
         self.check_site(self.default_site)
@@ -115,6 +128,16 @@ class Workflow:
                 self._labels[key] = label
             return self._labels[key]
 
+    def _federation(self) -> Federation:
+        """The federation behind late binding, sharing this workflow's request budget."""
+        endpoints = any(s.kind is SiteKind.endpoint for s in self.sites.values())
+        return Federation(
+            self._config,
+            run_dir=self.run_dir / "federation",
+            progress=False,
+            client=self.client if endpoints else None,
+        )
+
     # -- calls --------------------------------------------------------------------------
 
     def check_site(self, name: str) -> None:
@@ -128,10 +151,12 @@ class Workflow:
         self, site: str | None, resources: Resources | dict[str, Any] | None, mpi: bool
     ) -> tuple[str, dict[str, Any]]:
         """(executor label, parsl_resource_specification) for one call."""
+        parsed = parse_resources(resources)
+        if site is None and self.late_binding and not (mpi or parsed.wants_mpi):
+            return LABEL, parsed.requested  # the federation routes it per site
         name = site or self.default_site
         self.check_site(name)
         resolved = self.sites[name]
-        parsed = parse_resources(resources)
         if mpi and not parsed.wants_mpi:
             parsed = parsed.model_copy(update={"mpi": True})
         routing: Routing = route(parsed, resolved.site, resolved.entry.options)
@@ -147,8 +172,12 @@ class Workflow:
         console_scripts_on_path()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._dfk = parsl.load(Config(executors=[], run_dir=str(self.run_dir / "parsl")))
-        for name in self.sites:  # start every site's (non-MPI) executor up front
-            self._executor_for(name, mpi=False)
+        if self.late_binding:
+            self.federation = self._federation()
+            self._dfk.add_executors([FederationExecutor(self.federation)])
+        else:
+            for name in self.sites:  # start every site's (non-MPI) executor up front
+                self._executor_for(name, mpi=False)
         with _current_lock:
             if _current is not None:
                 raise ChiltepinError("a Workflow is already open; nest tasks in one workflow")

@@ -42,3 +42,21 @@ def test_live_workers_from_managers_and_from_an_endpoint_status() -> None:
     assert workers_of_status({"total_workers": 6, "idle_workers": 2}) == 6
     assert workers_of_status({"heartbeat_period": 30}) is None  # a template-capable parent
     assert workers_of_status({"total_workers": True}) is None
+
+
+def test_the_way_out_counts_in_the_round_trip_only_from_tasks_with_a_free_worker() -> None:
+    """A window covers the round trip; its way out is sampled only from tasks released to a
+    free worker (a task queued behind busy ones would count its wait too)."""
+    estimates = Estimates(["a"])
+    now = time.time()
+    estimates.ran("a", now - 1.2, now - 0.2)  # back in 0.2 s; way out not sampled yet
+    assert abs(estimates["a"].round_trip_s - 0.4) < 0.05
+    assert 4 <= estimates.in_transit("a", 10) <= 5  # 10 workers x 0.4 s / 1 s, rounded up
+    # released 5 s before it started: it queued behind busy workers, so no sample
+    estimates.ran("a", now - 1.0, now - 0.2, released=None)
+    assert estimates["a"].out_s is None
+    # released 1.8 s before it started on a free worker: the service's limit held it back
+    estimates.ran("a", now - 1.0, now - 0.2, released=now - 2.8)
+    trip = estimates["a"].round_trip_s
+    assert abs(estimates["a"].out_s - 1.8) < 1e-3 and 1.9 < trip < 2.1, trip
+    assert estimates.in_transit("a", 10) > 20

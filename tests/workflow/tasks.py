@@ -25,3 +25,18 @@ def write_value(value: int, stdout: str | None = None) -> str:
 @mpi_task
 def hello(program: str, stdout: str | None = None) -> str:
     return program
+
+
+@python_task
+def paced_site(x: int, seconds: float) -> tuple[int, str]:
+    """``x`` after ``seconds`` times the worker's CHILTEPIN_TEST_PACE, and which site ran it
+    (the worker's CHILTEPIN_TEST_SITE)."""
+    import time
+
+    time.sleep(seconds * float(os.environ.get("CHILTEPIN_TEST_PACE", "1")))
+    return x, os.environ.get("CHILTEPIN_TEST_SITE", "?")
+
+
+@python_task
+def total(*parts: tuple[int, str]) -> int:
+    return sum(x for x, _ in parts)

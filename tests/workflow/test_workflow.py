@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import parsl
@@ -53,7 +54,30 @@ def test_unknown_site_and_calls_outside_a_workflow(tmp_path: Path) -> None:
     with Workflow(SITES, run_dir=tmp_path / "run"):
         with pytest.raises(ChiltepinError, match=r"unknown site 'c'; sites: a, b"):
             tasks.add(1, 2, site="c")
-        assert tasks.add(2, 2).result(60) == 4  # default site: the first
+        assert tasks.add(2, 2).result(60) == 4  # placed by late binding over a and b
+
+
+def test_ready_tasks_of_a_dag_flow_to_the_site_that_finishes_them_first(tmp_path: Path) -> None:
+    """Calls naming no site go through the federation: a site three times slower gets
+    fewer of a DAG's ready tasks, and a task waiting on their futures runs once they are in."""
+
+    def site(name: str, pace: int) -> dict:
+        init = f'worker_init=["export CHILTEPIN_TEST_SITE={name} CHILTEPIN_TEST_PACE={pace}"]'
+        return {
+            "kind": "local",
+            "site": "localhost",
+            "set": [init],
+            "options": {"max_workers_per_node": 2},
+        }
+
+    with Workflow({"fast": site("fast", 1), "slow": site("slow", 3)}, run_dir=tmp_path) as wf:
+        parts = [tasks.paced_site(i, 0.3) for i in range(40)]
+        assert tasks.total(*parts).result(180) == sum(range(40))
+        where = Counter(p.result()[1] for p in parts)
+        summary = {c.site: c for c in wf.federation.summary()}
+    assert set(where) == {"fast", "slow"} and where["slow"] * 2 < where["fast"], where
+    assert summary["fast"].succeeded + summary["slow"].succeeded == 41  # and the sum itself
+    assert (tmp_path / "federation" / "journal.jsonl").exists()
 
 
 def test_endpoint_site_after_a_plain_globus_compute_executor(
