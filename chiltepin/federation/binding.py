@@ -220,7 +220,8 @@ class Binder:
         if self._stop.is_set():
             return
         with self._lock:
-            free = {name: self.window(name) - self._out[name] for name in self._backends}
+            windows = {name: self.window(name) for name in self._backends}
+            free = {name: windows[name] - self._out[name] for name in self._backends}
             progressed = True
             while progressed:
                 progressed = False
@@ -230,7 +231,7 @@ class Binder:
                     if not queue.tasks:
                         del self._queues[key]
                         continue
-                    usable = [s for s in queue.sites if self.window(s) > 0]
+                    usable = [s for s in queue.sites if windows[s] > 0]
                     if len(queue.sites) == 1:  # no choice to keep open: all go, if it may
                         site = usable[0] if usable else None
                         taken = len(queue.tasks)
