@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 from chiltepin.federation.backends.base import Backend
 from chiltepin.federation.estimates import Estimates
-from chiltepin.federation.placement import Placement
+from chiltepin.federation.placement import Placement, not_yet_failed
 from chiltepin.federation.tasks import Attempt, LogicalTask
 
 log = logging.getLogger(__name__)
@@ -150,8 +150,7 @@ class Binder:
         pool = self._placement.matching(
             task.tags, task.pinned_site, task.allowed, task.resources.walltime
         )
-        fresh = [b.name for b in pool if b.name not in task.excluded_sites]
-        return tuple(fresh or [b.name for b in pool])
+        return tuple(b.name for b in not_yet_failed(pool, task.excluded_sites))
 
     def workers(self, site: str) -> int:
         """Workers ``site`` has now: what it says, else as many as it ran at once."""

@@ -35,6 +35,12 @@ def max_walltime(backend: Backend) -> str:
     return backend.resolved.site.limits.max_walltime
 
 
+def not_yet_failed(pool: list[Backend], excluded: set[str] | frozenset[str]) -> list[Backend]:
+    """The sites of ``pool`` a task has not failed on, or all of them if it failed on each."""
+    fresh = [b for b in pool if b.name not in excluded]
+    return fresh or pool
+
+
 def walltime_fits(backend: Backend, walltime: str | None) -> bool:
     """Whether a task asking ``walltime`` may run on ``backend`` (its site's limits)."""
     return walltime is None or walltime_seconds(walltime) <= walltime_seconds(max_walltime(backend))
@@ -105,8 +111,7 @@ class Placement:
         walltime: str | None = None,
     ) -> list[Backend]:
         pool = [b for b in self.matching(tags, None, allowed, walltime) if b.healthy]
-        fresh = [b for b in pool if b.name not in excluded]
-        return fresh or pool
+        return not_yet_failed(pool, excluded)
 
     def choose(
         self,
