@@ -54,6 +54,25 @@ class RateBudget:
             time.sleep(delay)
 
 
+def polls_crowd_submits(endpoint_sites: int, poll_s: float) -> str | None:
+    """Why polling ``endpoint_sites`` endpoints' status every ``poll_s`` seconds starves
+    task submission, or ``None`` if it leaves submits at least half the request budget.
+
+    Each poll is a request against the same 20 per 10 s as every batch submit, and late
+    binding submits often (a batch each time windows open), so polls that take most of the
+    budget hold every task back on the client for seconds.
+    """
+    share = endpoint_sites * WINDOW_SECONDS / poll_s / REQUESTS_PER_WINDOW
+    if share <= 0.5:
+        return None
+    floor = 2 * endpoint_sites * WINDOW_SECONDS / REQUESTS_PER_WINDOW
+    return (
+        f"status polls of {endpoint_sites} endpoint site(s) every {poll_s:g} s take"
+        f" {min(share, 1):.0%} of the service's {REQUESTS_PER_WINDOW} requests per"
+        f" {WINDOW_SECONDS:g} s, leaving task submits waiting; use status_poll_s >= {floor:g}"
+    )
+
+
 def check_payload(size: int, what: str) -> None:
     if size > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(

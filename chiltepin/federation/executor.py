@@ -38,6 +38,7 @@ from chiltepin.client.config import (
     default_run_dir,
     resolve,
 )
+from chiltepin.client.limits import polls_crowd_submits
 from chiltepin.client.resources import Resources, Routing, parse_resources
 from chiltepin.embedded import reap_leftovers
 from chiltepin.errors import ChiltepinError
@@ -138,6 +139,9 @@ class Federation(concurrent.futures.Executor):
         self._stager: Stager | None = staging
         self._staging: StagingQueue | None = None
         self.backends = [self._backend(r, status_poll_s) for r in resolved.values()]
+        endpoints = sum(isinstance(b, EndpointBackend) for b in self.backends)
+        if crowded := polls_crowd_submits(endpoints, status_poll_s):
+            log.warning(crowded)
         self.placement = Placement(self.backends, self.policy)
         self.stats = RunStats([b.name for b in self.backends])
         self.estimates = Estimates([b.name for b in self.backends])
