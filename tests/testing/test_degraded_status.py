@@ -4,7 +4,9 @@
 omits one here (``GlobusStandIn.omit_fields``) and the decision must degrade as documented:
 no ``status`` -> the poll counts as no answer (no failover); no
 ``details.heartbeat_period`` -> an unannounced offline spell is a stop only if none of what
-the endpoint held finishes within ``offline_grace_s`` of its return.
+the endpoint held finishes within ``offline_grace_s`` of its return; no
+``details.total_workers`` -> late binding sizes the site's window from the tasks it was seen
+running at once.
 """
 
 from __future__ import annotations
@@ -89,3 +91,25 @@ def test_unannounced_offline_spell_then_a_result_is_a_blip(
         assert sorted(f.result(timeout=120) for f in futures) == [0, 1]
         counts = fed.summary()[0]
     assert (counts.failovers, counts.retries) == (0, 0)
+
+
+def test_status_without_total_workers_windows_the_site_by_what_it_ran_at_once(
+    standin: GlobusStandIn, standin_endpoint: SiteEndpoint, tmp_path: Path
+) -> None:
+    standin.omit_fields("endpoint_status", "details.total_workers")
+    sites = {
+        "ep": {"endpoint_id": standin_endpoint.endpoint_id, "site": "localhost", "capacity": 2},
+        "here": {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 1}},
+    }
+    with Federation(sites, run_dir=tmp_path, progress=False, status_poll_s=0.5) as fed:
+        assert fed.policy.value == "soonest"
+        futures = [fed.submit(nap, i, 0.5) for i in range(24)]
+        assert [f.result(timeout=180) for f in futures] == list(range(24))
+        ep = fed.placement.backends["ep"]
+        learned = fed.estimates["ep"].concurrency
+        counts = {c.site: c for c in fed.summary()}
+    assert _status_polls(standin, standin_endpoint) >= 1  # it asked, and was not told
+    assert ep.live_workers is None  # so it never believed a worker count
+    assert learned >= 1  # it learned one from the tasks instead
+    assert counts["ep"].succeeded > 0 and counts["here"].succeeded > 0
+    assert counts["ep"].succeeded + counts["here"].succeeded == 24
