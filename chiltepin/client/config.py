@@ -110,7 +110,10 @@ class ResolvedSite:
         validate_user_options(entry.options, schema_for(machine), f"{source}: sites.{name}")
         # The entry's options are this user's defaults on the machine (more workers per
         # node, fewer blocks, ...); capacity must reflect them.
-        self.site: Site = machine.model_copy(update=entry.options)
+        where = f"{source}: sites.{name}.options"
+        self.site: Site = validate(
+            Site, LocatedData(data={**machine.model_dump(), **entry.options}, source=where)
+        )
         self.capacity = entry.capacity or self.site.capacity
         self.tags = frozenset([*self.site.tags, *entry.tags, name])
 
