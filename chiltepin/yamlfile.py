@@ -242,7 +242,8 @@ def _message(model: type[BaseModel], error: Any) -> str:
         return f"must be one of {error['ctx']['expected']}; got {got!r}"
     if kind == "value_error":
         return str(error["ctx"]["error"])
-    text = error["msg"][0].lower() + error["msg"][1:]
+    msg = error["msg"]
+    text = msg if msg[1:2].isupper() else msg[0].lower() + msg[1:]  # "UUID ..." stays
     text = text.replace("input should be", "must be")
     return f"{text}; got {got!r}" if not isinstance(got, dict) else text
 
