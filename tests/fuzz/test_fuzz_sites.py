@@ -134,16 +134,28 @@ def test_raw_site_file_text(document: str | bytes) -> None:
     assert grown_mb < 300
 
 
+SET_PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
+    **{k: v for k, v in PLAUSIBLE.items() if k not in ("container", "limits")},
+    "limits.max_walltime": walltimes,
+    "limits.max_blocks": small,
+    "container.runtime": st.sampled_from(["apptainer", "docker"]),
+    "container.image": st.one_of(st.just("/i/wx.sif"), hostile_text),
+    "container.bind": st.lists(st.one_of(st.just("/data"), hostile_text), max_size=2),
+}
+
+
+def assignment(key: str) -> st.SearchStrategy[str]:
+    """``key=value`` with a plausible value for the key (as YAML), or a hostile one."""
+    as_yaml = SET_PLAUSIBLE[key].map(
+        lambda v: yaml.safe_dump(v, default_flow_style=True).removesuffix("\n...\n").strip()
+    )
+    return st.one_of(as_yaml, as_yaml, hostile_text).map(lambda v: f"{key}={v}")
+
+
 assignments = st.lists(
-    st.builds(
-        lambda key, value: f"{key}={value}",
-        st.one_of(
-            st.sampled_from([*SITE_KEYS, "limits.max_walltime", "container.image", "a..b"]),
-            hostile_text,
-        ),
-        hostile_text,
-    ),
-    max_size=4,
+    st.one_of(st.sampled_from(sorted(SET_PLAUSIBLE)).flatmap(assignment), hostile_text),
+    min_size=1,
+    max_size=3,
 )
 
 
