@@ -51,9 +51,74 @@ _Loader.add_implicit_resolver(
 )
 
 
-def load_text(text: str) -> Any:
-    """Parse YAML text with chiltepin's loader (see :class:`_Loader`)."""
-    return yaml.load(text, Loader=_Loader)
+MAX_DOCUMENT_BYTES = 1 << 20
+"""Largest YAML document read: site and sites files are a few kilobytes."""
+MAX_EXPANDED_NODES = 100_000
+"""Most values a document may hold once its aliases are expanded. Aliases share nodes,
+so a few kilobytes of nested aliases ("billion laughs") stand for billions of values that
+every later step (merging, validation, line recording) would walk."""
+
+
+class _Refused(Exception):
+    """A document is too large or expands too far (turned into a ConfigError by callers)."""
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Values ``root`` holds with every alias expanded, stopping past the cap."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise _Refused("an alias refers to a node that contains it (a recursive structure)")
+        open_nodes.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        for child in children:
+            total += size(child)
+            if total > MAX_EXPANDED_NODES:
+                raise _Refused(
+                    f"aliases expand to more than {MAX_EXPANDED_NODES} values; write the"
+                    " values out, or use fewer nested aliases"
+                )
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
+def _compose(text: str) -> tuple[yaml.Node | None, Any]:
+    """Parse ``text`` once into its node graph and its data, within the bounds above."""
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise _Refused(f"document larger than {MAX_DOCUMENT_BYTES} bytes")
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _expanded_size(node)
+        return node, loader.construct_document(node)
+    except RecursionError:
+        raise _Refused("nested more deeply than chiltepin reads") from None
+    finally:
+        loader.dispose()
+
+
+def load_text(text: str, *, source: str = "<text>", key: str | None = None) -> Any:
+    """Parse YAML text with chiltepin's loader (see :class:`_Loader`), bounded in size."""
+    try:
+        return _compose(text)[1]
+    except _Refused as err:
+        raise ConfigError(f"YAML refused: {err}", source=source, key=key) from None
 
 
 @dataclass
@@ -66,30 +131,63 @@ class LocatedData:
 
 
 def _record_lines(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            path = (*prefix, str(key_node.value))
-            lines[path] = key_node.start_mark.line + 1
-            _record_lines(value_node, path, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            path = (*prefix, index)
-            lines[path] = item.start_mark.line + 1
-            _record_lines(item, path, lines)
+    """Line of every key path, not following aliases (their lines are the anchor's)."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, KeyPath]] = [(node, prefix)]
+    while stack:
+        current, path = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                child = (*path, str(key_node.value))
+                lines[child] = key_node.start_mark.line + 1
+                stack.append((value_node, child))
+        elif isinstance(current, yaml.SequenceNode):
+            for index, item in enumerate(current.value):
+                child = (*path, index)
+                lines[child] = item.start_mark.line + 1
+                stack.append((item, child))
+
+
+def read_text(path: Path, what: str = "file") -> str:
+    """A configuration file as UTF-8 text, refused with a clear message when it is not:
+    unreadable, larger than :data:`MAX_DOCUMENT_BYTES`, or not UTF-8 (naming the line)."""
+    try:
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as err:
+        raise ConfigError(f"cannot read {what}: {err.strerror}", source=path) from err
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise ConfigError(
+            f"{what} is larger than {MAX_DOCUMENT_BYTES} bytes; is this the right file?",
+            source=path,
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ConfigError(
+            f"not UTF-8 text: byte 0x{raw[err.start]:02x} at offset {err.start};"
+            " save the file as UTF-8",
+            source=path,
+            line=line,
+        ) from None
 
 
 def load_mapping(path: Path) -> LocatedData:
     """Parse ``path`` as a YAML mapping, keeping line numbers; syntax errors name the line."""
+    text = read_text(path)
     try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"cannot read file: {err.strerror}", source=path) from err
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = load_text(text)
+        node, data = _compose(text)
     except yaml.MarkedYAMLError as err:
         line = err.problem_mark.line + 1 if err.problem_mark else None
         raise ConfigError(f"invalid YAML: {err.problem}", source=path, line=line) from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"invalid YAML: {err}", source=path) from err
+    except _Refused as err:
+        raise ConfigError(f"YAML refused: {err}", source=path) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -144,7 +242,8 @@ def _message(model: type[BaseModel], error: Any) -> str:
         return f"must be one of {error['ctx']['expected']}; got {got!r}"
     if kind == "value_error":
         return str(error["ctx"]["error"])
-    text = error["msg"][0].lower() + error["msg"][1:]
+    msg = error["msg"]
+    text = msg if msg[1:2].isupper() else msg[0].lower() + msg[1:]  # "UUID ..." stays
     text = text.replace("input should be", "must be")
     return f"{text}; got {got!r}" if not isinstance(got, dict) else text
 

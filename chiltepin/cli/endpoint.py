@@ -19,6 +19,7 @@ from chiltepin.endpoints.configure import (
 from chiltepin.endpoints.render import EndpointRequest
 from chiltepin.errors import ChiltepinError, ConfigError
 from chiltepin.sites.loader import load_site
+from chiltepin.yamlfile import MAX_DOCUMENT_BYTES, read_text
 
 _config_dir_option = click.option(
     "--config-dir",
@@ -137,21 +138,22 @@ def render(name: str, options_file: Path | None, config_dir: Path | None) -> Non
     source = "<defaults>"
     if options_file is not None:
         source = "<stdin>" if str(options_file) == "-" else str(options_file)
-        text = click.get_text_stream("stdin").read() if source == "<stdin>" else _read(options_file)
+        text = (
+            click.get_text_stream("stdin").read(MAX_DOCUMENT_BYTES + 1)
+            if source == "<stdin>"
+            else read_text(options_file, "options file")
+        )
+        if len(text) > MAX_DOCUMENT_BYTES:
+            raise ConfigError(f"larger than {MAX_DOCUMENT_BYTES} bytes", source=source)
         try:
             options = json.loads(text)
         except json.JSONDecodeError as err:
             raise ConfigError(f"invalid JSON: {err.msg}", source=source, line=err.lineno) from err
+        except RecursionError:
+            raise ConfigError("JSON nested too deeply", source=source) from None
     if not isinstance(options, dict):
         raise ConfigError("user options must be a JSON object", source=source)
     click.echo(render_endpoint(endpoints_root(config_dir) / name, options, source), nl=False)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError as err:
-        raise ConfigError(f"cannot read file: {err.strerror}", source=path) from err
 
 
 def _print_status(current: lifecycle.EndpointStatus) -> None:

@@ -10,6 +10,7 @@ import yaml
 from rich.table import Table
 
 from chiltepin.cli.console import console
+from chiltepin.errors import ChiltepinError
 from chiltepin.sites.loader import load_site, shipped_site_names
 
 
@@ -75,7 +76,18 @@ def convert(legacy: Path) -> None:
 @command.command("check")
 @click.argument("files", nargs=-1, required=True)
 def check(files: tuple[str, ...]) -> None:
-    """Validate site files; print every problem with file, line and allowed values."""
+    """Validate site files; print every problem with file, line and allowed values.
+
+    Every file is checked, so one run lists all that need fixing (exit status 1 if any).
+    """
+    bad = 0
     for path in files:
-        site = load_site(path)
+        try:
+            site = load_site(path)
+        except ChiltepinError as err:
+            bad += 1
+            click.secho(str(err), fg="red", err=True)
+            continue
         click.echo(f"{path}: ok (site {site.name!r}, {site.scheduler.value})")
+    if bad:
+        raise ChiltepinError(f"{bad} of {len(files)} files have problems")

@@ -17,6 +17,7 @@ from typing import Any
 from globus_compute_sdk.serialize import ComputeSerializer
 
 from chiltepin.client.limits import MAX_PAYLOAD_BYTES, check_payload
+from chiltepin.errors import ChiltepinError
 from chiltepin.probe import chiltepin_probe, portable_probe
 from chiltepin.upstream.wire import dill_data_payload, writes_dill_data
 
@@ -73,6 +74,28 @@ class CallSerializer(ComputeSerializer):
 SERIALIZER = CallSerializer()
 
 
+class NotSerializable(ChiltepinError):
+    """A task's function or argument cannot be serialised to be sent to a site."""
+
+
+def _cause(err: BaseException) -> str:
+    """The innermost reason a serialisation failed (the SDK wraps it in its own error)."""
+    while err.__cause__ is not None or err.__context__ is not None:
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    return f"{type(err).__name__}: {err}"
+
+
+def serialize(value: Any, what: str) -> str:
+    """``value`` serialised, or :class:`NotSerializable` naming ``what`` and why not."""
+    try:
+        return SERIALIZER.serialize(value)
+    except Exception as err:
+        raise NotSerializable(
+            f"{what} ({type(value).__name__}) cannot be serialised to send to a site:"
+            f" {_cause(err)}; pass data a worker can rebuild (plain values, paths) instead"
+        ) from err
+
+
 @functools.cache
 def _constant_buffers(probe_by_reference: bool) -> tuple[str, str]:
     """The probe and the empty keyword arguments, serialised (once per process)."""
@@ -93,8 +116,17 @@ class Call:
     @classmethod
     def of(cls, function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         """Serialise a call, refusing one over the service's payload limit (what an
-        endpoint is sent per task: these arguments) with its largest argument named."""
-        call = cls(function, args, kwargs, SERIALIZER.serialize((function, args, kwargs)))
+        endpoint is sent per task: these arguments) with its largest argument named, and
+        one that cannot be serialised with the argument that cannot named."""
+        try:
+            arguments = SERIALIZER.serialize((function, args, kwargs))
+        except Exception as err:
+            parts = {f"argument {i}": a for i, a in enumerate(args)}
+            parts.update({f"keyword argument {k!r}": v for k, v in kwargs.items()})
+            for what, value in parts.items():
+                serialize(value, what)
+            raise NotSerializable(f"the call cannot be serialised: {_cause(err)}") from err
+        call = cls(function, args, kwargs, arguments)
         size = len(call.arguments)
         if size > MAX_PAYLOAD_BYTES:
             ser = SERIALIZER.serialize

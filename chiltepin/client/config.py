@@ -110,7 +110,10 @@ class ResolvedSite:
         validate_user_options(entry.options, schema_for(machine), f"{source}: sites.{name}")
         # The entry's options are this user's defaults on the machine (more workers per
         # node, fewer blocks, ...); capacity must reflect them.
-        self.site: Site = machine.model_copy(update=entry.options)
+        where = f"{source}: sites.{name}.options"
+        self.site: Site = validate(
+            Site, LocatedData(data={**machine.model_dump(), **entry.options}, source=where)
+        )
         self.capacity = entry.capacity or self.site.capacity
         self.tags = frozenset([*self.site.tags, *entry.tags, name])
 
@@ -130,7 +133,11 @@ def load_config(path: str | Path) -> FederationConfig:
     :mod:`chiltepin.compat`), so its users can bring their configuration as it is.
     """
     path = Path(path).expanduser()
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except (OSError, ValueError) as err:  # a NUL byte, a name longer than the OS allows
+        raise ConfigError(f"not a usable sites file path: {err}", source=f"{path}"[:200]) from None
+    if not found:
         raise ConfigError("no such sites file", source=path)
     located = load_mapping(path)
     from chiltepin import compat
@@ -165,13 +172,71 @@ def coerce_sites(sites: SitesArg) -> tuple[FederationConfig, str, Path | None]:
         path = Path(sites).expanduser()
         return load_config(path), str(path), path.parent
     entries = DEFAULT_SITES if sites is None else sites
+    if not isinstance(entries, Mapping):
+        raise ConfigError(
+            "must be a sites file path, a FederationConfig, or a mapping of site name to"
+            f" entry (e.g. {{'laptop': {{'kind': 'local', 'site': 'localhost'}}}});"
+            f" got {type(entries).__name__} {entries!r:.80}",
+            key="Federation(sites=...)",
+        )
     data = {
         "sites": {
-            name: e.model_dump(exclude_unset=True) if isinstance(e, SiteEntry) else dict(e)
+            name: e.model_dump(exclude_unset=True)
+            if isinstance(e, SiteEntry)
+            else dict(e)
+            if isinstance(e, Mapping)
+            else e
             for name, e in entries.items()
         }
     }
     return validate(FederationConfig, LocatedData(data=data, source="<sites>")), "<sites>", None
+
+
+class FederationArgs(BaseModel):
+    """``Federation(...)``'s own arguments, checked once with the sites file's messages."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: Policy | None = None
+    retries: int | None = Field(None, ge=0, le=100)
+    budget: float | None = Field(None, gt=0, allow_inf_nan=False)
+    status_poll_s: float = Field(5.0, gt=0, le=3600)
+    gc_freeze: bool | None = None
+    progress: bool | None = None
+    run_dir: str | Path | None = None
+
+    @classmethod
+    def check(cls, **values: Any) -> FederationArgs:
+        return validate(cls, LocatedData(data=values, source="Federation(...)"))
+
+
+MAX_PATH_BYTES = 4000
+"""Longest run directory path: its journal's side files must still fit the OS limit."""
+
+
+def run_directory(path: str | Path) -> Path:
+    """``path`` as a usable run directory, made if missing; refused with the reason when
+    it is a file, too long, or cannot be created."""
+    text = str(path)
+    if "\0" in text:
+        raise ConfigError(
+            f"must be a directory path with no NUL byte; got {text!r:.80}", key="run_dir"
+        )
+    run_dir = Path(text).expanduser()
+    longest = max((len(part.encode()) for part in run_dir.parts), default=0)
+    if len(text.encode()) > MAX_PATH_BYTES or longest > 255:
+        raise ConfigError(
+            f"path too long ({len(text.encode())} bytes, longest name {longest}); at most"
+            f" {MAX_PATH_BYTES} bytes, 255 per name: {text[:80]!r}...",
+            key="run_dir",
+        )
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} exists and is not a directory", key="run_dir")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create {run_dir}: {err.strerror}", key="run_dir") from None
+    return run_dir
 
 
 def default_run_dir() -> Path:

@@ -11,14 +11,32 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chiltepin.errors import ConfigError
 from chiltepin.sites.model import SafeName, Site, Walltime
 from chiltepin.yamlfile import LocatedData, validate
+
+
+def _check_launcher_options(value: str) -> str:
+    """Launcher flags reach the MPI launch command line as written: allow only flags and
+    values made of characters a shell takes literally."""
+    if not _LAUNCHER_OPTIONS.fullmatch(value):
+        raise ValueError(
+            "must be launcher flags separated by spaces, each of letters, digits and"
+            f" _ . , : / @ % + = - (e.g. '--cpu-bind=cores --exclusive'); got {value!r}"
+        )
+    return value
+
+
+_LAUNCHER_OPTIONS = re.compile(
+    r"[A-Za-z0-9_.,:/@%+=-]{1,256}(?: [A-Za-z0-9_.,:/@%+=-]{1,256}){0,63}"
+)
+LauncherOptions = Annotated[str, AfterValidator(_check_launcher_options)]
 
 
 class Resources(BaseModel):
@@ -29,7 +47,7 @@ class Resources(BaseModel):
     nodes: int | None = Field(None, ge=1, description="nodes for an MPI task")
     ranks_per_node: int | None = Field(None, ge=1, description="MPI ranks on each node")
     ranks: int | None = Field(None, ge=1, description="total MPI ranks")
-    launcher_options: str | None = Field(None, min_length=1, description="extra launcher flags")
+    launcher_options: LauncherOptions | None = Field(None, description="extra launcher flags")
     mpi: bool | None = Field(None, description="force the MPI engine (implied by nodes/ranks)")
     walltime: Walltime | None = None
     partition: SafeName | None = None

@@ -92,7 +92,7 @@ def site_defaults(site: Site) -> dict[str, Any]:
         "address": site.address,
         "encrypted": site.encrypted,
         "container_runtime": container.runtime if container else None,
-        "container_image": container.image if container else None,
+        "container_image": shlex.quote(container.image) if container else None,
         "container_cmd_options": _bind_options(container) if container else None,
         "worker_heartbeat_period": tolerance.worker_heartbeat_period,
         "worker_heartbeat_threshold": tolerance.worker_heartbeat_threshold,

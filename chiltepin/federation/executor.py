@@ -26,9 +26,10 @@ from typing import Any
 import globus_sdk
 from globus_compute_sdk.errors import TaskExecutionFailed
 
-from chiltepin.client.calls import SERIALIZER, Call
+from chiltepin.client.calls import SERIALIZER, Call, serialize
 from chiltepin.client.compute import BudgetedClient
 from chiltepin.client.config import (
+    FederationArgs,
     FederationConfig,
     Policy,
     ResolvedSite,
@@ -37,6 +38,7 @@ from chiltepin.client.config import (
     coerce_sites,
     default_run_dir,
     resolve,
+    run_directory,
 )
 from chiltepin.client.limits import polls_crowd_submits
 from chiltepin.client.resources import Resources, Routing, parse_resources
@@ -120,14 +122,23 @@ class Federation(concurrent.futures.Executor):
         staging: Stager | None = None,
         gc_freeze: bool | None = None,
     ) -> None:
+        args = FederationArgs.check(
+            policy=policy,
+            retries=retries,
+            budget=budget,
+            status_poll_s=status_poll_s,
+            gc_freeze=gc_freeze,
+            progress=progress,
+            run_dir=run_dir,
+        )
         config, source, base_dir = coerce_sites(sites)
         self.config = config
-        self.policy = Policy(policy) if policy is not None else config.policy
-        self.retries = config.retries if retries is None else retries
-        self.run_dir = Path(run_dir or config.run_dir or default_run_dir()).expanduser()
+        self.policy = args.policy or config.policy
+        self.retries = config.retries if args.retries is None else args.retries
+        self.run_dir = run_directory(run_dir or config.run_dir or default_run_dir())
         self.gc_freeze = config.gc_freeze if gc_freeze is None else gc_freeze
         resolved = resolve(config, source, base_dir)
-        self.cost = meter_for(budget, resolved) if budget is not None else None
+        self.cost = meter_for(args.budget, resolved) if args.budget is not None else None
         self.journal = Journal(self.run_dir)
         self.journal.run(config.model_dump(mode="json"))
         self._client = client
@@ -286,7 +297,7 @@ class Federation(concurrent.futures.Executor):
         with self._lock:
             known = self._functions_serialized.get(id(fn))
         if known is None or known[0] is not fn:
-            known = (fn, SERIALIZER.serialize(fn))
+            known = (fn, serialize(fn, f"the function {getattr(fn, '__qualname__', fn)!r}"))
             with self._lock:
                 self._functions_serialized[id(fn)] = known
         return known[1]
@@ -352,13 +363,24 @@ class Federation(concurrent.futures.Executor):
         self.journal.attempt(task.id, attempt.number, backend.name, routed)
         self.stats.bump(backend.name, "tasks")
         call = attempt.call
-        if not (task.stage_in or has_site_paths(call.args, call.kwargs)):
+        site_paths = has_site_paths(call.args, call.kwargs)
+        if not (task.stage_in or task.stage_out or site_paths):
             backend.submit(attempt, self._on_done)
             return
-        values = template_values(backend.resolved.site, self.run_dir.name, task.id)
-        if has_site_paths(call.args, call.kwargs):
-            attempt.site_call = call.with_arguments(*fill_args(call.args, call.kwargs, values))
-        self.staging.request(concrete_pairs(task.stage_in, values)).add_done_callback(
+        try:  # this site's paths: a refusal ends the task now, journalled, never pending
+            values = template_values(backend.resolved.site, self.run_dir.name, task.id)
+            if site_paths:
+                attempt.site_call = call.with_arguments(*fill_args(call.args, call.kwargs, values))
+            pairs = concrete_pairs(task.stage_in, values)
+            concrete_pairs(task.stage_out, values)  # refused before the task runs, not after
+        except ChiltepinError as err:
+            self.binder.finished(attempt)
+            self._end_failed(attempt, err)
+            return
+        if not pairs:
+            backend.submit(attempt, self._on_done)
+            return
+        self.staging.request(pairs).add_done_callback(
             lambda staged: self._staged_in(attempt, backend, staged)
         )
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chiltepin.staging import Location, StagingError, expand, site_values
+from chiltepin.staging.locations import LocationError, placeholders
 from chiltepin.staging.stager import Stager
 
 Pair = tuple[Location, Location]
@@ -27,9 +28,23 @@ PairSpec = tuple[str, str]
 
 @dataclass(frozen=True)
 class SitePath:
-    """A path argument filled in for the site a task runs on (``{scratch}/ic.nc``)."""
+    """A path argument filled in for the site a task runs on (``{scratch}/ic.nc``).
+
+    It lives in the site's per-run work area: the template starts with ``{scratch}`` and
+    stays inside it (``..`` cannot climb out), checked here for its form and again for
+    the site it is filled for.
+    """
 
     template: str
+
+    def __post_init__(self) -> None:
+        text = self.template
+        if not isinstance(text, str) or not (text == "{scratch}" or text.startswith("{scratch}/")):
+            raise LocationError(
+                f"SitePath must start with '{{scratch}}/' (the site's per-run work area);"
+                f" got {text!r}"
+            )
+        placeholders(text)  # a malformed template is refused now, not on the site
 
     def at(self, values: dict[str, str]) -> str:
         return expand(f"file://{self.template}", values).path

@@ -11,13 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from chiltepin.errors import ConfigError
 from chiltepin.paths import data_dir
-from chiltepin.sites.model import Site
+from chiltepin.sites.model import SafeName, Site
 from chiltepin.yamlfile import LocatedData, load_mapping, load_text, validate
 
 _MAX_EXTENDS_DEPTH = 8
+_MAX_PATH_CHARS = 4096
+
+
+class _NameOnly(BaseModel):
+    name: SafeName
 
 
 def shipped_site_names() -> list[str]:
@@ -27,16 +33,25 @@ def shipped_site_names() -> list[str]:
 
 def site_path(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
     """Resolve a shipped site name or a file path to an existing site file."""
+    text = str(name_or_path)
+    if "\0" in text or len(text) > _MAX_PATH_CHARS:
+        raise ConfigError(
+            f"not a site name or file path: {text[:80]!r}"
+            f" (paths are at most {_MAX_PATH_CHARS} characters, with no NUL byte)"
+        )
     candidate = Path(name_or_path).expanduser()
     if relative_to is not None and not candidate.is_absolute():
         candidate = relative_to / candidate
-    if candidate.suffix in {".yaml", ".yml"} and candidate.is_file():
-        return candidate.resolve()
-    shipped = data_dir("endpoints") / f"{name_or_path}.yaml"
-    if shipped.is_file():
+    try:
+        if candidate.suffix in {".yaml", ".yml"} and candidate.is_file():
+            return candidate.resolve()
+    except OSError as err:
+        raise ConfigError(f"cannot read site file: {err.strerror}", source=candidate) from None
+    shipped = data_dir("endpoints") / f"{text}.yaml"
+    if text in shipped_site_names() and shipped.is_file():
         return shipped
     raise ConfigError(
-        f"no such site {str(name_or_path)!r}; shipped sites: {', '.join(shipped_site_names())}"
+        f"no such site {text!r}; shipped sites: {', '.join(shipped_site_names())}"
         " (or give the path of a .yaml site file)"
     )
 
@@ -53,7 +68,7 @@ def parse_overrides(assignments: list[str]) -> LocatedData:
         if not sep or not key.strip():
             raise ConfigError(f"expected KEY=VALUE, got {assignment!r}", source="--set")
         try:
-            value = load_text(raw) if raw.strip() else ""
+            value = load_text(raw, source="--set", key=key) if raw.strip() else ""
         except yaml.YAMLError as err:
             raise ConfigError(f"cannot read value {raw!r}", source="--set", key=key) from err
         target = data
@@ -76,27 +91,60 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _layers(path: Path, depth: int = 0) -> list[LocatedData]:
+def _layers(path: Path, chain: tuple[Path, ...] = ()) -> list[LocatedData]:
     """The file and its ``extends`` ancestors, most specific first."""
-    if depth > _MAX_EXTENDS_DEPTH:
-        raise ConfigError(f"'extends' chain deeper than {_MAX_EXTENDS_DEPTH}", source=path)
+    chain = (*chain, path.resolve())
+    if len(chain) > _MAX_EXTENDS_DEPTH + 1:
+        raise ConfigError(
+            f"'extends' chain deeper than {_MAX_EXTENDS_DEPTH}:"
+            f" {' -> '.join(p.name for p in chain)}",
+            source=chain[0],
+            key="extends",
+        )
     layer = load_mapping(path)
-    if depth:
+    if len(chain) > 1:
         layer.data.pop("name", None)  # an ancestor's name is its own, not the child's
+    return [layer, *_parents(layer, path.parent, chain)]
+
+
+def _parents(
+    layer: LocatedData, relative_to: Path | None, chain: tuple[Path, ...]
+) -> list[LocatedData]:
+    """The layers ``layer`` extends (popping its ``extends`` key), or none."""
     parent = layer.data.pop("extends", None)
     if parent is None:
-        return [layer]
-    if not isinstance(parent, str):
+        return []
+    line = layer.lines.get(("extends",))
+    if not isinstance(parent, str) or not parent.strip():
         raise ConfigError(
-            "must be a shipped site name or a path to a site file",
-            source=path,
+            f"must be a shipped site name or a path to a site file; got {parent!r}",
+            source=layer.source,
             key="extends",
-            line=layer.lines.get(("extends",)),
+            line=line,
         )
-    parent_path = site_path(parent, relative_to=path.parent)
-    if parent_path == path.resolve():
-        raise ConfigError("a site cannot extend itself", source=path, key="extends")
-    return [layer, *_layers(parent_path, depth + 1)]
+    try:
+        parent_path = site_path(parent, relative_to=relative_to)
+    except ConfigError as err:
+        raise ConfigError(err.detail, source=layer.source, key="extends", line=line) from None
+    if parent_path in chain:
+        cycle = " -> ".join(p.name for p in (*chain[chain.index(parent_path) :], parent_path))
+        what = "a site cannot extend itself" if parent_path == chain[-1] else "'extends' cycle"
+        raise ConfigError(f"{what}: {cycle}", source=layer.source, key="extends", line=line)
+    return _layers(parent_path, chain)
+
+
+def _check_file_name(path: Path, layers: list[LocatedData]) -> None:
+    """A site named after its file needs a file name that is a safe site name."""
+    if any("name" in layer.data for layer in layers):
+        return
+    try:
+        validate(_NameOnly, LocatedData(data={"name": path.stem}, source=str(path)))
+    except ConfigError as err:
+        raise ConfigError(
+            f"the file name {path.stem!r} is the site's name, and {err.detail.split(';')[0]};"
+            " rename the file or add a 'name:' key",
+            source=path,
+        ) from None
 
 
 def _resolve(layers: list[LocatedData], name: str, source: str) -> Site:
@@ -122,6 +170,7 @@ def load_site(
     layers = _layers(path)
     if overrides:
         layers.insert(0, parse_overrides(overrides))
+    _check_file_name(path, layers)
     return _resolve(layers, path.stem, str(path))
 
 
@@ -136,10 +185,7 @@ def site_from_mapping(
     """A site written inline (a sites file entry's ``site:`` mapping); ``extends`` works
     as in a site file."""
     layer = LocatedData(data=dict(data), source=source)
-    parent = layer.data.pop("extends", None)
-    layers = [layer]
-    if parent is not None:
-        layers += _layers(site_path(str(parent), relative_to=relative_to))
+    layers = [layer, *_parents(layer, relative_to, ())]
     if overrides:
         layers.insert(0, parse_overrides(overrides))
     return _resolve(layers, name, source)

@@ -26,20 +26,49 @@ def user_options_schema() -> dict[str, Any]:
     return json.loads((data_dir("templates") / "user_config_schema.json").read_text())
 
 
-def _pattern_check(definition: str) -> AfterValidator:
-    spec = user_options_schema()["$defs"][definition]
-    pattern = re.compile(spec["pattern"])
+def _matching(pattern: str, description: str) -> AfterValidator:
+    compiled = re.compile(pattern)
 
     def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise ValueError(f"must be {spec['description']}; got {value!r}")
+        if not compiled.fullmatch(value):
+            raise ValueError(f"must be {description}; got {value!r}")
         return value
 
     return AfterValidator(check)
 
 
+def _pattern_check(definition: str) -> AfterValidator:
+    spec = user_options_schema()["$defs"][definition]
+    return _matching(spec["pattern"], spec["description"])
+
+
 SafeName = Annotated[str, _pattern_check("safe_name")]
 Walltime = Annotated[str, _pattern_check("walltime")]
+# Values the endpoint puts into a worker's launch command unquoted (container image) or
+# that name a host: an allow-list of the characters such values are made of, so nothing
+# a shell would interpret can reach a batch script.
+ImageRef = Annotated[
+    str,
+    _matching(
+        r"[A-Za-z0-9._/][A-Za-z0-9._/:@+-]{0,1023}",
+        "an image path or reference (letters, digits and . _ / : @ + -,"
+        " e.g. /images/wx.sif or docker://ghcr.io/org/img:1.2)",
+    ),
+]
+BindPath = Annotated[
+    str,
+    _matching(
+        r"/[A-Za-z0-9._/@+=,-]{0,1023}",
+        "an absolute host path of letters, digits and . _ / @ + = , - (no spaces or quotes)",
+    ),
+]
+Address = Annotated[
+    str,
+    _matching(
+        r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}|[0-9A-Fa-f:.]{2,45}",
+        "an IP address or host name (letters, digits, '.', '-'; IPv6 with ':')",
+    ),
+]
 
 
 def walltime_seconds(walltime: str) -> int:
@@ -57,15 +86,6 @@ def _check_directive(value: str) -> str:
 
 
 Directive = Annotated[str, AfterValidator(_check_directive)]
-
-
-def _check_absolute(value: str) -> str:
-    if not value.startswith("/") or any(c in value for c in "\n\0"):
-        raise ValueError(f"must be an absolute path; got {value!r}")
-    return value
-
-
-AbsolutePath = Annotated[str, AfterValidator(_check_absolute)]
 
 
 def _auto_cores(value: Any) -> Any:
@@ -94,8 +114,8 @@ class Container(_Strict):
     """A container every worker runs in (Globus Compute's ``container_type``/``container_uri``)."""
 
     runtime: Literal["apptainer", "singularity", "docker", "podman"]
-    image: str = Field(min_length=1, description="image path or URI")
-    bind: list[AbsolutePath] = Field(default_factory=list, description="host dirs to mount")
+    image: ImageRef = Field(description="image path or URI")
+    bind: list[BindPath] = Field(default_factory=list, description="host dirs to mount")
 
 
 class Tolerance(_Strict):
@@ -188,7 +208,7 @@ class Site(_Strict):
     # Environment of every worker.
     worker_init: list[str] = Field(default_factory=list, description="shell lines run first")
     container: Container | None = None
-    address: str | None = Field(
+    address: Address | None = Field(
         None, description="address workers use to reach the endpoint (127.0.0.1 on one host)"
     )
     encrypted: bool = Field(

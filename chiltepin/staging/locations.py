@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import getpass
 import posixpath
+import re
 import string
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -187,8 +188,29 @@ def expand(location: str | Location, values: Mapping[str, Any]) -> Location:
         text, recursive = str(location), location.recursive
     else:
         text, recursive = str(location), None
-    filled = _fill(text, resolve_values(values), f"location {text!r}")
-    return Location.parse(filled, recursive=recursive)
+    resolved = resolve_values(values)
+    filled = _fill(text, resolved, f"location {text!r}")
+    return confined(Location.parse(filled, recursive=recursive), text, resolved)
+
+
+ROOTS = ("scratch",)
+"""Placeholders naming a per-run root a location written under it may not leave."""
+_UNDER_ROOT = re.compile(r"(?:file://(?:localhost)?|globus://[^/]+)?/?\{(\w+)\}")
+
+
+def confined(location: Location, template: str, values: Mapping[str, str]) -> Location:
+    """``location``, refused if its template starts under a root (``{scratch}/...``) and
+    ``..`` took it outside that root: a task's paths on a site stay in its work area."""
+    under = _UNDER_ROOT.match(template)
+    root = under.group(1) if under else None
+    if root in ROOTS and root in values:
+        base = posixpath.normpath("/" + values[root].lstrip("/"))
+        if location.path != base and not location.path.startswith(base.rstrip("/") + "/"):
+            raise LocationError(
+                f"location {template!r} leaves {{{root}}} ({base}): it resolves to"
+                f" {location.path}; paths written under {{{root}}} must stay inside it"
+            )
+    return location
 
 
 def at_site(path: str, values: Mapping[str, Any], *, recursive: bool | None = None) -> Location:
@@ -202,7 +224,7 @@ def at_site(path: str, values: Mapping[str, Any], *, recursive: bool | None = No
         raise LocationError(f"site path {path!r} must be absolute after expansion: {filled!r}")
     collection = resolved.get("collection")
     text = f"globus://{quote(collection, safe=' ~')}{filled}" if collection else f"file://{filled}"
-    return Location.parse(text, recursive=recursive)
+    return confined(Location.parse(text, recursive=recursive), path, resolved)
 
 
 def site_values(

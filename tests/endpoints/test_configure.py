@@ -157,19 +157,44 @@ def test_tolerance_knobs_reach_the_engine(endpoint_root: Path, tmp_path: Path) -
     config.engine.shutdown()
 
 
-def test_container_bind_paths_are_shell_quoted(endpoint_root: Path, tmp_path: Path) -> None:
+def test_container_image_and_binds_reach_the_engine(endpoint_root: Path, tmp_path: Path) -> None:
     site = tmp_path / "boxed.yaml"
     site.write_text(
         "extends: hera\ncontainer:\n  runtime: apptainer\n  image: /images/wx.sif\n"
-        "  bind: [/scratch1, '/data/with space; rm -rf ~']\n"
+        "  bind: [/scratch1, /data/run-1]\n"
     )
     directory = configure(str(site), name="boxed")
     rendered = endpoint_renders(directory.name, {}, tmp_path)
     engine = load_config_yaml(rendered.stdout).engine
     assert engine.container_type == "apptainer"
     assert engine.container_uri == "/images/wx.sif"
-    assert engine.container_cmd_options == "-B /scratch1 -B '/data/with space; rm -rf ~'"
+    assert engine.container_cmd_options == "-B /scratch1 -B /data/run-1"
     engine.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "container:\n  runtime: apptainer\n  image: 'img.sif; rm -rf ~'\n",
+            "container.image: must be an image path or reference",
+        ),
+        (
+            "container:\n  runtime: docker\n  image: img\n  bind: ['/data/x; rm -rf ~']\n",
+            "container.bind.0: must be an absolute host path",
+        ),
+        ("address: '127.0.0.1 $(reboot)'\n", "address: must be an IP address or host name"),
+    ],
+    ids=["image", "bind", "address"],
+)
+def test_shell_metacharacters_in_container_and_address_are_refused(
+    body: str, message: str, endpoint_root: Path, tmp_path: Path
+) -> None:
+    site = tmp_path / "hostile.yaml"
+    site.write_text("extends: hera\n" + body)
+    code, out = invoke("endpoint", "configure", "hostile", "--site", str(site))
+    assert code == 1 and f"{site}:" in out and message in out
+    assert not (endpoint_root / "hostile").exists()
 
 
 @pytest.mark.parametrize(
@@ -181,6 +206,13 @@ def test_container_bind_paths_are_shell_quoted(endpoint_root: Path, tmp_path: Pa
         ({"partition": "debug; rm -rf ~"}, "partition: must be 1-64 letters, digits"),
         ({"walltime": "1:00"}, "walltime: must be HH:MM:SS"),
         ({"queue": "main"}, "unknown option 'queue'"),
+        (
+            {"walltime": "999:59:59"},
+            "walltime: must be HH:MM:SS from 00:00:01 up to the site's limit 08:00:00",
+        ),
+        ({"walltime": "00:00:00"}, "walltime: must be HH:MM:SS above 00:00:00"),
+        ({"init_blocks": 5, "max_blocks": 2}, "init_blocks: must be at most max_blocks (2)"),
+        ({"min_blocks": 5}, "min_blocks: must be at most the site's max_blocks (4)"),
     ],
     ids=[
         "unknown-key",
@@ -189,6 +221,10 @@ def test_container_bind_paths_are_shell_quoted(endpoint_root: Path, tmp_path: Pa
         "shell-metacharacters",
         "walltime",
         "not-for-slurm",
+        "walltime-over-site-limit",
+        "walltime-zero",
+        "init-above-max-blocks",
+        "min-above-site-max-blocks",
     ],
 )
 def test_bad_user_options_are_rejected_by_chiltepin_and_by_the_endpoint(

@@ -1,0 +1,92 @@
+"""Federation arguments, sites files and per-task resources: refused with file, key, value
+and what is allowed, before any engine starts; never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chiltepin.client.config import load_config, resolve
+from chiltepin.client.resources import parse_resources
+from chiltepin.errors import ConfigError
+from chiltepin.federation import Federation
+
+LOCAL = {"here": {"kind": "local", "site": "localhost"}}
+ENDPOINT = "1" * 32
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sites": ["x"]}, "Federation(sites=...): must be a sites file path, a Federation"),
+        ({"sites": {"x": "y"}}, "sites.x: must be a valid dictionary or instance of SiteEntry"),
+        ({"budget": "abc"}, "Federation(...): budget: must be a valid number"),
+        ({"budget": -1}, "Federation(...): budget: must be greater than 0"),
+        ({"policy": "bogus"}, "policy: must be one of 'soonest', 'round_robin', 'capacity'"),
+        ({"retries": -5}, "Federation(...): retries: must be greater than or equal to 0"),
+        ({"status_poll_s": 0}, "Federation(...): status_poll_s: must be greater than 0"),
+        ({"run_dir": "x" * 300}, "run_dir: path too long (300 bytes, longest name 300)"),
+        ({"run_dir": "a\0b"}, "run_dir: must be a directory path with no NUL byte"),
+    ],
+    ids=lambda v: str(v)[:24],
+)
+def test_bad_federation_arguments_are_refused(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Federation(**{"sites": LOCAL, **kwargs}, progress=False)
+    assert message in str(info.value)
+
+
+def test_a_run_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("")
+    with pytest.raises(ConfigError, match=r"run_dir: .*/f exists and is not a directory"):
+        Federation(LOCAL, run_dir=tmp_path / "f", progress=False)
+
+
+def sites_file(tmp_path: Path, options: str) -> Path:
+    path = tmp_path / "sites.yaml"
+    path.write_text(f"sites:\n  hera:\n    endpoint_id: '{ENDPOINT}'\n    site: hera\n{options}")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("walltime: '999:59:59'", "walltime: must be HH:MM:SS from 00:00:01 up to the site's"),
+        ("walltime: '00:00:00'", "walltime: must be HH:MM:SS above 00:00:00"),
+        ("init_blocks: 9\n      max_blocks: 2", "init_blocks: must be at most max_blocks (2)"),
+        ("min_blocks: 5", "min_blocks: must be at most the site's max_blocks (4)"),
+    ],
+)
+def test_site_entry_options_are_bounded_by_the_site(
+    tmp_path: Path, options: str, message: str
+) -> None:
+    path = sites_file(tmp_path, f"    options:\n      {options}\n")
+    with pytest.raises(ConfigError) as info:
+        resolve(load_config(path), str(path), tmp_path)
+    assert f"{path}: sites.hera: " in str(info.value) and message in str(info.value)
+
+
+def test_non_utf8_and_unusable_sites_file_paths(tmp_path: Path) -> None:
+    path = tmp_path / "sites.yaml"
+    path.write_bytes(b"sites:\n  x:\n    site: caf\xc3\x28\n")
+    with pytest.raises(ConfigError, match=r"sites.yaml:3: not UTF-8 text: byte 0xc3"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="no such sites file"):
+        load_config(tmp_path / "a\0b.yaml")
+    with pytest.raises(ConfigError, match="not a usable sites file path"):
+        load_config(tmp_path / ("x" * 300 + ".yaml"))
+
+
+@pytest.mark.parametrize(
+    "flags",
+    ["--cpu-bind=cores; rm -rf ~", "-n 4 `reboot`", "$(id)", "a\nb", "--x='y'", "a  b", ""],
+)
+def test_launcher_options_with_shell_syntax_are_refused(flags: str) -> None:
+    with pytest.raises(ConfigError, match="resources: launcher_options: must be launcher flags"):
+        parse_resources({"launcher_options": flags, "nodes": 1})
+
+
+def test_plain_launcher_options_pass() -> None:
+    flags = "--cpu-bind=cores --distribution=block:cyclic -c 2"
+    assert parse_resources({"launcher_options": flags}).launcher_options == flags

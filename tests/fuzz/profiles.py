@@ -1,0 +1,51 @@
+"""Hypothesis settings for the fuzz tests: a CI profile and a long one (``./dev fuzz``).
+
+Every example has a deadline (a slow input is a failure, not a wait) and the CI profile's
+example counts keep the whole directory well under two minutes on a 2-core machine.
+``CHILTEPIN_FUZZ_PROFILE=long`` (what ``./dev fuzz`` sets) tries many more inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import timedelta
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "chiltepin-ci",
+    max_examples=60,
+    deadline=timedelta(seconds=5),
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "chiltepin-long",
+    max_examples=3000,
+    deadline=timedelta(seconds=10),
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+PROFILE = f"chiltepin-{os.environ.get('CHILTEPIN_FUZZ_PROFILE', 'ci')}"
+fuzz = settings(settings.get_profile(PROFILE))
+"""Decorator for every fuzz test (below ``@given``)."""
+
+TRIED: Counter[str] = Counter()
+"""Inputs tried per boundary in this session (printed at its end by conftest)."""
+
+SHELL_SPECIAL = frozenset(';&|$`<>()\n\\"*?[]{}!#~\t\r')
+
+
+def exposed(text: str) -> set[str]:
+    """Shell metacharacters in ``text`` outside single quotes (what a shell would act on)."""
+    found: set[str] = set()
+    quoted = False
+    for char in text:
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char in SHELL_SPECIAL:
+            found.add(char)
+    return found

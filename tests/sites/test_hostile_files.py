@@ -1,0 +1,107 @@
+"""Hostile site files: bounded parsing and refusals that say where, never a traceback."""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from chiltepin.cli.main import cli
+from chiltepin.errors import ConfigError
+from chiltepin.sites.loader import load_site
+from chiltepin.yamlfile import MAX_DOCUMENT_BYTES
+
+BILLION_LAUGHS = "extends: hera\n" + "\n".join(
+    [f"x0: &x0 [{', '.join(['lol'] * 10)}]"]
+    + [f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 10)}]" for i in range(1, 10)]
+)
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "mine.yaml") -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_nested_aliases_are_refused_before_they_expand(tmp_path: Path) -> None:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ConfigError, match=r"mine.yaml: YAML refused: aliases expand to more than"):
+        load_site(write(tmp_path, BILLION_LAUGHS))
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kb < 100_000
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="recursive structure"):
+        load_site(write(tmp_path, "extends: hera\ntags: &a [*a]\n"))
+
+
+def test_a_huge_document_is_refused(tmp_path: Path) -> None:
+    body = "extends: hera\n# " + "x" * MAX_DOCUMENT_BYTES + "\n"
+    with pytest.raises(ConfigError, match=f"larger than {MAX_DOCUMENT_BYTES} bytes"):
+        load_site(write(tmp_path, body))
+
+
+def test_a_modest_alias_still_works(tmp_path: Path) -> None:
+    site = load_site(write(tmp_path, "extends: hera\ndescription: &d core-hours\ncost_unit: *d\n"))
+    assert site.description == site.cost_unit == "core-hours"
+
+
+def test_non_utf8_bytes_name_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, b"extends: hera\naccount: caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        load_site(path)
+    assert str(info.value).startswith(f"{path}:2: not UTF-8 text: byte 0xe9")
+
+
+def test_a_missing_extends_target_names_file_line_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "account: a\nextends: nowhere.yaml\n")
+    with pytest.raises(ConfigError) as info:
+        load_site(path)
+    assert str(info.value).startswith(f"{path}:2: extends: no such site 'nowhere.yaml'")
+
+
+def test_a_non_string_extends_is_refused_with_its_value(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"mine.yaml:1: extends: .* got \[1, 2\]"):
+        load_site(write(tmp_path, "extends: [1, 2]\n"))
+
+
+def test_an_unsafe_file_name_blames_the_file_not_a_name_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "extends: hera\n", "my site.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_site(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: the file name 'my site' is the site's name")
+    assert "rename the file or add a 'name:' key" in text
+    assert load_site(write(tmp_path, "extends: hera\nname: mine\n", "my site.yaml")).name == "mine"
+
+
+def test_a_self_extending_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"a site cannot extend itself: mine\.yaml -> mine\.yaml"):
+        load_site(write(tmp_path, "extends: mine.yaml\n"))
+
+
+def test_site_names_with_nul_or_huge_length_are_refused() -> None:
+    with pytest.raises(ConfigError, match="no NUL byte"):
+        load_site("he\0ra")
+    with pytest.raises(ConfigError, match="no NUL byte"):
+        load_site("x" * 5000 + ".yaml")
+    with pytest.raises(ConfigError, match=r"no such site '\.\./endpoints/hera'"):
+        load_site("../endpoints/hera")
+
+
+def test_sites_check_reports_every_bad_file(tmp_path: Path) -> None:
+    good = write(tmp_path, "extends: hera\n", "good.yaml")
+    bad1 = write(tmp_path, "extends: hera\nwalltime: soon\n", "bad1.yaml")
+    bad2 = write(tmp_path, b"\xff\xfe", "bad2.yaml")
+    result = CliRunner().invoke(cli, ["sites", "check", str(bad1), str(good), str(bad2)])
+    assert result.exit_code == 1
+    assert f"{bad1}:2: walltime: must be HH:MM:SS" in result.output
+    assert f"{good}: ok" in result.output
+    assert f"{bad2}:1: not UTF-8 text" in result.output
+    assert "2 of 3 files have problems" in result.output
