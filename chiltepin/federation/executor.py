@@ -226,6 +226,7 @@ class Federation(concurrent.futures.Executor):
         self._unsettled: dict[str, TaskFuture] = {}
         self._functions_serialized: dict[int, tuple[Callable[..., Any], str, int]] = {}
         self._ids = itertools.count()
+        self._function_numbers = itertools.count()
         self.restored = (0, 0)  # ended tasks a reattach counted (ok, failed), no futures
         self._shutdown = False
         self._lock = threading.Lock()
@@ -366,7 +367,7 @@ class Federation(concurrent.futures.Executor):
         with self._lock:
             known = self._functions_serialized.get(id(fn))
             if known is None or known[0] is not fn:
-                number = len(self._functions_serialized)
+                number = next(self._function_numbers)
                 name = getattr(fn, "__qualname__", type(fn).__name__)
                 self.journal.function(number, name, serialized)
                 known = self._functions_serialized[id(fn)] = (fn, serialized, number)
@@ -644,23 +645,27 @@ class Federation(concurrent.futures.Executor):
         buffersize: int = BUFFER,
     ) -> Iterator[TaskFuture]:
         """Futures as they finish: ``futures``, or by default those of every task
-        :meth:`submit` gave out that this has not yielded yet (each is yielded once and
-        then forgotten here).
+        :meth:`submit` gave out that this has not handed out yet (each is handed out
+        once; the federation then forgets it).
 
         ``futures`` may be a generator that submits as it goes
         (``fed.as_completed(fed.submit(f, x) for x in inputs)``): it is pulled
         ``buffersize`` ahead of what has been yielded, as :meth:`map` pulls its inputs.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        if futures is None:
-            futures = self._handed_out(self.futures)
+        futures = self._handed_out(self.futures if futures is None else futures)
         return _as_completed(futures, deadline, buffersize, self._room(buffersize))  # type: ignore[return-value]
 
-    def _handed_out(self, futures: list[TaskFuture]) -> Iterator[TaskFuture]:
-        """``futures``, each forgotten by the federation as it is pulled."""
+    def _handed_out(
+        self, futures: Iterable[concurrent.futures.Future[Any]]
+    ) -> Iterator[concurrent.futures.Future[Any]]:
+        """``futures``, each forgotten by the federation as it is pulled: as_completed()
+        hands it to its consumer."""
         for future in futures:
-            with self._lock:
-                self._kept.pop(future.task_id, None)
+            task_id = getattr(future, "task_id", None)
+            if task_id is not None:
+                with self._lock:
+                    self._kept.pop(task_id, None)
             yield future
 
     def _room(self, buffersize: int) -> Callable[[], bool]:

@@ -212,7 +212,7 @@ class Outcome:
 class TaskRecord:
     id: str
     name: str
-    function: int | None  # its FunctionEvent's number (None: format 1, call holds it)
+    function: Stored | None  # its serialised function (None: format 1, the call holds it)
     stored: Stored  # its serialised (args, kwargs), or where in calls.bin they are
     options: TaskOptions
     attempts: list[AttemptRecord] = field(default_factory=list)
@@ -242,7 +242,7 @@ class RunRecord:
     def function(self, task: TaskRecord) -> str:
         """The task's serialised function (format 2)."""
         assert task.function is not None
-        return self.stored(self.functions[task.function][1], CALLS)
+        return self.stored(task.function, CALLS)
 
     def arguments(self, task: TaskRecord) -> str:
         """The task's serialised ``(args, kwargs)``, or (format 1) whole call."""
@@ -350,16 +350,14 @@ def read_journal(run_dir: Path, *, finished: bool = True) -> RunRecord:
                     event.version,
                 )
         elif isinstance(event, TaskEvent):
-            name = event.name
-            if event.function is not None:
+            name, function = event.name, None
+            if event.function is not None:  # the function as journalled before the task
                 known = record.functions.get(event.function)
                 if known is None:
                     skipped.append((number, f"task {event.id} calls unknown function"))
                     continue
-                name = known[0]
-            tasks[event.id] = TaskRecord(
-                event.id, name, event.function, event.stored, event.options
-            )
+                name, function = known
+            tasks[event.id] = TaskRecord(event.id, name, function, event.stored, event.options)
             record.last_number = max(record.last_number, _number(event.id))
         elif isinstance(event, FunctionEvent):
             record.functions[event.number] = (event.name, event.stored)

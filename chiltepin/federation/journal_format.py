@@ -221,15 +221,13 @@ class DoneEvent:
     finished: float
     version: int = VERSION
 
-    RAN = ("job", "nodes", "host", "start", "end")
-
     def event(self) -> dict[str, Any]:
         out: dict[str, Any] = {"e": DONE, "ok": int(self.ok), "id": self.id, "n": self.number}
         if not self.ok:
             out["k"] = self.kind
         out.update(self.stored.fields("r"))
         if self.ran is not None:  # its end stands for when it finished
-            out["ran"] = [self.ran.get(k) for k in self.RAN]
+            out["ran"] = _ran_fields(self.ran)
         else:
             out["t"] = self.finished
         return out
@@ -275,6 +273,21 @@ Event = (
 )
 
 
+def _ran_fields(ran: dict[str, Any]) -> list[Any]:
+    """The probe's record as a list: job, nodes, host, start, and its run time in place
+    of its end (both to the microsecond), which is shorter."""
+    start, end = ran.get("start"), ran.get("end")
+    took = round(end - start, 6) if start is not None and end is not None else None
+    start = round(start, 6) if start is not None else None
+    return [ran.get("job"), ran.get("nodes"), ran.get("host"), start, took]
+
+
+def _ran(fields: list[Any]) -> dict[str, Any]:
+    job, nodes, host, start, took = fields
+    end = start + took if start is not None and took is not None else None
+    return {"job": job, "nodes": nodes, "host": host, "start": start, "end": end}
+
+
 def _header(event: dict[str, Any]) -> Header:
     version = event.get("v", 1)
     if not isinstance(version, int) or version > VERSION:
@@ -295,7 +308,7 @@ def _v2(kind: str, e: dict[str, Any]) -> Event:
     if kind == REMOTE:
         return RemoteEvent(e["id"], e["n"], e["rid"], e.get("tg"))
     if kind == DONE:
-        ran = dict(zip(DoneEvent.RAN, e["ran"], strict=True)) if "ran" in e else None
+        ran = _ran(e["ran"]) if "ran" in e else None
         finished = e["t"] if ran is None else ran["end"]
         ok = bool(e["ok"])
         return DoneEvent(e["id"], e["n"], ok, e.get("k", "value"), Stored.of(e, "r"), ran, finished)

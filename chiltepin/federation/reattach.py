@@ -89,6 +89,7 @@ def restore(federation: Federation, record: RunRecord) -> None:
     """Give every task of ``record`` its future back on ``federation``."""
     rewatch: dict[str, list[Attempt]] = {}
     federation._ids = itertools.count(record.last_number + 1)
+    federation._function_numbers = itertools.count(max(record.functions, default=-1) + 1)
     for rec in record.tasks.values():
         try:
             task = logical_task(record, rec)
