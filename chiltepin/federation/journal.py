@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -56,6 +57,9 @@ CALLS = "calls.bin"
 RESULTS = "results.bin"
 INLINE_MAX = 4096  # characters of arguments or result kept in the event's own line
 WARNINGS_SHOWN = 20  # skipped lines named one by one; the rest are counted
+CHUNK = 1 << 24  # bytes of journal scanned at a time
+TASK_LINES = (b'{"e":"T",', b'{"e":"a",', b'{"e":"r",', b'{"e":"d",')  # lines about one task
+_OUTCOME = re.compile(rb'\n\{"e":"d","ok":([01]),"id":"([^"]*)"')
 
 
 class _AppendFile:
@@ -260,9 +264,20 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
             yield number, raw, raw.endswith(b"\n")
 
 
-def _events(path: Path, skipped: list[tuple[int, str]]) -> Iterator[tuple[int, Event]]:
+def _task_id(raw: bytes) -> bytes | None:
+    start = raw.find(b'"id":"') + 6
+    return raw[start : raw.find(b'"', start)] if start >= 6 else None
+
+
+def _events(
+    path: Path, skipped: list[tuple[int, str]], ended: set[bytes] | None = None
+) -> Iterator[tuple[int, Event]]:
+    """Each whole event of ``path`` with its line number; events about the tasks in
+    ``ended`` are passed over unparsed."""
     version = 1
     for number, raw, whole in _lines(path):
+        if ended and raw.startswith(TASK_LINES) and _task_id(raw) in ended:
+            continue
         if not raw.strip():
             continue
         try:
@@ -276,6 +291,35 @@ def _events(path: Path, skipped: list[tuple[int, str]]) -> Iterator[tuple[int, E
         if isinstance(event, Header):
             version = event.version
         yield number, event
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    """A format-2 journal's whole lines, a chunk at a time, each chunk and each line in
+    it starting with a newline (a torn last line is left out: what a kill leaves);
+    nothing for a journal of another format."""
+    with path.open("rb") as f:
+        rest = f.read(len(FORMAT_2_HEADER))
+        if rest != FORMAT_2_HEADER:
+            return
+        while chunk := f.read(CHUNK):
+            chunk = rest + chunk
+            cut = chunk.rfind(b"\n") + 1
+            yield b"\n" + chunk[:cut]
+            rest = chunk[cut:]
+
+
+def _ended(path: Path, record: RunRecord) -> set[bytes]:
+    """The ids of a format-2 journal's ended tasks, found by the leading keys of their
+    outcome lines without parsing a line; counted on ``record``."""
+    ended: set[bytes] = set()
+    for chunk in _chunks(path):
+        for flag, task_id in _OUTCOME.findall(chunk):
+            ended.add(task_id)
+            record.finished_ok += flag == b"1"
+    record.finished_failed = len(ended) - record.finished_ok
+    numbers = (_number(task_id.decode()) for task_id in ended)
+    record.last_number = max(numbers, default=-1)
+    return ended
 
 
 def events(run_dir: Path) -> Iterator[Event]:
@@ -306,11 +350,13 @@ def read_journal(run_dir: Path, *, finished: bool = True) -> RunRecord:
     record = RunRecord(run_dir=run_dir, config={}, tasks={})
     tasks = record.tasks
     skipped = record.skipped
+    # Pass over the lines of ended tasks, most of a long run's journal, unless wanted.
+    ended = None if finished else _ended(path, record)
 
     def orphan(number: int, event: TaskEvent | AttemptEvent | RemoteEvent | DoneEvent) -> None:
         skipped.append((number, f"{type(event).__name__} for task {event.id}, never submitted"))
 
-    for number, event in _events(path, skipped):
+    for number, event in _events(path, skipped, ended):
         if isinstance(event, (AttemptEvent, RemoteEvent, DoneEvent)):
             task = tasks.get(event.id)
             if task is None:
@@ -350,6 +396,7 @@ def read_journal(run_dir: Path, *, finished: bool = True) -> RunRecord:
                     event.version,
                 )
         elif isinstance(event, TaskEvent):
+            record.last_number = max(record.last_number, _number(event.id))
             name, function = event.name, None
             if event.function is not None:  # the function as journalled before the task
                 known = record.functions.get(event.function)
@@ -358,7 +405,6 @@ def read_journal(run_dir: Path, *, finished: bool = True) -> RunRecord:
                     continue
                 name, function = known
             tasks[event.id] = TaskRecord(event.id, name, function, event.stored, event.options)
-            record.last_number = max(record.last_number, _number(event.id))
         elif isinstance(event, FunctionEvent):
             record.functions[event.number] = (event.name, event.stored)
         elif isinstance(event, Header):
@@ -394,29 +440,18 @@ class Counts:
         return out
 
 
-CHUNK = 1 << 24  # bytes of journal counted at a time
-
-
 def _count(path: Path) -> dict[str, int] | None:
     """The :data:`COUNTED` keys' lines in a format-2 journal, without parsing a line;
-    None if it is not format 2 or has a line that is not an event (a torn last line is
-    left out: what a kill leaves)."""
+    None if it is not format 2 or has a line that is not an event."""
     counts = dict.fromkeys(COUNTED, 0)
-    rest = b""
-    with path.open("rb") as f:
-        head = f.read(len(FORMAT_2_HEADER))
-        if head != FORMAT_2_HEADER:
+    chunks = 0
+    for lines in _chunks(path):
+        chunks += 1
+        if lines.count(EVENT_START) != lines.count(b"\n") - 1:
             return None
-        rest = head
-        while chunk := f.read(CHUNK):
-            chunk = rest + chunk
-            cut = chunk.rfind(b"\n") + 1
-            lines, rest = b"\n" + chunk[:cut], chunk[cut:]
-            if lines.count(EVENT_START) != lines.count(b"\n") - 1:
-                return None
-            for key, prefix in COUNTED.items():
-                counts[key] += lines.count(prefix)
-    return counts
+        for key, prefix in COUNTED.items():
+            counts[key] += lines.count(prefix)
+    return counts if chunks else None
 
 
 def count_states(run_dir: Path) -> Counts:

@@ -242,3 +242,15 @@ def test_a_corrupted_result_fails_its_task_on_resume_naming_the_line(tmp_path: P
     assert good.result(0) == 9
     with pytest.raises(ChiltepinError, match=r"journal.jsonl line 8: the result of task t000001"):
         bad.result(0)
+
+
+def test_a_resume_reads_only_the_unfinished_tasks(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    _task(journal, "t000000")
+    _task(journal, "t000001", ok=False)
+    _task(journal, "t000002", ok=None)
+    _task(journal, "t000003")
+    journal.close()
+    record = read_journal(tmp_path, finished=False)
+    assert list(record.tasks) == ["t000002"] and not record.skipped
+    assert (record.finished_ok, record.finished_failed, record.last_number) == (2, 1, 3)
