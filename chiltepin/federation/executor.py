@@ -15,11 +15,9 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import logging
-import queue
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -60,112 +58,13 @@ from chiltepin.federation.staging import (
     template_values,
 )
 from chiltepin.federation.stats import RunStats, SiteCounts
+from chiltepin.federation.streams import BUFFER, as_completed_lazily, in_order
 from chiltepin.federation.tasks import Attempt, LogicalTask, TaskFuture
 from chiltepin.probe import record
 from chiltepin.staging.stager import Stager
 
 log = logging.getLogger(__name__)
 _SUBMISSION_ERRORS = (globus_sdk.GlobusAPIError, globus_sdk.NetworkError)
-
-
-GATHER = 64
-GATHER_S = 0.05
-BUFFER = 10_000  # tasks map() and as_completed() have out at once, read or not
-
-
-def _in_order(
-    futures: Iterable[concurrent.futures.Future[Any]],
-    deadline: float | None,
-    ahead: int = BUFFER,
-    room: Callable[[], bool] = lambda: True,
-) -> Iterator[Any]:
-    """Results of ``futures`` in order, as ``Executor.map`` yields them.
-
-    ``futures`` is pulled lazily, at most ``ahead`` beyond the result last yielded (and
-    beyond the first only while ``room()``): a generator that submits a task per future
-    is then a stream, whose tasks are submitted as their results are read, never all at
-    once; a yielded future is forgotten.
-
-    A consumer that has caught up would otherwise be woken once per result: at hundreds
-    of short tasks a second that is a thread switch per task, paid on the thread that
-    delivers every result. So once it has waited for the next result, it also waits a
-    moment (``GATHER_S``, or until the ``GATHER`` after it are in) and yields what has
-    arrived meanwhile: a few dozen wake-ups a second, each result late by 50 ms at most.
-    """
-
-    def remaining() -> float | None:
-        return None if deadline is None else max(0.0, deadline - time.monotonic())
-
-    source = iter(futures)
-    window: deque[concurrent.futures.Future[Any]] = deque()
-
-    def fill() -> None:
-        while len(window) < ahead and (not window or room()):
-            future = next(source, None)
-            if future is None:
-                return
-            window.append(future)
-
-    def results() -> Iterator[Any]:
-        while window:
-            future = window[0]
-            if not future.done():
-                concurrent.futures.wait((future,), remaining())
-                left = remaining()
-                following = list(itertools.islice(window, 1, 1 + GATHER))
-                wait_s = GATHER_S if left is None else min(GATHER_S, left)
-                concurrent.futures.wait(following, wait_s)
-            window.popleft()
-            fill()
-            yield future.result(remaining())
-            del future  # the consumer has it; keep nothing of what it read
-
-    fill()  # the first ``ahead`` now, as Executor.map submits at once
-    return results()
-
-
-def _as_completed(
-    futures: Iterable[concurrent.futures.Future[Any]],
-    deadline: float | None,
-    ahead: int = BUFFER,
-    room: Callable[[], bool] = lambda: True,
-) -> Iterator[concurrent.futures.Future[Any]]:
-    """``futures`` as they finish, pulled lazily as :func:`_in_order` pulls them.
-
-    Each finished future is queued by its own done-callback, so waiting costs the same
-    however many are outstanding (``concurrent.futures.as_completed`` makes a set of them
-    all first, and waits on every one of them each time).
-    """
-    source = iter(futures)
-    finished: queue.SimpleQueue[concurrent.futures.Future[Any]] = queue.SimpleQueue()
-    outstanding = 0
-
-    def fill() -> None:
-        nonlocal outstanding
-        while outstanding < ahead and (not outstanding or room()):
-            future = next(source, None)
-            if future is None:
-                return
-            outstanding += 1
-            future.add_done_callback(finished.put)
-
-    def results() -> Iterator[concurrent.futures.Future[Any]]:
-        nonlocal outstanding
-        while outstanding:
-            try:
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                future = finished.get(timeout=left)
-            except queue.Empty:
-                raise concurrent.futures.TimeoutError(
-                    f"{outstanding} futures (at least) unfinished"
-                ) from None
-            outstanding -= 1
-            fill()
-            yield future
-            del future
-
-    fill()
-    return results()
 
 
 class Federation(concurrent.futures.Executor):
@@ -635,7 +534,7 @@ class Federation(concurrent.futures.Executor):
                     yield refused
 
         deadline = None if timeout is None else time.monotonic() + timeout
-        return _in_order(submitted(), deadline, buffersize, self._room(buffersize))
+        return in_order(submitted(), deadline, buffersize, self._room(buffersize))
 
     def as_completed(
         self,
@@ -654,7 +553,7 @@ class Federation(concurrent.futures.Executor):
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         futures = self._handed_out(self.futures if futures is None else futures)
-        return _as_completed(futures, deadline, buffersize, self._room(buffersize))  # type: ignore[return-value]
+        return as_completed_lazily(futures, deadline, buffersize, self._room(buffersize))  # type: ignore[return-value]
 
     def _handed_out(
         self, futures: Iterable[concurrent.futures.Future[Any]]
