@@ -1,6 +1,6 @@
 """Wake-ups per item on the two threads that hand many small items over one by one.
 
-- Results: ``Federation.map`` hands results back through ``_in_order``, which gathers the
+- Results: ``Federation.map`` hands results back through ``in_order``, which gathers the
   results that arrive within ``GATHER_S`` of each other. Measured: times the consumer
   thread gives up the CPU for 600 results arriving one per millisecond, against a
   consumer that waits on each result in turn (woken once per result) in the same run.
@@ -26,7 +26,7 @@ from typing import Any
 
 from benchmarks.figures import Figure, Rounds
 from chiltepin.client.burst import Burst
-from chiltepin.federation.executor import _in_order
+from chiltepin.federation.streams import in_order
 
 RESULTS = 600
 ITEMS = 300
@@ -87,7 +87,7 @@ def run(rounds: int = 5) -> list[Figure]:
     results = Rounds(
         rounds,
         {
-            "gathered": lambda: consumer_wakeups(lambda f: _in_order(f, None)),
+            "gathered": lambda: consumer_wakeups(lambda f: in_order(f, None)),
             "one by one": lambda: consumer_wakeups(one_by_one),
         },
     )

@@ -33,6 +33,7 @@ BENCHMARKS = [
     "staging",
     "wakeups",
     "placement",
+    "million",
 ]
 RESULTS = Path(__file__).resolve().parent / "results"
 

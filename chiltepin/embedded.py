@@ -96,8 +96,8 @@ class _CallFuture(EngineFuture):
     """The engine's future for one task, settled with what its caller wants.
 
     The engine sets a packed ``Result``; this future unpacks it as it arrives into the
-    function's value (its serialised form kept as ``serialized_result``) or a
-    ``TaskExecutionFailed``, so a task needs no second future and no extra callback hop.
+    function's value or a ``TaskExecutionFailed``, so a task needs no second future and
+    no extra callback hop.
     It is marked running from the start: a caller cannot cancel it out from under the
     engine, which would take the failed ``set_result`` for a system failure and rerun it.
     """
@@ -105,7 +105,6 @@ class _CallFuture(EngineFuture):
     def __init__(self, engine: EmbeddedEngine) -> None:
         super().__init__(gc_task_id=uuid.uuid4())
         self._embedded = engine
-        self.serialized_result: str | None = None
         self.set_running_or_notify_cancel()
 
     def set_result(self, result: Any) -> None:
@@ -120,7 +119,6 @@ class _CallFuture(EngineFuture):
         except Exception as err:  # a result the client cannot deserialize
             super().set_exception(err)
             return
-        self.serialized_result = unpacked.data
         super().set_result(value)
 
 

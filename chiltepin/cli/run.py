@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import click
 
 from chiltepin.cli.console import console
-from chiltepin.federation.journal import read_journal
+from chiltepin.federation.journal import count_states
 
 _run_dir = click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 
@@ -30,14 +29,7 @@ def command() -> None:
 def status(run_dir: Path, as_json: bool) -> None:
     """Count the run's tasks by state, from its journal (no service is contacted):
     held (submitted, not yet placed on a site), pending (placed), done, failed."""
-    record = read_journal(run_dir)
-    states: Counter[str] = Counter()
-    for task in record.tasks.values():
-        if task.outcome is None:
-            states["pending" if task.attempts else "held"] += 1
-        else:
-            states["succeeded" if task.outcome["ok"] else "failed"] += 1
-    summary = {"run_dir": str(run_dir), "tasks": len(record.tasks), **states}
+    summary = {"run_dir": str(run_dir), **count_states(run_dir).as_dict()}
     if as_json:
         click.echo(json.dumps(summary))
     else:
@@ -62,10 +54,13 @@ def resume(run_dir: Path, sites: Path | None, progress: bool | None) -> None:
     """
     from chiltepin.federation import Federation
 
-    federation = Federation.reattach(run_dir, sites, progress=progress)
+    federation = Federation.reattach(run_dir, sites, progress=progress, finished=False)
+    failed = federation.restored[1]
+    for future in federation.as_completed():  # the tasks it had to carry on, as they end
+        failed += future.exception() is not None
     federation.shutdown(wait=True)
-    failed = sum(1 for f in federation.futures if f.exception() is not None)
+    counts = count_states(run_dir)
     out = console()
     federation.print_summary(out)
-    out.print(f"{len(federation.futures)} tasks, {failed} failed; results in {run_dir}")
+    out.print(f"{counts.tasks} tasks, {failed} failed; results in {run_dir}")
     raise SystemExit(1 if failed else 0)

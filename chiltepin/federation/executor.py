@@ -30,7 +30,6 @@ from chiltepin.client.calls import SERIALIZER, Call, serialize
 from chiltepin.client.compute import BudgetedClient
 from chiltepin.client.config import (
     FederationArgs,
-    FederationConfig,
     Policy,
     ResolvedSite,
     SiteKind,
@@ -41,20 +40,20 @@ from chiltepin.client.config import (
     run_directory,
 )
 from chiltepin.client.limits import polls_crowd_submits
-from chiltepin.client.resources import Resources, Routing, parse_resources
-from chiltepin.embedded import reap_leftovers
+from chiltepin.client.resources import Resources, parse_resources
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend
-from chiltepin.federation.backends.endpoint import reload_task_group
 from chiltepin.federation.binding import Binder
 from chiltepin.federation.budget import BudgetExceeded, meter_for
 from chiltepin.federation.estimates import Estimates
 from chiltepin.federation.failures import TaskLost, is_site_failure
 from chiltepin.federation.functions import FunctionRegistry
 from chiltepin.federation.gc_freeze import freeze_for_run, thaw_after_run
-from chiltepin.federation.journal import Journal, RunRecord, read_journal
+from chiltepin.federation.journal import Journal
+from chiltepin.federation.journal_format import TaskOptions
 from chiltepin.federation.placement import NoSiteAvailable, Placement
 from chiltepin.federation.progress import LiveProgress, summary_table
+from chiltepin.federation.reattach import reattach
 from chiltepin.federation.staging import (
     StagingQueue,
     concrete_pairs,
@@ -63,40 +62,13 @@ from chiltepin.federation.staging import (
     template_values,
 )
 from chiltepin.federation.stats import RunStats, SiteCounts
+from chiltepin.federation.streams import BUFFER, as_completed_lazily, in_order
 from chiltepin.federation.tasks import Attempt, LogicalTask, TaskFuture
 from chiltepin.probe import record
 from chiltepin.staging.stager import Stager
 
 log = logging.getLogger(__name__)
 _SUBMISSION_ERRORS = (globus_sdk.GlobusAPIError, globus_sdk.NetworkError)
-
-
-GATHER = 64
-GATHER_S = 0.05
-
-
-def _in_order(
-    futures: list[concurrent.futures.Future[Any]], deadline: float | None
-) -> Iterator[Any]:
-    """Results of ``futures`` in order, as ``Executor.map`` yields them.
-
-    A consumer that has caught up would otherwise be woken once per result: at hundreds
-    of short tasks a second that is a thread switch per task, paid on the thread that
-    delivers every result. So once it has waited for the next result, it also waits a
-    moment (``GATHER_S``, or until the ``GATHER`` after it are in) and yields what has
-    arrived meanwhile: a few dozen wake-ups a second, each result late by 50 ms at most.
-    """
-
-    def remaining() -> float | None:
-        return None if deadline is None else max(0.0, deadline - time.monotonic())
-
-    for index, future in enumerate(futures):
-        if not future.done():
-            concurrent.futures.wait((future,), remaining())
-            left = remaining()
-            following = futures[index + 1 : index + 1 + GATHER]
-            concurrent.futures.wait(following, GATHER_S if left is None else min(GATHER_S, left))
-        yield future.result(remaining())
 
 
 class Federation(concurrent.futures.Executor):
@@ -164,9 +136,15 @@ class Federation(concurrent.futures.Executor):
                 task, backend, windowed=True, race=race, unqueued=unqueued
             ),
         )
-        self._futures: list[TaskFuture] = []  # every task's, in submission order
-        self._functions_serialized: dict[int, tuple[Callable[..., Any], str]] = {}
+        # Futures of submit()ted tasks until as_completed() hands them out (a map's are
+        # its own); and every unsettled task's, for shutdown. Nothing else is kept of a
+        # settled task: a long run's client holds only what is out and what is unread.
+        self._kept: dict[str, TaskFuture] = {}
+        self._unsettled: dict[str, TaskFuture] = {}
+        self._functions_serialized: dict[int, tuple[Callable[..., Any], str, int]] = {}
         self._ids = itertools.count()
+        self._function_numbers = itertools.count()
+        self.restored = (0, 0)  # ended tasks a reattach counted (ok, failed), no futures
         self._shutdown = False
         self._lock = threading.Lock()
         self._progress = LiveProgress(self.stats) if LiveProgress.wanted(progress) else None
@@ -235,6 +213,7 @@ class Federation(concurrent.futures.Executor):
             tags=tags,
             stage_in=stage_in,
             stage_out=stage_out,
+            keep=True,
         )
 
     def _submit(
@@ -250,7 +229,10 @@ class Federation(concurrent.futures.Executor):
         policy: Policy | None = None,
         stage_in: Iterable[tuple[str, str]] = (),
         stage_out: Iterable[tuple[str, str]] = (),
+        keep: bool = False,
     ) -> TaskFuture:
+        """Submit one task; with ``keep`` the federation keeps its future for
+        :meth:`as_completed` and :attr:`futures` until handed out there."""
         if self._shutdown:
             raise RuntimeError("cannot submit to a Federation after shutdown")
         if self.cost is not None:
@@ -258,7 +240,8 @@ class Federation(concurrent.futures.Executor):
         wanted = frozenset(tags or ())
         parsed = parse_resources(resources)
         self.placement.check_request(site, wanted, parsed, allowed)
-        call = Call.of(self._serialized_function(fn), args, kwargs)
+        function, number = self._serialized_function(fn)
+        call = Call.of(function, args, kwargs)
         task_id = f"t{next(self._ids):06d}"
         name = getattr(fn, "__qualname__", type(fn).__name__)
         task = LogicalTask(
@@ -274,38 +257,51 @@ class Federation(concurrent.futures.Executor):
             stage_in=tuple((str(a), str(b)) for a, b in stage_in),
             stage_out=tuple((str(a), str(b)) for a, b in stage_out),
         )
-        self.journal.task(
-            task_id,
-            name,
-            call.arguments,
-            {
-                "site": site,
-                "tags": sorted(wanted),
-                "resources": parsed.requested,
-                "allowed": task.allowed,
-                "stage_in": task.stage_in,
-                "stage_out": task.stage_out,
-            },
+        options = TaskOptions(
+            site=site,
+            tags=tuple(sorted(wanted)),
+            resources=parsed.requested,
+            allowed=task.allowed,
+            policy=policy.value if policy is not None else None,
+            stage_in=task.stage_in,
+            stage_out=task.stage_out,
         )
-        self._track(task)
+        self.journal.task(task_id, number, SERIALIZER.serialize((args, kwargs)), options)
+        self._track(task, keep=keep)
         self._dispatch(task)
         return task.future
 
-    def _serialized_function(self, fn: Callable[..., Any]) -> str:
-        """A function is serialised once per federation, however many tasks call it
-        (dill's pure-Python pickling of code is the dearest step of a submit)."""
+    def _serialized_function(self, fn: Callable[..., Any]) -> tuple[str, int]:
+        """A function is serialised, and journalled, once per federation however many
+        tasks call it (dill's pure-Python pickling of code is the dearest step of a
+        submit, and its text would be most of each task's journal line): it and the
+        number the journal knows it by."""
         with self._lock:
             known = self._functions_serialized.get(id(fn))
-        if known is None or known[0] is not fn:
-            known = (fn, serialize(fn, f"the function {getattr(fn, '__qualname__', fn)!r}"))
-            with self._lock:
-                self._functions_serialized[id(fn)] = known
-        return known[1]
-
-    def _track(self, task: LogicalTask) -> None:
+            if known is not None and known[0] is fn:
+                return known[1], known[2]
+        serialized = serialize(fn, f"the function {getattr(fn, '__qualname__', fn)!r}")
         with self._lock:
-            self._futures.append(task.future)
+            known = self._functions_serialized.get(id(fn))
+            if known is None or known[0] is not fn:
+                number = next(self._function_numbers)
+                name = getattr(fn, "__qualname__", type(fn).__name__)
+                self.journal.function(number, name, serialized)
+                known = self._functions_serialized[id(fn)] = (fn, serialized, number)
+        return known[1], known[2]
+
+    def _track(self, task: LogicalTask, *, keep: bool) -> None:
+        future = task.future
+        with self._lock:
+            self._unsettled[future.task_id] = future
+            if keep:
+                self._kept[future.task_id] = future
+        future.add_done_callback(self._settled)
         self.stats.submitted()
+
+    def _settled(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._unsettled.pop(future.task_id, None)  # type: ignore[attr-defined]
 
     def _dispatch(self, task: LogicalTask) -> None:
         """Hold ``task`` for late binding, or hand it to a site now (a fixed split)."""
@@ -353,14 +349,16 @@ class Federation(concurrent.futures.Executor):
         routing = backend.routing(task.resources)
         attempt = task.new_attempt(backend.name, routing, race=race)
         attempt.in_window, attempt.unqueued = windowed, unqueued
-        routed = {
-            "options": routing.options,
-            "resource_specification": routing.resource_specification,
-        }
         if race:
             self.stats.bump(backend.name, "raced")
-            routed["race"] = True
-        self.journal.attempt(task.id, attempt.number, backend.name, routed)
+        self.journal.attempt(
+            task.id,
+            attempt.number,
+            backend.name,
+            routing.options,
+            routing.resource_specification,
+            race=race,
+        )
         self.stats.bump(backend.name, "tasks")
         call = attempt.call
         site_paths = has_site_paths(call.args, call.kwargs)
@@ -420,9 +418,7 @@ class Federation(concurrent.futures.Executor):
             ran = record(raw)
             released = attempt.submitted_at if attempt.unqueued else None
             self.estimates.ran(attempt.site, ran["start"], ran["end"], released=released)
-            # Local engines hand over the result as the worker serialised it.
-            payload = getattr(future, "serialized_result", None)
-            payload = payload or SERIALIZER.serialize((value, ran))
+            payload = SERIALIZER.serialize(value)  # ``ran`` is journalled beside it
             if task.stage_out and task.is_current(attempt):
                 values = template_values(backend.resolved.site, self.run_dir.name, task.id)
                 self.staging.request(concrete_pairs(task.stage_out, values)).add_done_callback(
@@ -549,38 +545,76 @@ class Federation(concurrent.futures.Executor):
         tags: Iterable[str] | None = None,
         timeout: float | None = None,
         chunksize: int = 1,
+        buffersize: int = BUFFER,
     ) -> Iterator[Any]:
-        """Like ``Executor.map``: submits everything now, yields results lazily in input
-        order. ``sites`` restricts placement to those sites."""
+        """Like ``Executor.map``: yields results lazily in input order. ``sites``
+        restricts placement to those sites.
+
+        The inputs are a stream: ``buffersize`` tasks are submitted now, and one more as
+        each result is read (fewer while late binding already holds that many tasks), so
+        a generator of a million inputs runs in the memory of ``buffersize`` tasks.
+        """
         for name in sites or ():
             self.placement.check_request(name, frozenset())
         chosen = Policy(policy) if policy is not None else None
-        futures: list[concurrent.futures.Future[Any]] = []
-        for args in zip(*iterables, strict=False):
-            try:
-                futures.append(
-                    self._submit(
+        inputs = zip(*iterables, strict=False)
+
+        def submitted() -> Iterator[concurrent.futures.Future[Any]]:
+            for args in inputs:
+                try:
+                    yield self._submit(
                         fn, args, {}, resources=resources, tags=tags, allowed=sites, policy=chosen
                     )
-                )
-            except BudgetExceeded as err:  # the rest is not submitted; say so in order
-                refused: concurrent.futures.Future[Any] = concurrent.futures.Future()
-                refused.set_exception(err)
-                futures.append(refused)
-        return _in_order(futures, None if timeout is None else time.monotonic() + timeout)
+                except BudgetExceeded as err:  # the rest is not submitted; say so in order
+                    refused: concurrent.futures.Future[Any] = concurrent.futures.Future()
+                    refused.set_exception(err)
+                    yield refused
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return in_order(submitted(), deadline, buffersize, self._room(buffersize))
 
     def as_completed(
-        self, futures: Iterable[TaskFuture] | None = None, timeout: float | None = None
+        self,
+        futures: Iterable[concurrent.futures.Future[Any]] | None = None,
+        timeout: float | None = None,
+        *,
+        buffersize: int = BUFFER,
     ) -> Iterator[TaskFuture]:
-        """Futures (default: every task of this federation) as they finish."""
-        if futures is None:
-            futures = self.futures
-        return concurrent.futures.as_completed(futures, timeout)  # type: ignore[return-value]
+        """Futures as they finish: ``futures``, or by default those of every task
+        :meth:`submit` gave out that this has not handed out yet (each is handed out
+        once; the federation then forgets it).
+
+        ``futures`` may be a generator that submits as it goes
+        (``fed.as_completed(fed.submit(f, x) for x in inputs)``): it is pulled
+        ``buffersize`` ahead of what has been yielded, as :meth:`map` pulls its inputs.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        futures = self._handed_out(self.futures if futures is None else futures)
+        return as_completed_lazily(futures, deadline, buffersize, self._room(buffersize))  # type: ignore[return-value]
+
+    def _handed_out(
+        self, futures: Iterable[concurrent.futures.Future[Any]]
+    ) -> Iterator[concurrent.futures.Future[Any]]:
+        """``futures``, each forgotten by the federation as it is pulled: as_completed()
+        hands it to its consumer."""
+        for future in futures:
+            task_id = getattr(future, "task_id", None)
+            if task_id is not None:
+                with self._lock:
+                    self._kept.pop(task_id, None)
+            yield future
+
+    def _room(self, buffersize: int) -> Callable[[], bool]:
+        """Whether a stream may submit another task: late binding's held queue is the
+        client's one queue of waiting tasks, whoever submitted them."""
+        return lambda: self.binder.held < buffersize
 
     @property
     def futures(self) -> list[TaskFuture]:
+        """Futures of the tasks :meth:`submit` gave out (and a reattached run restored)
+        that :meth:`as_completed` has not handed out yet, in submission order."""
         with self._lock:
-            return list(self._futures)
+            return list(self._kept.values())
 
     def summary(self) -> list[SiteCounts]:
         counts = self.stats.snapshot()
@@ -595,7 +629,8 @@ class Federation(concurrent.futures.Executor):
             return
         self._shutdown = True
         try:
-            futures = self.futures
+            with self._lock:
+                futures = list(self._unsettled.values())
             if cancel_futures:
                 for future in futures:
                     future.cancel()
@@ -639,96 +674,23 @@ class Federation(concurrent.futures.Executor):
         progress: bool | None = None,
         client: BudgetedClient | None = None,
         status_poll_s: float = 5.0,
+        finished: bool = True,
     ) -> Federation:
-        """Pick up a run from its journal: finished tasks resolve from the run directory,
-        tasks an endpoint still holds are collected by their remote ids, and the rest
-        (never submitted, or lost with an embedded engine) are submitted again.
+        """Pick up a run from its journal (see :mod:`chiltepin.federation.reattach`).
 
-        ``sites`` defaults to the sites the run was started with.
+        ``sites`` defaults to the sites the run was started with. With ``finished=False``
+        tasks that had ended are counted (:attr:`restored`) but get no future: what
+        collecting a long run needs, without holding all of its results.
         """
-        record = read_journal(Path(run_dir))
-        stopped = reap_leftovers(Path(run_dir) / "engines")
-        if stopped:
-            log.warning("stopped %d process(es) the dead client's engines left", len(stopped))
-        config = sites if sites is not None else FederationConfig.model_validate(record.config)
-        federation = cls(
-            config,
-            run_dir=run_dir,
+        return reattach(
+            cls,
+            Path(run_dir),
+            sites,
             progress=progress,
             client=client,
             status_poll_s=status_poll_s,
+            finished=finished,
         )
-        federation._restore(record)
-        return federation
-
-    def _restore(self, record: RunRecord) -> None:
-        rewatch: dict[str, list[Attempt]] = {}
-        numbers = [int(task_id[1:]) for task_id in record.tasks]
-        self._ids = itertools.count(max(numbers, default=-1) + 1)
-        for rec in record.tasks.values():
-            meta = rec.meta
-            task = LogicalTask(
-                id=rec.id,
-                name=rec.name,
-                call=Call.restore(record.call(rec)),
-                resources=parse_resources(meta.get("resources")),
-                pinned_site=meta.get("site"),
-                tags=frozenset(meta.get("tags", [])),
-                future=TaskFuture(rec.id),
-                allowed=tuple(meta["allowed"]) if meta.get("allowed") else None,
-                stage_in=tuple(tuple(p) for p in meta.get("stage_in", ())),
-                stage_out=tuple(tuple(p) for p in meta.get("stage_out", ())),
-            )
-            for old in rec.attempts:  # keep attempt numbers increasing across clients
-                previous = task.new_attempt(
-                    old.site, Routing(old.options, old.resource_specification)
-                )
-                previous.remote_id, previous.task_group = old.remote, old.task_group
-                previous.reported = True
-            self._track(task)
-            last = task.current
-            if rec.outcome is not None and last is not None:
-                self._restore_outcome(
-                    task, last, rec.outcome["ok"], rec.outcome["kind"], record.result(rec)
-                )
-            elif (
-                last is not None
-                and last.remote_id
-                and last.task_group
-                and isinstance(self.placement.backends.get(last.site), EndpointBackend)
-            ):
-                attempt = task.new_attempt(last.site, last.routing)
-                attempt.remote_id, attempt.task_group = last.remote_id, last.task_group
-                self.stats.bump(last.site, "tasks")
-                rewatch.setdefault(last.task_group, []).append(attempt)
-            else:
-                self._dispatch(task)
-        for task_group, attempts in rewatch.items():
-            executor, futures = reload_task_group(self.client, task_group)
-            self._reloaders.append(executor)
-            for attempt in attempts:
-                backend = self.placement.backends[attempt.site]
-                assert isinstance(backend, EndpointBackend)
-                self.binder.adopted(attempt)
-                backend.adopt(attempt, self._on_done, futures.get(str(attempt.remote_id)))
-
-    def _restore_outcome(
-        self, task: LogicalTask, attempt: Attempt, ok: bool, kind: str, payload: str
-    ) -> None:
-        attempt.reported = False
-        self.stats.bump(attempt.site, "tasks")
-        if ok:
-            value, _ = SERIALIZER.deserialize(payload)
-            task.resolve(attempt, value=value)
-            self.stats.bump(attempt.site, "succeeded")
-            return
-        error: BaseException = (
-            TaskExecutionFailed(payload)
-            if kind == "TaskExecutionFailed"
-            else ChiltepinError(payload)
-        )
-        task.resolve(attempt, error=error)
-        self.stats.bump(attempt.site, "failed")
 
     def print_summary(self, console: Any = None) -> None:
         from rich.console import Console

@@ -129,13 +129,13 @@ def build_report(run_dir: Path) -> RunReport:
         outcome = task.outcome
         if outcome is None or not task.attempts:
             continue
-        final = next((a for a in task.attempts if a.number == outcome["n"]), task.attempts[-1])
-        times.append(outcome["t"])
-        if not outcome["ok"]:
+        final = next((a for a in task.attempts if a.number == outcome.number), task.attempts[-1])
+        times.append(outcome.finished)
+        if not outcome.ok:
             site(final.site).failed += 1
             continue
         site(final.site).succeeded += 1
-        ran = outcome.get("ran")
+        ran = outcome.ran
         if not ran:
             continue
         durations[final.site].append(ran["end"] - ran["start"])

@@ -80,7 +80,7 @@ def test_soonest_over_two_endpoints_uses_both_and_resolves_each_once(
     assert placed["a"] > 0 and placed["b"] > 0 and sum(placed.values()) == 60, placed
     assert all(believed[s]["run_s"] >= 0.5 for s in ("a", "b")), believed
     record = read_journal(tmp_path)
-    assert all(t.outcome and t.outcome["ok"] for t in record.tasks.values())
+    assert all(t.outcome and t.outcome.ok for t in record.tasks.values())
 
 
 def test_user_exception_once_and_clear_errors_before_submission(
@@ -128,7 +128,7 @@ def test_killed_client_resumes_from_the_endpoints(
     result = CliRunner().invoke(cli, ["run", "resume", str(run_dir), "--no-progress"])
     assert result.exit_code == 0, result.output
     after = read_journal(run_dir)
-    assert all(t.outcome and t.outcome["ok"] for t in after.tasks.values())
+    assert all(t.outcome and t.outcome.ok for t in after.tasks.values())
     ran = Counter(int(x) for x in ledger.read_text().split())
     assert set(ran) == set(range(40))
     assert max(ran.values()) == 1, "a task the endpoint still held was run again"
@@ -159,6 +159,6 @@ def test_stopping_an_endpoint_mid_run_fails_over_exactly_once(
     assert results == list(range(200))
     assert summary["b"].failovers >= 1
     record = read_journal(tmp_path / "run")
-    assert all(t.outcome and t.outcome["ok"] for t in record.tasks.values())
+    assert all(t.outcome and t.outcome.ok for t in record.tasks.values())
     moved = [f for f in futures if f.attempts > 1]
     assert moved and {f.site for f in moved} == {"a"}

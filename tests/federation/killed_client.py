@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from chiltepin.federation import Federation
+from chiltepin.federation.journal import read_journal
 from chiltepin.system.waiting import wait_until
 from tests.federation.tasks import count_and_return
 
@@ -27,13 +28,13 @@ def main() -> None:
     federation = Federation(sites, run_dir=run_dir, progress=False, status_poll_s=1)
     futures = [federation.submit(count_and_return, ledger, i, 0.5) for i in range(TASKS)]
     futures[0].result(180)
-    journal = Path(run_dir) / "journal.jsonl"
     if wait_remote:
         # Every attempt placed so far has its remote id (late binding holds the rest). On
         # timeout the kill goes ahead: the resume test then sees fewer remote ids.
         def identified() -> bool:
-            text = journal.read_text()
-            return 0 < text.count('"e":"attempt"') <= text.count('"e":"remote"')
+            attempts = [t.attempts for t in read_journal(Path(run_dir)).tasks.values()]
+            placed = [a for tried in attempts for a in tried]
+            return bool(placed) and all(a.remote for a in placed)
 
         wait_until(identified, 60, interval=0.2)
     print("killing myself with tasks in flight", flush=True)

@@ -12,7 +12,8 @@ import pytest
 
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation import Federation
-from chiltepin.federation.journal import read_journal
+from chiltepin.federation.journal import events, read_journal
+from chiltepin.federation.journal_format import DoneEvent
 from chiltepin.report import build_report
 from chiltepin.system.waiting import wait_until
 from tests.federation import tasks
@@ -132,9 +133,8 @@ def test_a_walltime_that_fits_no_site_fails_at_submit_naming_each_limit(
 def test_every_result_exactly_once_in_the_journal(federation: Federation) -> None:
     record = read_journal(federation.run_dir)
     settled = [t for t in record.tasks.values() if t.outcome is not None]
-    assert settled and all(t.outcome["ok"] for t in settled)
-    lines = (federation.run_dir / "journal.jsonl").read_text().splitlines()
-    done = Counter(line.split('"id":"')[1].split('"')[0] for line in lines if '"e":"done"' in line)
+    assert settled and all(t.outcome.ok for t in settled)
+    done = Counter(e.id for e in events(federation.run_dir) if isinstance(e, DoneEvent))
     assert set(done.values()) == {1}
 
 
@@ -169,7 +169,7 @@ def test_tasks_waiting_on_a_site_without_workers_are_raced_and_the_duplicate_dro
         )
         summary = {c.site: c for c in fed.summary()}
     assert summary["warm"].raced == COLD_WINDOW and summary["cold"].succeeded == 0
-    lines = (tmp_path / "journal.jsonl").read_text().splitlines()
-    assert sum('"e":"done"' in line for line in lines) == 8  # each task settled once
+    done = [e for e in events(tmp_path) if isinstance(e, DoneEvent)]
+    assert len(done) == 8  # each task settled once
     report = {r.site: r for r in build_report(tmp_path).sites}
     assert report["cold"].tasks == COLD_WINDOW and report["cold"].retries == 0  # a race, no retry

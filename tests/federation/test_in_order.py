@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chiltepin.federation.executor import _in_order
+from chiltepin.federation.streams import in_order
 
 Futures = list[concurrent.futures.Future[int]]
 
@@ -59,7 +59,7 @@ def test_results_come_in_input_order_whatever_order_they_finish_in() -> None:
     for i in range(0, 200, 7):  # some finished before the consumer starts
         pending[i].set_result(i)
     producer = settle(pending, [i for i in range(199, -1, -1) if i % 7])
-    assert list(_in_order(pending, time.monotonic() + HANG_S)) == list(range(200))
+    assert list(in_order(pending, time.monotonic() + HANG_S)) == list(range(200))
     producer.join()
 
 
@@ -68,7 +68,7 @@ def test_a_failed_task_raises_in_its_place() -> None:
     pending[0].set_result(0)
     pending[1].set_exception(ValueError("task 1 failed"))
     pending[2].set_result(2)
-    results = _in_order(pending, None)
+    results = in_order(pending, None)
     assert next(results) == 0
     with pytest.raises(ValueError, match="task 1 failed"):
         next(results)
@@ -91,7 +91,7 @@ class Watched(concurrent.futures.Future[int]):
 def test_a_result_is_not_held_back_waiting_for_the_ones_after_it() -> None:
     first = Watched()
     pending = [first, *futures(9)]  # only the first ever finishes: waiting for the rest hangs
-    got = next_in_thread(_in_order(pending, None))
+    got = next_in_thread(in_order(pending, None))
     assert first.found_pending.wait(HANG_S)  # the consumer is waiting for it ...
     first.set_result(0)
     assert got.result(timeout=HANG_S) == 0  # ... and gets it without the rest
@@ -101,7 +101,7 @@ def test_the_deadline_ends_the_wait() -> None:
     pending = futures(5)  # the others never finish
     pending[0].set_result(0)
     deadline = time.monotonic() + 0.3
-    results = _in_order(pending, deadline)
+    results = in_order(pending, deadline)
     assert next_in_thread(results).result(timeout=HANG_S) == 0
     second = next_in_thread(results)
     assert isinstance(second.exception(timeout=HANG_S), concurrent.futures.TimeoutError)

@@ -54,7 +54,7 @@ def test_killed_client_is_resumed_and_every_result_collected(tmp_path: Path) -> 
     assert "40 tasks, 0 failed" in result.output
 
     after = read_journal(run_dir)
-    assert all(t.outcome is not None and t.outcome["ok"] for t in after.tasks.values())
+    assert all(t.outcome is not None and t.outcome.ok for t in after.tasks.values())
     # the dead client's engine (interchange, workers) was stopped, not left running
     assert not [
         p

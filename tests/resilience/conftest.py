@@ -34,7 +34,8 @@ import pytest
 
 from chiltepin.cluster.cluster import SlurmCluster
 from chiltepin.federation import Federation
-from chiltepin.federation.journal import read_journal
+from chiltepin.federation.journal import events, read_journal
+from chiltepin.federation.journal_format import DoneEvent
 from chiltepin.system.waiting import wait_until
 from chiltepin.testing import GlobusStandIn
 from chiltepin.testing.site_endpoint import SiteEndpoint, start_site_endpoint, stop_site_endpoint
@@ -161,13 +162,9 @@ def journal_counts(run_dir: Path) -> tuple[int, int, int]:
     outcome was recorded more than once)."""
     record = read_journal(run_dir)
     outcomes = [t.outcome for t in record.tasks.values() if t.outcome is not None]
-    recorded: Counter[str] = Counter()
-    for line in (run_dir / "journal.jsonl").read_text().splitlines():
-        event = json.loads(line)
-        if event.get("e") in ("done", "outcome") and "id" in event:
-            recorded[event["id"]] += 1
+    recorded = Counter(e.id for e in events(run_dir) if isinstance(e, DoneEvent))
     twice = sum(n > 1 for n in recorded.values())
-    return len(outcomes), sum(bool(o["ok"]) for o in outcomes), twice
+    return len(outcomes), sum(o.ok for o in outcomes), twice
 
 
 def assert_exactly_once(

@@ -84,7 +84,7 @@ def test_fifty_tasks_stage_in_and_out_across_a_site_failure(
         assert (home_root / "outputs" / f"out-{i}.txt").read_text() == f"SHARED|MEMBER-{i}"
     assert summary["a"].failovers >= 1
     record = read_journal(tmp_path / "run")
-    assert all(t.outcome and t.outcome["ok"] for t in record.tasks.values())
+    assert all(t.outcome and t.outcome.ok for t in record.tasks.values())
     # the shared input moved once per site, not once per task
     transfers = standin.transfer.calls["transfer_submit"]
     assert 0 < transfers < 50, f"{transfers} Transfer tasks for 50 tasks: batching was defeated"

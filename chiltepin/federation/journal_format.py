@@ -1,0 +1,376 @@
+"""The journal's one schema: each event as a typed record, and its line on disk.
+
+Every line of ``journal.jsonl`` is one JSON object whose first key ``e`` names its event;
+the run header (``e: run``) carries the format version :data:`VERSION`. The writer
+(:mod:`chiltepin.federation.journal`) and every reader (resume, ``chiltepin run status``,
+the run report) go through the records here, so a field added to a task's options is
+written and read back in one place.
+
+Lines are kept short (a million-task run writes three per task): keys are one or two
+letters, fields at their defaults are left out, and the function a task calls is written
+once per run (event ``f``) and referred to by number. The few keys that ``run status``
+counts without parsing come first on their line, in a fixed order (see
+:data:`COUNTED`): ``{"e":"a","n":1,`` starts a task's first attempt, ``{"e":"d","ok":1,``
+a success.
+
+Format history: version 1 (no ``v`` in the header; long event names, each task's line
+holding its function too) is still read; version 2 is this one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from chiltepin.errors import ChiltepinError
+
+VERSION = 2
+OLDEST = 1  # the oldest format this module still reads
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per line
+
+RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES = (
+    "run",
+    "f",
+    "T",
+    "a",
+    "r",
+    "d",
+    "s",
+    "x",
+)
+COUNTED = {
+    "tasks": b'\n{"e":"T",',
+    "attempted": b'\n{"e":"a","n":1,',  # a task's first attempt: one per task placed
+    "succeeded": b'\n{"e":"d","ok":1,',
+    "failed": b'\n{"e":"d","ok":0,',
+}
+EVENT_START = b'\n{"e":"'
+FORMAT_2_HEADER = b'{"e":"run","v":2,'  # how a format-2 journal starts
+
+
+class JournalFormatError(ChiltepinError):
+    """A journal this chiltepin cannot read (written by a newer one)."""
+
+
+class BadLine(ValueError):
+    """One line that is not a well-formed event (torn, garbage, missing a field)."""
+
+
+def line(event: dict[str, Any]) -> bytes:
+    return (_encode(event) + "\n").encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A serialised value: in its line (``inline``) or at (offset, length) of a side file."""
+
+    inline: str | None = None
+    at: tuple[int, int] | None = None
+
+    def fields(self, key: str) -> dict[str, Any]:
+        return {key: self.inline} if self.inline is not None else {"at": list(self.at or ())}
+
+    @classmethod
+    def of(cls, event: dict[str, Any], key: str) -> Stored:
+        if key in event:
+            return cls(inline=_text(event[key], key))
+        at = event.get("at")
+        if not (isinstance(at, list) and len(at) == 2 and all(isinstance(x, int) for x in at)):
+            raise BadLine(f"neither {key!r} nor a valid 'at' (offset, length)")
+        return cls(at=(at[0], at[1]))
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """Everything a task was submitted with besides its call: what resume needs to place
+    it as its first client would have."""
+
+    site: str | None = None
+    tags: tuple[str, ...] = ()
+    resources: dict[str, Any] = field(default_factory=dict)  # as requested (Resources.requested)
+    allowed: tuple[str, ...] | None = None  # the sites a map() was restricted to
+    policy: str | None = None  # a per-call placement policy
+    stage_in: tuple[tuple[str, str], ...] = ()
+    stage_out: tuple[tuple[str, str], ...] = ()
+
+    _KEYS = {
+        "site": "site",
+        "tags": "tags",
+        "resources": "res",
+        "allowed": "allow",
+        "policy": "p",
+        "stage_in": "in",
+        "stage_out": "out",
+    }
+
+    def fields(self) -> dict[str, Any]:
+        """The options that differ from their defaults, under their short keys."""
+        out: dict[str, Any] = {}
+        for name, key in self._KEYS.items():
+            value = getattr(self, name)
+            if value:
+                out[key] = value
+        return out
+
+    @classmethod
+    def of(cls, event: dict[str, Any]) -> TaskOptions:
+        keys = cls._KEYS
+        return cls(
+            site=event.get(keys["site"]),
+            tags=tuple(event.get(keys["tags"]) or ()),
+            resources=dict(event.get(keys["resources"]) or {}),
+            allowed=tuple(event[keys["allowed"]]) if event.get(keys["allowed"]) else None,
+            policy=event.get(keys["policy"]),
+            stage_in=_pairs(event.get(keys["stage_in"])),
+            stage_out=_pairs(event.get(keys["stage_out"])),
+        )
+
+
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((str(a), str(b)) for a, b in value or ())
+
+
+def _text(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise BadLine(f"{key!r} is not a string")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionEvent:
+    number: int
+    name: str
+    stored: Stored
+
+    def event(self) -> dict[str, Any]:
+        return {"e": FUNCTION, "f": self.number, "name": self.name, **self.stored.fields("fn")}
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """A task as submitted. ``function`` numbers its :class:`FunctionEvent`; ``stored``
+    holds its serialised ``(args, kwargs)`` (format 1: the whole serialised call, and
+    ``function`` is None)."""
+
+    id: str
+    function: int | None
+    name: str
+    stored: Stored
+    options: TaskOptions
+
+    def event(self) -> dict[str, Any]:
+        return {
+            "e": TASK,
+            "id": self.id,
+            "f": self.function,
+            **self.stored.fields("a"),
+            **self.options.fields(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEvent:
+    id: str
+    number: int
+    site: str
+    options: dict[str, Any]
+    resource_specification: dict[str, Any]
+    race: bool = False
+    submitted: float = 0.0
+
+    def event(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"e": ATTEMPT, "n": self.number, "id": self.id, "s": self.site}
+        if self.options:
+            out["o"] = self.options
+        if self.resource_specification:
+            out["rs"] = self.resource_specification
+        if self.race:
+            out["race"] = 1
+        out["t"] = self.submitted
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteEvent:
+    id: str
+    number: int
+    remote: str
+    task_group: str | None
+
+    def event(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"e": REMOTE, "n": self.number, "id": self.id, "rid": self.remote}
+        if self.task_group is not None:
+            out["tg"] = self.task_group
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DoneEvent:
+    """A task's outcome: ``stored`` is its serialised value (ok; format 1: the serialised
+    (value, ran) pair) or its error's text, ``kind`` the error's class; ``ran`` where and
+    when it ran (the probe's record)."""
+
+    id: str
+    number: int
+    ok: bool
+    kind: str
+    stored: Stored
+    ran: dict[str, Any] | None
+    finished: float
+    version: int = VERSION
+
+    def event(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"e": DONE, "ok": int(self.ok), "id": self.id, "n": self.number}
+        if not self.ok:
+            out["k"] = self.kind
+        out.update(self.stored.fields("r"))
+        if self.ran is not None:  # its end stands for when it finished
+            out["ran"] = _ran_fields(self.ran)
+        else:
+            out["t"] = self.finished
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    version: int
+    config: dict[str, Any]
+    started: float
+
+    def event(self) -> dict[str, Any]:
+        return {"e": RUN, "v": self.version, "config": self.config, "t": self.started}
+
+
+@dataclass(frozen=True, slots=True)
+class SiteEvent:
+    site: str
+    healthy: bool
+    reason: str | None
+
+    def event(self) -> dict[str, Any]:
+        return {"e": SITE, "site": self.site, "healthy": self.healthy, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatesEvent:
+    sites: list[dict[str, Any]]
+
+    def event(self) -> dict[str, Any]:
+        return {"e": ESTIMATES, "sites": self.sites}
+
+
+Event = (
+    Header
+    | FunctionEvent
+    | TaskEvent
+    | AttemptEvent
+    | RemoteEvent
+    | DoneEvent
+    | SiteEvent
+    | EstimatesEvent
+)
+
+
+def _ran_fields(ran: dict[str, Any]) -> list[Any]:
+    """The probe's record as a list: job, nodes, host, start, and its run time in place
+    of its end (both to the microsecond), which is shorter."""
+    start, end = ran.get("start"), ran.get("end")
+    took = round(end - start, 6) if start is not None and end is not None else None
+    start = round(start, 6) if start is not None else None
+    return [ran.get("job"), ran.get("nodes"), ran.get("host"), start, took]
+
+
+def _ran(fields: list[Any]) -> dict[str, Any]:
+    job, nodes, host, start, took = fields
+    end = start + took if start is not None and took is not None else None
+    return {"job": job, "nodes": nodes, "host": host, "start": start, "end": end}
+
+
+def _header(event: dict[str, Any]) -> Header:
+    version = event.get("v", 1)
+    if not isinstance(version, int) or version > VERSION:
+        raise JournalFormatError(
+            f"journal format {version} is newer than this chiltepin reads"
+            f" ({OLDEST} to {VERSION}): upgrade chiltepin to read this run"
+        )
+    return Header(version, dict(event.get("config") or {}), float(event.get("t", 0.0)))
+
+
+def _v2(kind: str, e: dict[str, Any]) -> Event:
+    if kind == TASK:
+        return TaskEvent(e["id"], int(e["f"]), "", Stored.of(e, "a"), TaskOptions.of(e))
+    if kind == ATTEMPT:
+        return AttemptEvent(
+            e["id"], e["n"], e["s"], e.get("o", {}), e.get("rs", {}), bool(e.get("race")), e["t"]
+        )
+    if kind == REMOTE:
+        return RemoteEvent(e["id"], e["n"], e["rid"], e.get("tg"))
+    if kind == DONE:
+        ran = _ran(e["ran"]) if "ran" in e else None
+        finished = e["t"] if ran is None else ran["end"]
+        ok = bool(e["ok"])
+        return DoneEvent(e["id"], e["n"], ok, e.get("k", "value"), Stored.of(e, "r"), ran, finished)
+    if kind == FUNCTION:
+        return FunctionEvent(int(e["f"]), _text(e["name"], "name"), Stored.of(e, "fn"))
+    if kind == SITE:
+        return SiteEvent(e["site"], bool(e["healthy"]), e.get("reason"))
+    if kind == ESTIMATES:
+        return EstimatesEvent(list(e["sites"]))
+    raise BadLine(f"unknown event {kind!r}")
+
+
+_V1_META = ("site", "tags", "resources", "allowed", "stage_in", "stage_out")
+
+
+def _v1(kind: str, e: dict[str, Any]) -> Event:
+    """Format 1's events as format 2's records."""
+    if kind == "task":
+        options = TaskOptions.of(
+            {TaskOptions._KEYS[k]: e[k] for k in _V1_META if e.get(k) is not None}
+        )
+        stored = Stored.of({"a": e["args"]} if "args" in e else {"at": e.get("call")}, "a")
+        return TaskEvent(e["id"], None, e["name"], stored, options)
+    if kind == "attempt":
+        return AttemptEvent(
+            e["id"],
+            e["n"],
+            e["site"],
+            e.get("options", {}),
+            e.get("resource_specification", {}),
+            bool(e.get("race")),
+            e["t"],
+        )
+    if kind == "remote":
+        return RemoteEvent(e["id"], e["n"], e["remote"], e.get("tg"))
+    if kind == "done":
+        stored = Stored.of({"r": e["payload"]} if "payload" in e else {"at": e.get("at")}, "r")
+        return DoneEvent(
+            e["id"], e["n"], bool(e["ok"]), e["kind"], stored, e.get("ran"), e["t"], version=1
+        )
+    if kind == "site":
+        return SiteEvent(e["site"], bool(e["healthy"]), e.get("reason"))
+    if kind == "estimates":
+        return EstimatesEvent(list(e["sites"]))
+    raise BadLine(f"unknown event {kind!r}")
+
+
+def decode(raw: bytes, version: int) -> Event:
+    """The event on one line, read as format ``version`` (a run header sets the version
+    of the lines after it). Raises :class:`BadLine` for anything not a whole event."""
+    try:
+        event = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BadLine(f"not JSON ({err.msg if hasattr(err, 'msg') else err})") from None
+    if not isinstance(event, dict):
+        raise BadLine("not a JSON object")
+    kind = event.get("e")
+    if kind == RUN:
+        return _header(event)
+    try:
+        return _v2(kind, event) if version >= 2 else _v1(kind, event)
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, BadLine):
+            raise
+        raise BadLine(f"{kind!r} event with a missing or malformed field ({err})") from None

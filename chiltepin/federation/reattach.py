@@ -1,0 +1,170 @@
+"""Reattaching to a run whose client died: its journal becomes a live federation again.
+
+Finished tasks resolve from the run directory, tasks an endpoint still holds are
+collected by their remote ids (one SDK executor per task group reloads them), and the
+rest (never placed, or lost with an embedded engine) are placed again, with every
+option they were first submitted with (:class:`~chiltepin.federation.journal_format.TaskOptions`).
+
+A value the journal cannot give back (a corrupted result, arguments that no longer
+deserialise) fails that task with an error naming the journal line; it is never run
+twice because its record was damaged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from globus_compute_sdk.errors import TaskExecutionFailed
+
+from chiltepin.client.calls import SERIALIZER, Call
+from chiltepin.client.compute import BudgetedClient
+from chiltepin.client.config import FederationConfig, Policy, SitesArg
+from chiltepin.client.resources import Routing, parse_resources
+from chiltepin.embedded import reap_leftovers
+from chiltepin.errors import ChiltepinError
+from chiltepin.federation.backends import EndpointBackend
+from chiltepin.federation.backends.endpoint import reload_task_group
+from chiltepin.federation.journal import JOURNAL, RunRecord, TaskRecord, read_journal
+from chiltepin.federation.tasks import Attempt, LogicalTask, TaskFuture
+
+if TYPE_CHECKING:
+    from chiltepin.federation.executor import Federation
+
+log = logging.getLogger(__name__)
+
+
+def reattach(
+    cls: type[Federation],
+    run_dir: Path,
+    sites: SitesArg,
+    *,
+    progress: bool | None,
+    client: BudgetedClient | None,
+    status_poll_s: float,
+    finished: bool,
+) -> Federation:
+    """A federation over ``run_dir`` that carries on its run (see the module's doc)."""
+    record = read_journal(run_dir, finished=finished)
+    stopped = reap_leftovers(run_dir / "engines")
+    if stopped:
+        log.warning("stopped %d process(es) the dead client's engines left", len(stopped))
+    config = sites if sites is not None else FederationConfig.model_validate(record.config)
+    federation = cls(
+        config, run_dir=run_dir, progress=progress, client=client, status_poll_s=status_poll_s
+    )
+    federation.restored = (record.finished_ok, record.finished_failed)
+    restore(federation, record)
+    return federation
+
+
+def logical_task(record: RunRecord, rec: TaskRecord) -> LogicalTask:
+    """The task as its first client submitted it (its call read back from the run)."""
+    options = rec.options
+    return LogicalTask(
+        id=rec.id,
+        name=rec.name,
+        call=_call(record, rec),
+        resources=parse_resources(options.resources or None),
+        pinned_site=options.site,
+        tags=frozenset(options.tags),
+        future=TaskFuture(rec.id),
+        allowed=options.allowed,
+        policy=Policy(options.policy) if options.policy else None,
+        stage_in=options.stage_in,
+        stage_out=options.stage_out,
+    )
+
+
+def _call(record: RunRecord, rec: TaskRecord) -> Call:
+    if rec.function is None:  # format 1: the whole call in one value
+        return Call.restore(record.arguments(rec))
+    args, kwargs = SERIALIZER.deserialize(record.arguments(rec))
+    return Call.of(record.function(rec), args, kwargs)
+
+
+def restore(federation: Federation, record: RunRecord) -> None:
+    """Give every task of ``record`` its future back on ``federation``."""
+    rewatch: dict[str, list[Attempt]] = {}
+    federation._ids = itertools.count(record.last_number + 1)
+    federation._function_numbers = itertools.count(max(record.functions, default=-1) + 1)
+    for rec in record.tasks.values():
+        try:
+            task = logical_task(record, rec)
+        except Exception as err:  # arguments damaged on disk: fail it, say where
+            task = LogicalTask(
+                rec.id, rec.name, None, parse_resources(None), None, frozenset(), TaskFuture(rec.id)
+            )
+            federation._track(task, keep=True)
+            task.future.set_exception(_unreadable(record, rec, "arguments", err))
+            continue
+        for old in rec.attempts:  # keep attempt numbers increasing across clients
+            previous = task.new_attempt(old.site, Routing(old.options, old.resource_specification))
+            previous.remote_id, previous.task_group = old.remote, old.task_group
+            previous.reported = True
+        federation._track(task, keep=True)
+        last = task.current
+        if rec.outcome is not None and last is not None:
+            _restore_outcome(federation, record, rec, task, last)
+        elif (
+            last is not None
+            and last.remote_id
+            and last.task_group
+            and isinstance(federation.placement.backends.get(last.site), EndpointBackend)
+        ):
+            attempt = task.new_attempt(last.site, last.routing)
+            attempt.remote_id, attempt.task_group = last.remote_id, last.task_group
+            federation.stats.bump(last.site, "tasks")
+            rewatch.setdefault(last.task_group, []).append(attempt)
+        else:
+            federation._dispatch(task)
+    for task_group, attempts in rewatch.items():
+        executor, futures = reload_task_group(federation.client, task_group)
+        federation._reloaders.append(executor)
+        for attempt in attempts:
+            backend = federation.placement.backends[attempt.site]
+            assert isinstance(backend, EndpointBackend)
+            federation.binder.adopted(attempt)
+            backend.adopt(attempt, federation._on_done, futures.get(str(attempt.remote_id)))
+
+
+def _unreadable(record: RunRecord, rec: TaskRecord, what: str, err: Exception) -> ChiltepinError:
+    line = f" line {rec.outcome.line}" if rec.outcome is not None and what == "result" else ""
+    message = (
+        f"{record.run_dir / JOURNAL}{line}: the {what} of task {rec.id} ({rec.name})"
+        f" cannot be read back ({type(err).__name__}: {err})"
+    )
+    log.warning("%s", message)
+    return ChiltepinError(message)
+
+
+def _restore_outcome(
+    federation: Federation, record: RunRecord, rec: TaskRecord, task: LogicalTask, attempt: Attempt
+) -> None:
+    outcome = rec.outcome
+    assert outcome is not None
+    attempt.reported = False
+    federation.stats.bump(attempt.site, "tasks")
+    try:
+        payload = record.result(rec)
+        if outcome.ok:
+            value = SERIALIZER.deserialize(payload)
+            if outcome.version < 2:  # format 1 kept (value, ran)
+                value = value[0]
+    except Exception as err:
+        task.resolve(attempt, error=_unreadable(record, rec, "result", err))
+        federation.stats.bump(attempt.site, "failed")
+        return
+    if outcome.ok:
+        task.resolve(attempt, value=value)
+        federation.stats.bump(attempt.site, "succeeded")
+        return
+    error: BaseException = (
+        TaskExecutionFailed(payload)
+        if outcome.kind == "TaskExecutionFailed"
+        else ChiltepinError(payload)
+    )
+    task.resolve(attempt, error=error)
+    federation.stats.bump(attempt.site, "failed")
