@@ -40,8 +40,10 @@ def test_bad_locations_fail_the_task_at_once_and_resume_reports_them(
         assert fine.result(timeout=60) == 16
     record = read_journal(run_dir)
     outcomes = {t.id: t.outcome for t in record.tasks.values()}
-    assert [o["ok"] for o in outcomes.values()] == [False, False, True]
-    assert {o["kind"] for o in outcomes.values() if not o["ok"]} == {"LocationError"}
+    assert [o.ok for o in outcomes.values()] == [False, False, True]
+    assert {o.kind for o in outcomes.values() if not o.ok} == {"LocationError"}
+    escaped = record.tasks[escapes.task_id]
+    assert "leaves {scratch}" in record.result(escaped)  # the error, journalled
     status = CliRunner().invoke(cli, ["run", "status", str(run_dir), "--json"])
     assert '"failed": 2' in status.output and '"succeeded": 1' in status.output
     with Federation.reattach(run_dir, progress=False) as again:
