@@ -3,7 +3,7 @@
 # with no Docker Engine and no reachable image registry. Idempotent: a second run changes
 # nothing and takes about a second. Called by `./dev setup`; safe to run by hand.
 #
-#   1. Debian packages: podman, podman-compose, runc, netavark/aardvark-dns, mmdebstrap.
+#   1. Debian packages: podman, podman-compose, runc, netavark/aardvark-dns, iptables, mmdebstrap.
 #   2. /etc/containers/containers.conf: the three settings podman needs here (see below).
 #   3. The base image docker.io/library/debian:12, bootstrapped with mmdebstrap from this
 #      machine's own apt sources (nothing can be pulled), so `FROM debian:12` builds unchanged.
@@ -11,7 +11,9 @@
 # Skipped entirely when a Docker Engine answers: `docker compose` is used there instead.
 set -euo pipefail
 
-PACKAGES=(podman podman-compose runc netavark aardvark-dns mmdebstrap uidmap slirp4netns
+# iptables: netavark sets up a compose network's bridge with it ("netavark: No such file or
+# directory" when it is missing).
+PACKAGES=(podman podman-compose runc netavark aardvark-dns iptables mmdebstrap uidmap slirp4netns
     fuse-overlayfs)
 CONF=/etc/containers/containers.conf
 BASE_IMAGE=docker.io/library/debian:12

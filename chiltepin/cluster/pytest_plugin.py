@@ -26,6 +26,7 @@ import pytest
 
 from chiltepin.cluster.binaries import INSTALL_HINT, missing_binaries
 from chiltepin.cluster.cluster import SlurmCluster, SlurmClusterError
+from chiltepin.cluster.compose import ComposeCluster, UpResult
 from chiltepin.cluster.config import ClusterSpec
 from chiltepin.cluster.engine import ContainerEngine, NoContainerEngine, container_engine
 from chiltepin.cluster.images import ImageBuild, ensure_image
@@ -111,6 +112,18 @@ def chiltepin_image() -> ImageBuild:
     verb = "built" if build.built else "reused"
     print(f"\nchiltepin image {build.ref} {verb} in {build.seconds:.1f} s")
     return build
+
+
+@pytest.fixture(scope="module")
+def compose_cluster(chiltepin_image: ImageBuild) -> Iterator[tuple[ComposeCluster, UpResult]]:
+    """The compose Slurm cluster, up (c1..c3 idle) for one test module, then removed."""
+    cluster = ComposeCluster(require_container_engine())
+    try:
+        result = cluster.up()
+        print(f"\ncompose cluster up in {result.seconds:.1f} s (image {result.image.ref})")
+        yield cluster, result
+    finally:
+        cluster.down()
 
 
 def _base_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
