@@ -44,7 +44,10 @@ def run(out: Path) -> None:
     # Parsl wants the interchange's address as an IP: login's on the compose network.
     address = login(cluster, "hostname", "-i").split()[0]
     report: dict[str, Any] = {}
-    with offline_session(Path(tempfile.mkdtemp(prefix="chiltepin-compose-"))) as standin:
+    with (
+        tempfile.TemporaryDirectory(prefix="chiltepin-compose-") as base,
+        offline_session(Path(base)) as standin,
+    ):
         env = {**standin.client_env(), "GLOBUS_COMPUTE_USER_DIR": CONFIG_DIR}
         configure = ["chiltepin", "endpoint", "configure", NAME, "--site", "docker", "--force"]
         configure += ["--set", "partition=debug", "--set", f"address={address}", "--local-services"]
