@@ -172,4 +172,15 @@ def ensure_image(engine: ContainerEngine) -> ImageBuild:
         tail = log.read_text().strip().splitlines()[-30:]
         command = " ".join(cmd)
         raise ChiltepinError(f"`{command}` failed ({code}); end of {log}:\n" + "\n".join(tail))
+    _remove_older(engine, keep=hash_)
     return ImageBuild(tag, hash_, True, time.monotonic() - started, engine.runtime)
+
+
+def _remove_older(engine: ContainerEngine, keep: str) -> None:
+    """Untag this image's builds for other content hashes: each source edit makes one, and
+    only the newest is ever used. One still used by a container stays (``rmi`` refuses)."""
+    listed = engine.run("images", "--format", "{{.Repository}}:{{.Tag}}", check=False)
+    for ref in listed.split():
+        name, _, tag = ref.rpartition(":")
+        if name.rsplit("/", 1)[-1] == IMAGE_NAME and tag not in (keep, "latest"):
+            engine.run("rmi", ref, check=False)
