@@ -4,7 +4,8 @@
 #   chiltepin-entrypoint slurmctld   controller (creates the shared munge key on first start)
 #   chiltepin-entrypoint slurmd      compute node; node name = $NODE_NAME or the hostname (c1..c3)
 #   chiltepin-entrypoint login       login node: munge + Slurm clients + chiltepin, stays up
-#   chiltepin-entrypoint CMD...      anything else is run as is (after munge is up)
+#   chiltepin-entrypoint CMD...      anything else is run as is, without munge or Slurm daemons
+#                                    (a container worker: `podman run IMAGE globus-compute-endpoint ...`)
 set -euo pipefail
 
 role=${1:-login}
@@ -53,6 +54,11 @@ wait_for_controller() {
     return 1
 }
 
+case "$role" in
+    slurmctld | slurmd | login) ;;
+    *) exec "$role" "$@" ;;
+esac
+
 start_munge
 prepare_slurm_dirs
 
@@ -70,8 +76,5 @@ case "$role" in
         wait_for_controller
         log "ready: docker compose exec -u chiltepin login bash"
         exec sleep infinity
-        ;;
-    *)
-        exec "$role" "$@"
         ;;
 esac

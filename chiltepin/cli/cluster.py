@@ -294,3 +294,68 @@ def render_docker(output: Path | None, check: bool) -> None:
         click.echo(f"{target} is up to date")
         return
     click.echo(f"wrote {write_docker_slurm_conf(target)}")
+
+
+@command.group("compose")
+def compose() -> None:
+    """The compose Slurm cluster (docker/docker-compose.yml): slurmctld, c1..c3, login.
+
+    Uses Docker Engine with compose v2 where it runs, else podman with podman-compose
+    (`./dev setup` installs podman and its debian:12 base image). The image is built once per
+    content hash of chiltepin and docker/, and reused while nothing changed.
+
+    \b
+    Examples:
+      chiltepin cluster compose up
+      podman exec -it chiltepin_login_1 bash   # docker: docker compose -p chiltepin exec login bash
+      chiltepin cluster compose status
+      chiltepin cluster compose down
+    """
+
+
+@compose.command("up")
+@click.option(
+    "--timeout",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait, after the containers start, for c1..c3 to be idle.",
+)
+def compose_up(timeout: float) -> None:
+    """Build (or reuse) the image, start every service, wait until sinfo shows c1..c3 idle."""
+    from chiltepin.cluster.compose import ComposeCluster
+
+    cluster = ComposeCluster()
+    result = cluster.up(timeout=timeout)
+    image = result.image
+    verb = f"built in {image.seconds:.0f} s" if image.built else "reused"
+    click.echo(
+        f"compose cluster up in {result.seconds:.1f} s ({cluster.engine.runtime}; image "
+        f"{image.ref} {verb}): c1, c2, c3 idle in partition debug"
+    )
+
+
+@compose.command("down")
+def compose_down() -> None:
+    """Remove the cluster's containers, network and volumes."""
+    from chiltepin.cluster.compose import ComposeCluster
+
+    ComposeCluster().down()
+    click.echo("compose cluster removed (containers, network, volumes)")
+
+
+@compose.command("status")
+def compose_status() -> None:
+    """Show each service's container state and the nodes' Slurm states.
+
+    Exits 0 when every container runs and c1..c3 are idle, 3 otherwise.
+    """
+    from chiltepin.cluster.compose import SERVICES, ComposeCluster
+
+    report = ComposeCluster().status()
+    for service in SERVICES:
+        state = report.containers.get(service, "absent")
+        node = report.nodes.get(service, "")
+        click.echo(f"  {service:<10} {state:<10} {node}")
+    if not report.running:
+        sys.exit(EXIT_NOT_RUNNING)

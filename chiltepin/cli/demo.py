@@ -1,4 +1,4 @@
-"""``chiltepin demo`` (the ensemble) and ``chiltepin selftest`` (the endpoint side)."""
+"""``chiltepin demo``: the ensemble across two sites."""
 
 from __future__ import annotations
 
@@ -59,14 +59,4 @@ def demo(
     )
 
 
-@click.command("selftest")
-def selftest() -> None:
-    """Check the endpoint side on this machine: render every shipped site, then run
-    Python, shell and 2-rank MPI tasks on the 'localhost' site's engine."""
-    from chiltepin.demo import foundation
-
-    logging.basicConfig(level=logging.WARNING)
-    foundation.run(console())
-
-
-commands = [demo, selftest]
+commands = [demo]

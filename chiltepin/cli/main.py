@@ -31,15 +31,16 @@ def cli() -> None:
     Local Slurm:    chiltepin cluster up     (a real Slurm cluster on this host, for development)
     Try it:         chiltepin demo           (an ensemble on this machine, no Globus account)
     Check a host:   chiltepin selftest       (render every site; Python, shell, MPI tasks)
+    Check a site:   chiltepin selftest --site hera --set account=myproj   (real batch jobs)
     """
 
 
 def _register() -> None:
-    from chiltepin.cli import auth, cluster, demo, endpoint, report, run, sites, testing
+    from chiltepin.cli import auth, cluster, demo, endpoint, report, run, selftest, sites, testing
 
     for module in (endpoint, sites, run, report, cluster, testing):
         cli.add_command(module.command)
-    for command in (*auth.commands, *demo.commands):
+    for command in (*auth.commands, *demo.commands, selftest.selftest):
         cli.add_command(command)
 
 

@@ -26,11 +26,15 @@ import pytest
 
 from chiltepin.cluster.binaries import INSTALL_HINT, missing_binaries
 from chiltepin.cluster.cluster import SlurmCluster, SlurmClusterError
+from chiltepin.cluster.compose import ComposeCluster, UpResult
 from chiltepin.cluster.config import ClusterSpec
+from chiltepin.cluster.engine import ContainerEngine, NoContainerEngine, container_engine
+from chiltepin.cluster.images import ImageBuild, ensure_image
 from chiltepin.system.ci import in_ci
 
 SESSION_CLUSTER_NAME = "chiltepin-test"
 FIXTURES = frozenset({"slurm_cluster", "slurm_cluster_factory"})
+CONTAINER_FIXTURES = frozenset({"chiltepin_image", "compose_cluster"})
 #: Leaves room under the 107-byte unix socket limit for the spool paths below the cluster dir.
 _MAX_BASE_LEN = 48
 
@@ -91,6 +95,37 @@ class ClusterFactory:
             raise SlurmClusterError("; ".join(errors))
 
 
+def require_container_engine() -> ContainerEngine:
+    """Docker Engine or podman; skip without one, or fail in CI."""
+    try:
+        return container_engine()
+    except NoContainerEngine as err:
+        if in_ci():
+            pytest.fail(f"{err} [in CI: a missing podman is a failure, not a skip]", pytrace=False)
+        pytest.skip(str(err))
+
+
+@pytest.fixture(scope="session")
+def chiltepin_image() -> ImageBuild:
+    """The chiltepin image of this tree, built once per content hash (cached across runs)."""
+    build = ensure_image(require_container_engine())
+    verb = "built" if build.built else "reused"
+    print(f"\nchiltepin image {build.ref} {verb} in {build.seconds:.1f} s")
+    return build
+
+
+@pytest.fixture(scope="module")
+def compose_cluster(chiltepin_image: ImageBuild) -> Iterator[tuple[ComposeCluster, UpResult]]:
+    """The compose Slurm cluster, up (c1..c3 idle) for one test module, then removed."""
+    cluster = ComposeCluster(require_container_engine())
+    try:
+        result = cluster.up()
+        print(f"\ncompose cluster up in {result.seconds:.1f} s (image {result.image.ref})")
+        yield cluster, result
+    finally:
+        cluster.down()
+
+
 def _base_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
     """A short directory for cluster dirs; ``True`` when it is ours to delete afterwards."""
     base = tmp_path_factory.mktemp("slurm", numbered=True)
@@ -125,10 +160,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "slurm: needs the single-host Slurm cluster (Debian slurmctld/slurmd)"
     )
+    config.addinivalue_line(
+        "markers", "containers: needs Docker Engine or podman (./dev setup installs podman)"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses a cluster fixture as ``slurm``."""
     for item in items:
-        if FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        names = getattr(item, "fixturenames", ())
+        if FIXTURES.intersection(names):
             item.add_marker(pytest.mark.slurm)
+        if CONTAINER_FIXTURES.intersection(names):
+            item.add_marker(pytest.mark.containers)

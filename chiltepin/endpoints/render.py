@@ -37,11 +37,20 @@ def _templates() -> jinja2.Environment:
     )
 
 
+#: docker/podman run options for every worker container: removed when its worker pool exits,
+#: and on the node's network, so the interchange address (127.0.0.1 on a one-host cluster)
+#: means the same inside the container as outside it.
+_DOCKER_RUN_OPTIONS = "--rm --network host"
+
+
 def _bind_options(container: Container) -> str:
     """Container runtime options mounting the site's bind directories, shell-quoted."""
     flag = "-B" if container.runtime in {"apptainer", "singularity"} else "-v"
     mounts = (d if flag == "-B" else f"{d}:{d}" for d in container.bind)
-    return " ".join(f"{flag} {shlex.quote(m)}" for m in mounts)
+    binds = " ".join(f"{flag} {shlex.quote(m)}" for m in mounts)
+    if flag == "-B":
+        return binds
+    return f"{_DOCKER_RUN_OPTIONS} {binds}".strip()
 
 
 def _batchless_mpi_init(site: Site) -> list[str]:

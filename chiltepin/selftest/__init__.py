@@ -1,0 +1,1 @@
+"""``chiltepin selftest --site SITE``: does this site file work on this machine?"""
