@@ -11,6 +11,7 @@ import click
 
 from chiltepin.endpoints import lifecycle
 from chiltepin.endpoints.configure import (
+    allow_functions,
     configure_endpoint,
     endpoints_root,
     parse_environment,
@@ -223,6 +224,24 @@ def status(name: str, as_json: bool, config_dir: Path | None) -> None:
     else:
         _print_status(current)
     sys.exit(0 if current.running else 3)
+
+
+@command.command("allow")
+@click.argument("name")
+@click.argument("functions", nargs=-1, required=True, metavar="MODULE:FUNCTION...")
+@_config_dir_option
+def allow(name: str, functions: tuple[str, ...], config_dir: Path | None) -> None:
+    """Register FUNCTIONS and allow them on endpoint NAME: prints each id and adds it to the
+    endpoint's allow-list (restart the endpoint to apply)."""
+    from globus_compute_sdk import Client
+
+    from chiltepin import auth
+
+    directory = endpoints_root(config_dir) / name
+    entries = allow_functions(directory, Client(app=auth.globus_app()), list(functions))
+    for entry in entries:
+        click.echo(entry.line())
+    click.echo(f"Allowed on {name!r}; apply with: chiltepin endpoint restart {name}", err=True)
 
 
 @command.command("list")

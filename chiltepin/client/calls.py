@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from globus_compute_sdk.serialize import ComputeSerializer
+from globus_compute_sdk.serialize import AllCodeStrategies, ComputeSerializer
 
 from chiltepin.client.limits import MAX_PAYLOAD_BYTES, check_payload
 from chiltepin.probe import chiltepin_probe, portable_probe
@@ -71,6 +71,9 @@ class CallSerializer(ComputeSerializer):
 
 
 SERIALIZER = CallSerializer()
+SOURCE_SERIALIZER = CallSerializer(strategy_code=AllCodeStrategies())
+"""Functions as source (and dill, as a fallback) for workers whose Python or dill differ
+from this client's (a run's ``functions_as_source``); their data is serialised as usual."""
 
 
 @functools.cache

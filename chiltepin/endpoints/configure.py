@@ -21,7 +21,10 @@ from typing import Any
 import click
 import jinja2
 import jsonschema
+import yaml
 
+from chiltepin.endpoints import allowlist
+from chiltepin.endpoints.allowlist import Allowed
 from chiltepin.endpoints.options import validate_user_options
 from chiltepin.endpoints.render import (
     SITE_RECORD,
@@ -180,3 +183,30 @@ def render_endpoint(endpoint_dir: Path, options: dict[str, Any], source: str) ->
         )
         upstream.load_config_yaml(rendered)
     return rendered
+
+
+def allow_functions(endpoint_dir: Path, client: Any, names: list[str]) -> list[Allowed]:
+    """Register ``names`` (``module:function``) and add them to the endpoint's allow-list:
+    its site record and ``config.yaml`` (judged by the endpoint's own loader before it is
+    written). The running endpoint learns them when it is restarted (it sends its list to
+    the service when it registers)."""
+    site = load_endpoint_site(endpoint_dir)
+    record = json.loads((endpoint_dir / SITE_RECORD).read_text())
+    current = yaml.safe_load((endpoint_dir / "config.yaml").read_text()) or {}
+    entries = allowlist.register(client, names)
+    updated = site.model_copy(
+        update={"allowed_functions": allowlist.add(site.allowed_functions, entries)}
+    )
+    request = EndpointRequest(
+        endpoint_name=endpoint_dir.name,
+        site=updated,
+        site_ref=record["site_ref"],
+        local_compute_services=bool(current.get("local_compute_services")),
+        contact_email=current.get("email"),
+    )
+    files = endpoint_files(request)
+    with _endpoint_verdict():
+        upstream.load_config_yaml(files["config.yaml"])
+    for filename in ("config.yaml", SITE_RECORD):
+        (endpoint_dir / filename).write_text(files[filename])
+    return entries

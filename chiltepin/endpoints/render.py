@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from chiltepin import __version__
+from chiltepin.endpoints import allowlist
 from chiltepin.endpoints.options import schema_for
 from chiltepin.paths import data_dir
 from chiltepin.sites.model import Container, Scheduler, Site
@@ -155,6 +156,9 @@ def endpoint_files(request: EndpointRequest) -> dict[str, str]:
         contact_email=request.contact_email,
         local_compute_services=request.local_compute_services,
         chiltepin_version=__version__,
+        allowed_functions=(
+            None if site.allowed_functions is None else allowlist.resolve(site.allowed_functions)
+        ),
     )
     environment = env.get_template("user_environment.yaml.j2").render(
         path=user_environment_path(), extra=dict(request.environment)

@@ -26,7 +26,7 @@ from typing import Any
 import globus_sdk
 from globus_compute_sdk.errors import TaskExecutionFailed
 
-from chiltepin.client.calls import SERIALIZER, Call
+from chiltepin.client.calls import SERIALIZER, SOURCE_SERIALIZER, Call
 from chiltepin.client.compute import BudgetedClient
 from chiltepin.client.config import (
     FederationConfig,
@@ -51,6 +51,7 @@ from chiltepin.federation.functions import FunctionRegistry
 from chiltepin.federation.gc_freeze import freeze_for_run, thaw_after_run
 from chiltepin.federation.journal import Journal, RunRecord, read_journal
 from chiltepin.federation.placement import NoSiteAvailable, Placement
+from chiltepin.federation.preflight import client_versions
 from chiltepin.federation.progress import LiveProgress, summary_table
 from chiltepin.federation.staging import (
     StagingQueue,
@@ -118,6 +119,7 @@ class Federation(concurrent.futures.Executor):
         budget: float | None = None,
         staging: Stager | None = None,
         gc_freeze: bool | None = None,
+        functions_as_source: bool | None = None,
     ) -> None:
         config, source, base_dir = coerce_sites(sites)
         self.config = config
@@ -125,6 +127,10 @@ class Federation(concurrent.futures.Executor):
         self.retries = config.retries if retries is None else retries
         self.run_dir = Path(run_dir or config.run_dir or default_run_dir()).expanduser()
         self.gc_freeze = config.gc_freeze if gc_freeze is None else gc_freeze
+        self.functions_as_source = (
+            config.functions_as_source if functions_as_source is None else functions_as_source
+        )
+        self._function_serializer = SOURCE_SERIALIZER if self.functions_as_source else SERIALIZER
         resolved = resolve(config, source, base_dir)
         self.cost = meter_for(budget, resolved) if budget is not None else None
         self.journal = Journal(self.run_dir)
@@ -185,6 +191,9 @@ class Federation(concurrent.futures.Executor):
             self._functions,
             task_group_id=self.task_group_id,
             poll_s=poll_s,
+            client_versions=client_versions(),
+            functions_as_source=self.functions_as_source,
+            on_versions=self.journal.versions,
         )
 
     # -- submission ---------------------------------------------------------------------
@@ -280,7 +289,7 @@ class Federation(concurrent.futures.Executor):
         with self._lock:
             known = self._functions_serialized.get(id(fn))
         if known is None or known[0] is not fn:
-            known = (fn, SERIALIZER.serialize(fn))
+            known = (fn, self._function_serializer.serialize(fn))
             with self._lock:
                 self._functions_serialized[id(fn)] = known
         return known[1]

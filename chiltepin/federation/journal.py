@@ -144,6 +144,11 @@ class Journal:
         with self._lock:
             self._write({"e": "site", "site": name, "healthy": healthy, "reason": reason})
 
+    def versions(self, site: str, versions: dict[str, Any]) -> None:
+        """What a site's workers run, beside this client (the version pre-flight)."""
+        with self._lock:
+            self._write({"e": "versions", "site": site, "versions": versions})
+
     def estimates(self, sites: list[dict[str, Any]]) -> None:
         """What placement believed of each site at the end: for the run report."""
         with self._lock:
@@ -184,6 +189,7 @@ class RunRecord:
     config: dict[str, Any]
     tasks: dict[str, TaskRecord]
     estimates: list[dict[str, Any]] = field(default_factory=list)  # the last client's
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # site → pre-flight
 
     def call(self, task: TaskRecord) -> str:
         return _stored(task.stored, ARGUMENTS, self.run_dir)
@@ -201,6 +207,7 @@ def read_journal(run_dir: Path) -> RunRecord:
     config: dict[str, Any] = {}
     tasks: dict[str, TaskRecord] = {}
     estimates: list[dict[str, Any]] = []
+    versions: dict[str, dict[str, Any]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             event = json.loads(line)
@@ -233,4 +240,8 @@ def read_journal(run_dir: Path) -> RunRecord:
             tasks[event["id"]].outcome = event
         elif kind == "estimates":
             estimates = event["sites"]
-    return RunRecord(run_dir=run_dir, config=config, tasks=tasks, estimates=estimates)
+        elif kind == "versions":
+            versions[event["site"]] = event["versions"]
+    return RunRecord(
+        run_dir=run_dir, config=config, tasks=tasks, estimates=estimates, versions=versions
+    )
