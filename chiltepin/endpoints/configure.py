@@ -96,6 +96,14 @@ def _judge(directory: Path) -> None:
     parent = upstream.load_config_yaml((directory / "config.yaml").read_text())
     if not isinstance(parent, upstream.CoreEndpointConfig):
         raise ChiltepinError("internal error: config.yaml rendered with an engine block")
+    if parent.identity_mapping_config_path is not None:
+        try:
+            upstream.map_identities(parent.identity_mapping_config_path, [])
+        except Exception as err:
+            raise ConfigError(
+                f"globus-compute-endpoint cannot use this identity mapping: {err}",
+                source=parent.identity_mapping_config_path,
+            ) from err
     rendered = upstream.render_user_config(
         (directory / USER_TEMPLATE).read_text(),
         directory / USER_TEMPLATE,
@@ -203,6 +211,7 @@ def allow_functions(endpoint_dir: Path, client: Any, names: list[str]) -> list[A
         site_ref=record["site_ref"],
         local_compute_services=bool(current.get("local_compute_services")),
         contact_email=current.get("email"),
+        identity_mapping=current.get("identity_mapping_config_path"),
     )
     files = endpoint_files(request)
     with _endpoint_verdict():

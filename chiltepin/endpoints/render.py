@@ -142,6 +142,9 @@ class EndpointRequest:
     local_compute_services: bool = False
     contact_email: str | None = None
     environment: tuple[tuple[str, str], ...] = ()
+    identity_mapping: str | None = None
+    """Absolute path of an identity mapping (multi-user: the endpoint runs as root and
+    starts each identity's user endpoint as the local account it maps to)."""
 
 
 def endpoint_files(request: EndpointRequest) -> dict[str, str]:
@@ -156,6 +159,7 @@ def endpoint_files(request: EndpointRequest) -> dict[str, str]:
         contact_email=request.contact_email,
         local_compute_services=request.local_compute_services,
         chiltepin_version=__version__,
+        identity_mapping=request.identity_mapping,
         allowed_functions=(
             None if site.allowed_functions is None else allowlist.resolve(site.allowed_functions)
         ),
