@@ -15,6 +15,7 @@ from chiltepin.endpoints.configure import (
     configure_endpoint,
     endpoints_root,
     parse_environment,
+    private_parent,
     render_endpoint,
 )
 from chiltepin.endpoints.render import EndpointRequest
@@ -125,6 +126,15 @@ def configure(
     )
     path = configure_endpoint(request, endpoints_root(config_dir), force=force)
     click.echo(f"Configured endpoint {name!r} for site {site.name!r} in {path}")
+    blocked = private_parent(Path(sys.executable)) if multi_user else None
+    if blocked is not None:
+        click.secho(
+            f"note: {blocked} is private, so mapped accounts cannot run this Python"
+            f" ({sys.executable}); start the endpoint from an environment they can read"
+            " (user endpoints fail to start otherwise)",
+            fg="yellow",
+            err=True,
+        )
     if site.scheduler.value != "local" and site.account is None:
         click.secho(
             "note: no account is set; batch jobs go to your default allocation, if you have"

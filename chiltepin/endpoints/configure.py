@@ -219,3 +219,13 @@ def allow_functions(endpoint_dir: Path, client: Any, names: list[str]) -> list[A
     for filename in ("config.yaml", SITE_RECORD):
         (endpoint_dir / filename).write_text(files[filename])
     return entries
+
+
+def private_parent(path: Path) -> Path | None:
+    """The first directory on the way to ``path`` that other accounts cannot enter (None:
+    they can reach it). A multi-user endpoint forks user endpoints from its interpreter
+    and drops privileges before they exec, so the mapped accounts must reach it."""
+    for parent in reversed(path.resolve().parents):
+        if not parent.stat().st_mode & 0o001:
+            return parent
+    return None

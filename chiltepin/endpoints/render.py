@@ -164,8 +164,9 @@ def endpoint_files(request: EndpointRequest) -> dict[str, str]:
             None if site.allowed_functions is None else allowlist.resolve(site.allowed_functions)
         ),
     )
+    extra = dict(request.environment)
     environment = env.get_template("user_environment.yaml.j2").render(
-        path=user_environment_path(), extra=dict(request.environment)
+        path=extra.pop("PATH", user_environment_path()), extra=extra
     )
     return {
         "config.yaml": config,
