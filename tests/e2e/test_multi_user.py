@@ -27,7 +27,7 @@ import pytest
 from globus_compute_sdk import Client, Executor
 
 from chiltepin.endpoints import lifecycle
-from chiltepin.endpoints.configure import configure_endpoint
+from chiltepin.endpoints.configure import configure_endpoint, private_parent
 from chiltepin.endpoints.render import EndpointRequest
 from chiltepin.sites.loader import load_site
 from chiltepin.testing import GlobusStandIn
@@ -55,7 +55,9 @@ def shared_env(root: Path) -> Path:
     """A venv anyone can run: this host's python3 with the client's endpoint stack pinned
     to the client's versions (installed from the package index)."""
     env = root / "env"
-    subprocess.run([shutil.which("python3") or "python3", "-m", "venv", str(env)], check=True)
+    python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    assert python and private_parent(Path(python)) is None, f"no python3 all can run: {python}"
+    subprocess.run([python, "-m", "venv", str(env)], check=True)
     freeze = subprocess.run(
         [sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
         check=True,
