@@ -11,9 +11,11 @@ import click
 
 from chiltepin.endpoints import lifecycle
 from chiltepin.endpoints.configure import (
+    allow_functions,
     configure_endpoint,
     endpoints_root,
     parse_environment,
+    private_parent,
     render_endpoint,
 )
 from chiltepin.endpoints.render import EndpointRequest
@@ -79,6 +81,18 @@ def command() -> None:
     is_flag=True,
     help="Point the endpoint at the local Globus stand-in on 127.0.0.1 (offline tests only).",
 )
+@click.option(
+    "--multi-user",
+    is_flag=True,
+    help="A multi-user endpoint, run as root: each identity's user endpoint runs as the local"
+    " account --identity-mapping maps it to.",
+)
+@click.option(
+    "--identity-mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Globus identity mapping (JSON, e.g. expression_identity_mapping#1.0.0) for --multi-user.",
+)
 @_config_dir_option
 def configure(
     name: str,
@@ -88,6 +102,8 @@ def configure(
     force: bool,
     contact_email: str | None,
     local_services: bool,
+    multi_user: bool,
+    identity_mapping: Path | None,
     config_dir: Path | None,
 ) -> None:
     """Write endpoint NAME for a site: config.yaml, the user config template and schema.
@@ -95,8 +111,10 @@ def configure(
     The directory is written atomically and only after globus-compute-endpoint's own
     loaders accept it. Start it with `chiltepin endpoint start NAME`.
     """
+    if multi_user != (identity_mapping is not None):
+        raise click.UsageError("--multi-user and --identity-mapping FILE go together")
     site = load_site(site_ref, list(overrides))
-    if contact_email is None and os.geteuid() == 0:
+    if contact_email is None and (multi_user or os.geteuid() == 0):
         contact_email = "root@localhost"
     request = EndpointRequest(
         endpoint_name=name,
@@ -105,9 +123,19 @@ def configure(
         local_compute_services=local_services,
         contact_email=contact_email,
         environment=parse_environment(environment),
+        identity_mapping=str(identity_mapping.resolve()) if identity_mapping else None,
     )
     path = configure_endpoint(request, endpoints_root(config_dir), force=force)
     click.echo(f"Configured endpoint {name!r} for site {site.name!r} in {path}")
+    blocked = private_parent(Path(sys.executable)) if multi_user else None
+    if blocked is not None:
+        click.secho(
+            f"note: {blocked} is private, so mapped accounts cannot run this Python"
+            f" ({sys.executable}); start the endpoint from an environment they can read"
+            " (user endpoints fail to start otherwise)",
+            fg="yellow",
+            err=True,
+        )
     if site.scheduler.value != "local" and site.account is None:
         click.secho(
             "note: no account is set; batch jobs go to your default allocation, if you have"
@@ -210,21 +238,63 @@ def restart(name: str, timeout: float, config_dir: Path | None) -> None:
 @command.command("status")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--workers",
+    is_flag=True,
+    help="Also ask the Globus Compute service what its workers run (per manager).",
+)
 @_config_dir_option
-def status(name: str, as_json: bool, config_dir: Path | None) -> None:
-    """Show whether endpoint NAME runs. Exit 0 when running, 3 when stopped (as LSB
-    init scripts do), 1 when not configured."""
+def status(name: str, as_json: bool, workers: bool, config_dir: Path | None) -> None:
+    """Show whether endpoint NAME runs, and the versions it runs with. Exit 0 when
+    running, 3 when stopped (as LSB init scripts do), 1 when not configured."""
+    from chiltepin.federation.preflight import client_versions
+
     current = lifecycle.status(endpoints_root(config_dir), name)
     if not current.configured:
         raise ChiltepinError(
             f"endpoint {name!r} is not configured;"
             f" run: chiltepin endpoint configure {name} --site SITE"
         )
+    versions: dict[str, object] = {"endpoint": client_versions().as_dict()}
+    if workers and current.endpoint_id:
+        versions["workers"] = _worker_versions(current.endpoint_id)
     if as_json:
-        click.echo(json.dumps(current.as_dict(), indent=2))
+        click.echo(json.dumps({**current.as_dict(), "versions": versions}, indent=2))
     else:
         _print_status(current)
+        for where, seen in versions.items():
+            click.echo(f"  {where + ':':12} {json.dumps(seen)}")
     sys.exit(0 if current.running else 3)
+
+
+def _worker_versions(endpoint_id: str) -> list[dict[str, object]]:
+    """Per manager, what the endpoint's engines report (empty when the service does not
+    relay it: no Globus example shows it does)."""
+    from globus_compute_sdk import Client
+
+    from chiltepin import auth
+    from chiltepin.federation.preflight import managers_of_status
+
+    reply = Client(app=auth.globus_app()).get_endpoint_status(endpoint_id)
+    return managers_of_status(reply.get("details") or {})
+
+
+@command.command("allow")
+@click.argument("name")
+@click.argument("functions", nargs=-1, required=True, metavar="MODULE:FUNCTION...")
+@_config_dir_option
+def allow(name: str, functions: tuple[str, ...], config_dir: Path | None) -> None:
+    """Register FUNCTIONS and allow them on endpoint NAME: prints each id and adds it to the
+    endpoint's allow-list (restart the endpoint to apply)."""
+    from globus_compute_sdk import Client
+
+    from chiltepin import auth
+
+    directory = endpoints_root(config_dir) / name
+    entries = allow_functions(directory, Client(app=auth.globus_app()), list(functions))
+    for entry in entries:
+        click.echo(entry.line())
+    click.echo(f"Allowed on {name!r}; apply with: chiltepin endpoint restart {name}", err=True)
 
 
 @command.command("list")

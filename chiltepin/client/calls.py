@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from globus_compute_sdk.serialize import ComputeSerializer
+from globus_compute_sdk.serialize import AllCodeStrategies, ComputeSerializer
 
 from chiltepin.client.limits import MAX_PAYLOAD_BYTES, check_payload
 from chiltepin.errors import ChiltepinError
@@ -72,6 +72,9 @@ class CallSerializer(ComputeSerializer):
 
 
 SERIALIZER = CallSerializer()
+SOURCE_SERIALIZER = CallSerializer(strategy_code=AllCodeStrategies())
+"""Functions as source (and dill, as a fallback) for workers whose Python or dill differ
+from this client's (a run's ``functions_as_source``); their data is serialised as usual."""
 
 
 class NotSerializable(ChiltepinError):
@@ -85,10 +88,10 @@ def _cause(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-def serialize(value: Any, what: str) -> str:
+def serialize(value: Any, what: str, serializer: CallSerializer = SERIALIZER) -> str:
     """``value`` serialised, or :class:`NotSerializable` naming ``what`` and why not."""
     try:
-        return SERIALIZER.serialize(value)
+        return serializer.serialize(value)
     except Exception as err:
         raise NotSerializable(
             f"{what} ({type(value).__name__}) cannot be serialised to send to a site:"

@@ -57,6 +57,10 @@ class BudgetedClient(Client):
         self.budget.acquire()
         return super().get_endpoint_status(*args, **kwargs)
 
+    def get_allowed_functions(self, *args: Any, **kwargs: Any) -> Any:
+        self.budget.acquire()
+        return super().get_allowed_functions(*args, **kwargs)
+
     def get_batch_result(self, *args: Any, **kwargs: Any) -> Any:
         self.budget.acquire()
         return super().get_batch_result(*args, **kwargs)

@@ -92,6 +92,11 @@ class FederationConfig(BaseModel):
     gc_freeze: bool = Field(
         True, description="keep pre-run objects out of full GC passes while the run lasts"
     )
+    functions_as_source: bool = Field(
+        False,
+        description="send functions as source (AllCodeStrategies), so sites whose workers"
+        " run another Python minor or dill can still run them",
+    )
 
 
 class ResolvedSite:

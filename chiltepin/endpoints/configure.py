@@ -21,7 +21,10 @@ from typing import Any
 import click
 import jinja2
 import jsonschema
+import yaml
 
+from chiltepin.endpoints import allowlist
+from chiltepin.endpoints.allowlist import Allowed
 from chiltepin.endpoints.options import validate_user_options
 from chiltepin.endpoints.render import (
     SITE_RECORD,
@@ -93,6 +96,14 @@ def _judge(directory: Path) -> None:
     parent = upstream.load_config_yaml((directory / "config.yaml").read_text())
     if not isinstance(parent, upstream.CoreEndpointConfig):
         raise ChiltepinError("internal error: config.yaml rendered with an engine block")
+    if parent.identity_mapping_config_path is not None:
+        try:
+            upstream.map_identities(parent.identity_mapping_config_path, [])
+        except Exception as err:
+            raise ConfigError(
+                f"globus-compute-endpoint cannot use this identity mapping: {err}",
+                source=parent.identity_mapping_config_path,
+            ) from err
     rendered = upstream.render_user_config(
         (directory / USER_TEMPLATE).read_text(),
         directory / USER_TEMPLATE,
@@ -180,3 +191,41 @@ def render_endpoint(endpoint_dir: Path, options: dict[str, Any], source: str) ->
         )
         upstream.load_config_yaml(rendered)
     return rendered
+
+
+def allow_functions(endpoint_dir: Path, client: Any, names: list[str]) -> list[Allowed]:
+    """Register ``names`` (``module:function``) and add them to the endpoint's allow-list:
+    its site record and ``config.yaml`` (judged by the endpoint's own loader before it is
+    written). The running endpoint learns them when it is restarted (it sends its list to
+    the service when it registers)."""
+    site = load_endpoint_site(endpoint_dir)
+    record = json.loads((endpoint_dir / SITE_RECORD).read_text())
+    current = yaml.safe_load((endpoint_dir / "config.yaml").read_text()) or {}
+    entries = allowlist.register(client, names)
+    updated = site.model_copy(
+        update={"allowed_functions": allowlist.add(site.allowed_functions, entries)}
+    )
+    request = EndpointRequest(
+        endpoint_name=endpoint_dir.name,
+        site=updated,
+        site_ref=record["site_ref"],
+        local_compute_services=bool(current.get("local_compute_services")),
+        contact_email=current.get("email"),
+        identity_mapping=current.get("identity_mapping_config_path"),
+    )
+    files = endpoint_files(request)
+    with _endpoint_verdict():
+        upstream.load_config_yaml(files["config.yaml"])
+    for filename in ("config.yaml", SITE_RECORD):
+        (endpoint_dir / filename).write_text(files[filename])
+    return entries
+
+
+def private_parent(path: Path) -> Path | None:
+    """The first directory on the way to ``path`` that other accounts cannot enter (None:
+    they can reach it). A multi-user endpoint forks user endpoints from its interpreter
+    and drops privileges before they exec, so the mapped accounts must reach it."""
+    for parent in reversed(path.resolve().parents):
+        if not parent.stat().st_mode & 0o001:
+            return parent
+    return None

@@ -103,10 +103,10 @@ def _require_login(root: Path) -> None:
     )
 
 
-def _cli_env(root: Path) -> dict[str, str]:
+def _cli_env(root: Path, cli: str) -> dict[str, str]:
     env = dict(os.environ)
     env["GLOBUS_COMPUTE_USER_DIR"] = str(root)
-    bindir = str(Path(sys.executable).parent)
+    bindir = str(Path(cli).parent)
     env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
     return env
 
@@ -118,8 +118,15 @@ def _log_tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def start(root: Path, name: str, *, timeout: float = 90.0) -> EndpointStatus:
-    """Start endpoint ``name`` detached and wait until its daemon is running."""
+def start(
+    root: Path, name: str, *, timeout: float = 90.0, cli: str | None = None
+) -> EndpointStatus:
+    """Start endpoint ``name`` detached and wait until its daemon is running.
+
+    ``cli``: the ``globus-compute-endpoint`` to run (default: this environment's). A
+    multi-user endpoint forks each user endpoint from its own interpreter before it execs,
+    so it must run from an environment the mapped accounts can read."""
+    cli = cli or endpoint_cli()
     current = _require_configured(root, name)
     if current.running:
         raise ChiltepinError(
@@ -133,11 +140,11 @@ def start(root: Path, name: str, *, timeout: float = 90.0) -> EndpointStatus:
         # A session of its own: the endpoint signals its whole process group on stop,
         # which must never include the caller.
         launcher = subprocess.Popen(
-            [endpoint_cli(), "start", name],
+            [cli, "start", name],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=_cli_env(root),
+            env=_cli_env(root, cli),
             cwd=directory,
             start_new_session=True,
         )
@@ -180,7 +187,7 @@ def stop(root: Path, name: str, *, timeout: float = 60.0) -> list[int]:
         [endpoint_cli(), "stop", name],
         stdin=subprocess.DEVNULL,
         capture_output=True,
-        env=_cli_env(root),
+        env=_cli_env(root, endpoint_cli()),
         timeout=timeout,
         check=False,
     )
@@ -199,7 +206,7 @@ def delete(root: Path, name: str) -> None:
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        env=_cli_env(root),
+        env=_cli_env(root, endpoint_cli()),
         timeout=120,
         check=False,
     )

@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from chiltepin import __version__
+from chiltepin.endpoints import allowlist
 from chiltepin.endpoints.options import schema_for
 from chiltepin.paths import data_dir
 from chiltepin.sites.model import Container, Scheduler, Site
@@ -150,6 +151,9 @@ class EndpointRequest:
     local_compute_services: bool = False
     contact_email: str | None = None
     environment: tuple[tuple[str, str], ...] = ()
+    identity_mapping: str | None = None
+    """Absolute path of an identity mapping (multi-user: the endpoint runs as root and
+    starts each identity's user endpoint as the local account it maps to)."""
 
 
 def endpoint_files(request: EndpointRequest) -> dict[str, str]:
@@ -164,9 +168,14 @@ def endpoint_files(request: EndpointRequest) -> dict[str, str]:
         contact_email=request.contact_email,
         local_compute_services=request.local_compute_services,
         chiltepin_version=__version__,
+        identity_mapping=request.identity_mapping,
+        allowed_functions=(
+            None if site.allowed_functions is None else allowlist.resolve(site.allowed_functions)
+        ),
     )
+    extra = dict(request.environment)
     environment = env.get_template("user_environment.yaml.j2").render(
-        path=user_environment_path(), extra=dict(request.environment)
+        path=extra.pop("PATH", user_environment_path()), extra=extra
     )
     return {
         "config.yaml": config,

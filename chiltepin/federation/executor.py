@@ -26,7 +26,7 @@ from typing import Any
 import globus_sdk
 from globus_compute_sdk.errors import TaskExecutionFailed
 
-from chiltepin.client.calls import SERIALIZER, Call, serialize
+from chiltepin.client.calls import SERIALIZER, SOURCE_SERIALIZER, Call, serialize
 from chiltepin.client.compute import BudgetedClient
 from chiltepin.client.config import (
     FederationArgs,
@@ -52,6 +52,7 @@ from chiltepin.federation.gc_freeze import freeze_for_run, thaw_after_run
 from chiltepin.federation.journal import Journal
 from chiltepin.federation.journal_format import TaskOptions
 from chiltepin.federation.placement import NoSiteAvailable, Placement
+from chiltepin.federation.preflight import client_versions
 from chiltepin.federation.progress import LiveProgress, summary_table
 from chiltepin.federation.reattach import reattach
 from chiltepin.federation.staging import (
@@ -93,6 +94,7 @@ class Federation(concurrent.futures.Executor):
         budget: float | None = None,
         staging: Stager | None = None,
         gc_freeze: bool | None = None,
+        functions_as_source: bool | None = None,
     ) -> None:
         args = FederationArgs.check(
             policy=policy,
@@ -109,6 +111,10 @@ class Federation(concurrent.futures.Executor):
         self.retries = config.retries if args.retries is None else args.retries
         self.run_dir = run_directory(run_dir or config.run_dir or default_run_dir())
         self.gc_freeze = config.gc_freeze if gc_freeze is None else gc_freeze
+        self.functions_as_source = (
+            config.functions_as_source if functions_as_source is None else functions_as_source
+        )
+        self._function_serializer = SOURCE_SERIALIZER if self.functions_as_source else SERIALIZER
         resolved = resolve(config, source, base_dir)
         self.cost = meter_for(args.budget, resolved) if args.budget is not None else None
         self.journal = Journal(self.run_dir)
@@ -180,6 +186,9 @@ class Federation(concurrent.futures.Executor):
             self._functions,
             task_group_id=self.task_group_id,
             poll_s=poll_s,
+            client_versions=client_versions(),
+            functions_as_source=self.functions_as_source,
+            on_versions=self.journal.versions,
         )
 
     # -- submission ---------------------------------------------------------------------
@@ -280,7 +289,8 @@ class Federation(concurrent.futures.Executor):
             known = self._functions_serialized.get(id(fn))
             if known is not None and known[0] is fn:
                 return known[1], known[2]
-        serialized = serialize(fn, f"the function {getattr(fn, '__qualname__', fn)!r}")
+        what = f"the function {getattr(fn, '__qualname__', fn)!r}"
+        serialized = serialize(fn, what, self._function_serializer)
         with self._lock:
             known = self._functions_serialized.get(id(fn))
             if known is None or known[0] is not fn:

@@ -47,6 +47,7 @@ from chiltepin.federation.journal_format import (
     Stored,
     TaskEvent,
     TaskOptions,
+    VersionsEvent,
     decode,
     line,
 )
@@ -174,6 +175,11 @@ class Journal:
         with self._lock:
             self._write(SiteEvent(name, healthy, reason))
 
+    def versions(self, site: str, versions: dict[str, Any]) -> None:
+        """What a site's workers run, beside this client (the version pre-flight)."""
+        with self._lock:
+            self._write(VersionsEvent(site, versions))
+
     def estimates(self, sites: list[dict[str, Any]]) -> None:
         """What placement believed of each site at the end: for the run report."""
         with self._lock:
@@ -236,6 +242,7 @@ class RunRecord:
     finished_ok: int = 0
     finished_failed: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # site → pre-flight
 
     def stored(self, stored: Stored, side: str) -> str:
         if stored.inline is not None:
@@ -411,6 +418,8 @@ def read_journal(run_dir: Path, *, finished: bool = True) -> RunRecord:
             record.config, record.version = event.config, event.version
         elif isinstance(event, EstimatesEvent):
             record.estimates = event.sites
+        elif isinstance(event, VersionsEvent):
+            record.versions[event.site] = event.versions
     _warn(path, skipped)
     return record
 

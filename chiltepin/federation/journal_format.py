@@ -30,7 +30,7 @@ OLDEST = 1  # the oldest format this module still reads
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per line
 
-RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES = (
+RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES, VERSIONS = (
     "run",
     "f",
     "T",
@@ -39,6 +39,7 @@ RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES = (
     "d",
     "s",
     "x",
+    "versions",
 )
 COUNTED = {
     "tasks": b'\n{"e":"T",',
@@ -261,6 +262,17 @@ class EstimatesEvent:
         return {"e": ESTIMATES, "sites": self.sites}
 
 
+@dataclass(frozen=True, slots=True)
+class VersionsEvent:
+    """What a site's workers run (the version pre-flight's answer)."""
+
+    site: str
+    versions: dict[str, Any]
+
+    def event(self) -> dict[str, Any]:
+        return {"e": VERSIONS, "site": self.site, "versions": self.versions}
+
+
 Event = (
     Header
     | FunctionEvent
@@ -270,6 +282,7 @@ Event = (
     | DoneEvent
     | SiteEvent
     | EstimatesEvent
+    | VersionsEvent
 )
 
 
@@ -318,6 +331,8 @@ def _v2(kind: str, e: dict[str, Any]) -> Event:
         return SiteEvent(e["site"], bool(e["healthy"]), e.get("reason"))
     if kind == ESTIMATES:
         return EstimatesEvent(list(e["sites"]))
+    if kind == VERSIONS:
+        return VersionsEvent(e["site"], dict(e["versions"]))
     raise BadLine(f"unknown event {kind!r}")
 
 

@@ -71,6 +71,7 @@ class RunReport:
     jobs: list[Job] = field(default_factory=list)
     intervals: list[Interval] = field(default_factory=list)
     estimates: list[dict[str, Any]] = field(default_factory=list)  # placement's beliefs
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # site → pre-flight
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +80,7 @@ class RunReport:
             "ended": self.ended,
             "sites": [asdict(s) for s in self.sites],
             "estimates": self.estimates,
+            "versions": self.versions,
             "jobs": [{**asdict(j), "node_hours": j.node_hours} for j in self.jobs],
         }
 
@@ -165,4 +167,5 @@ def build_report(run_dir: Path) -> RunReport:
         jobs=jobs,
         intervals=intervals,
         estimates=record.estimates,
+        versions=record.versions,
     )

@@ -70,12 +70,32 @@ def beliefs_table(report: RunReport) -> Table:
     return table
 
 
+def versions_table(report: RunReport) -> Table:
+    """Per endpoint site, what its workers run beside this client (the version pre-flight)."""
+    table = Table(title="Versions: workers / client")
+    for column in ("site", "python", "dill", "globus-compute-sdk", "verdict"):
+        table.add_column(column)
+    for site, seen in sorted(report.versions.items()):
+        workers, client = seen["workers"], seen["client"]
+        verdict = "ok" if not seen.get("mismatch") else "mismatch"
+        if seen.get("mismatch") and seen.get("functions_as_source"):
+            verdict = "mismatch; functions sent as source"
+        table.add_row(
+            site,
+            *(f"{workers[k] or '?'} / {client[k] or '?'}" for k in ("python", "dill", "sdk")),
+            verdict,
+        )
+    return table
+
+
 def write_report(run_dir: Path, console: Console, png: Path | None = None) -> RunReport:
     """Print the tables and write ``report.json`` and the timeline PNG into the run dir."""
     report = build_report(run_dir)
     console.print(report_table(report))
     if report.estimates:
         console.print(beliefs_table(report))
+    if report.versions:
+        console.print(versions_table(report))
     (run_dir / "report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     picture = write_timeline(report, png or run_dir / "timeline.png")
     console.print(f"timeline: {picture}\nJSON: {run_dir / 'report.json'}")

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from chiltepin.endpoints.allowlist import check_entries
 from chiltepin.paths import data_dir
 
 
@@ -220,6 +221,11 @@ class Site(_Strict):
     cost_per_node_hour: float = Field(0.0, ge=0)
     cost_unit: str = Field("USD", min_length=1, max_length=32, description="e.g. core-hours")
     tags: list[SafeName] = Field(default_factory=list, description="capabilities, e.g. gpu")
+    allowed_functions: Annotated[list[str] | str | None, AfterValidator(check_entries)] = Field(
+        None,
+        description="function ids the endpoint runs (all when unset): entries"
+        " 'UUID [module:function]', or the path of a file of them, one per line",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Site:

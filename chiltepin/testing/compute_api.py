@@ -325,6 +325,24 @@ class ComputeApi:
             for k in CAPACITY_KEYS
         }
 
+    def _node_info(self, ep: EndpointRecord) -> dict[str, Any]:
+        """Per batch job, the managers' versions and workers as the engine reports them
+        (``GlobusComputeEngine.get_status_report``: ``python_version``, ``sdk_version``,
+        ``endpoint_version``, ``parsl_version``, ``worker_count``, ``idle_duration``),
+        relayed unchanged; under a template-capable endpoint, its online user endpoints'
+        (like the counts: no Globus example shows this field, strict mode drops it)."""
+        if ep.template_capable:
+            children = self.state.user_endpoints(ep.endpoint_id)
+            reports = [c.last_report for c in children if self.is_online(c)]
+        else:
+            reports = [ep.last_report]
+        merged: dict[str, Any] = {}
+        for report in reports:
+            info = report.get("node_info")
+            if isinstance(info, dict):
+                merged.update(info)
+        return merged
+
     def status(self, req: Request) -> Any:
         ep = self._endpoint(req.params["endpoint_id"])
         online = self.is_online(ep)
@@ -334,6 +352,9 @@ class ComputeApi:
             if isinstance(v, (int, float, str, bool)) or v is None
         }
         details.update(self._capacity(ep))
+        node_info = self._node_info(ep)
+        if node_info:
+            details["node_info"] = node_info
         details["stand_in"] = True
         if ep.last_heartbeat is not None:
             details["seconds_since_heartbeat"] = round(time.monotonic() - ep.last_heartbeat, 3)

@@ -68,3 +68,22 @@ def render_user_config(
         user_opts=user_options,
         user_runtime=runtime,
     )
+
+
+def map_identities(mapping_path: Path, identity_set: list[dict[str, Any]]) -> str | None:
+    """The local user ``globus-compute-endpoint``'s identity mapper maps ``identity_set``
+    to with the configuration at ``mapping_path``, taking the first mapping found as the
+    endpoint does (``None``: no mapping). Loading it is how a configuration is checked:
+    the endpoint's own mapper raises on a bad one."""
+    from globus_compute_endpoint.endpoint.identity_mapper import PosixIdentityMapper
+
+    mapper = PosixIdentityMapper(mapping_path, "chiltepin-check")
+    try:
+        if not mapper.identity_mappings:  # it skips what it cannot read, with a log line
+            raise ValueError("it holds no mapping the endpoint can use (check its DATA_TYPE)")
+        for found in mapper.map_identities(identity_set):
+            if found:
+                return str(next(iter(found[0].values()))[0])
+        return None
+    finally:
+        mapper.stop_watching()

@@ -20,7 +20,8 @@ import globus_sdk
 from globus_compute_sdk import Client, Executor
 from globus_compute_sdk.sdk import executor as sdk_executor
 from globus_compute_sdk.sdk.auth.globus_app import get_globus_app
-from globus_compute_sdk.sdk.client import _ComputeWebClient
+from globus_compute_sdk.sdk.client import FunctionRegistrationData, _ComputeWebClient
+from globus_compute_sdk.serialize import ComputeSerializer
 
 #: The SQLite file, in the Globus Compute user directory, where the SDK's app keeps tokens.
 TOKEN_STORAGE = "storage.db"
@@ -80,6 +81,16 @@ def rebase_client(client: Client, base_url: str) -> None:
         {"authorizer": client.authorizer} if client.authorizer else {"app": client.app}
     )
     client._compute_web_client = _ComputeWebClient(base_url=base_url, **auth)
+
+
+def register_function_with(client: Client, function: Any, serializer: ComputeSerializer) -> str:
+    """Register ``function`` serialised by ``serializer`` (``Client.register_function``
+    always uses the client's own code strategy): how a run whose functions travel as
+    source registers them."""
+    data = FunctionRegistrationData(function=function, serializer=serializer)
+    with client._request_lock:
+        reply = client._compute_web_client.v3.register_function(data.to_dict())
+    return str(reply.data["function_uuid"])
 
 
 def compute_app() -> globus_sdk.GlobusApp:

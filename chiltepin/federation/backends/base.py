@@ -46,6 +46,10 @@ class Backend(ABC):
         # Workers the site says it has now (None: it does not say); see federation.capacity.
         self.live_workers: int | None = None
         self.accepting = True  # False while the site says it cannot start work (offline)
+        # Why this client's functions cannot run there (federation.preflight); unlike an
+        # unhealthy spell it lasts the run: coming back online does not change versions.
+        self.version_mismatch: str | None = None
+        self.versions: dict[str, Any] = {}  # what the pre-flight learned, for the report
         self.on_capacity: Callable[[], None] = lambda: None  # the count changed
 
     def _set_live_workers(self, workers: int | None) -> None:
@@ -79,14 +83,15 @@ class Backend(ABC):
 
     @property
     def healthy(self) -> bool:
-        """False while the site is known bad; a cool-down, when set, lets it be tried again."""
+        """False while the site is known bad (a cool-down, when set, lets it be tried
+        again), or for the whole run when its workers cannot read this client's functions."""
         if self._unhealthy_until is not None and time.monotonic() >= self._unhealthy_until:
             self.mark_healthy()
-        return self._unhealthy_reason is None
+        return self._unhealthy_reason is None and self.version_mismatch is None
 
     @property
     def unhealthy_reason(self) -> str | None:
-        return self._unhealthy_reason
+        return self.version_mismatch or self._unhealthy_reason
 
     def mark_unhealthy(self, reason: str, *, cool_down_s: float | None = None) -> None:
         self._unhealthy_reason = reason
@@ -160,4 +165,10 @@ class Backend(ABC):
         """Release the site's resources (engines, executors, batch jobs)."""
 
     def describe(self) -> dict[str, Any]:
-        return {"site": self.name, "kind": self.resolved.kind.value, "capacity": self.capacity}
+        return {
+            "site": self.name,
+            "kind": self.resolved.kind.value,
+            "capacity": self.capacity,
+            "versions": self.versions,
+            "version_mismatch": self.version_mismatch,
+        }

@@ -13,6 +13,10 @@ attempts go back for failover; when the endpoint announces a stop, they go back 
 where the status does not say whether a stop was announced, they are re-placed only if
 none finishes within the grace period of the endpoint's return
 (docs/standin-fidelity.md lists each status field read and its fallback).
+
+Before the first task of each routing, the site's workers are asked for their versions
+(:mod:`chiltepin.federation.preflight`); a site whose workers cannot read this client's
+functions gets none of them, and the attempts that were bound for it go elsewhere.
 """
 
 from __future__ import annotations
@@ -28,12 +32,21 @@ from typing import Any
 from globus_compute_sdk import Executor
 
 from chiltepin.client.burst import Burst
+from chiltepin.client.calls import SOURCE_SERIALIZER
 from chiltepin.client.compute import BudgetedClient
 from chiltepin.client.config import ResolvedSite
+from chiltepin.endpoints.allowlist import resolve as allow_entries
+from chiltepin.federation.allowed import AllowList, with_record
 from chiltepin.federation.backends.base import Backend, Completion, failed
 from chiltepin.federation.capacity import workers_of_status
 from chiltepin.federation.failures import SiteFailure
 from chiltepin.federation.functions import FunctionRegistry
+from chiltepin.federation.preflight import (
+    VERSION_PROBE,
+    Versions,
+    mismatch,
+    versions_of_report,
+)
 from chiltepin.federation.tasks import Attempt
 from chiltepin.probe import portable_probe
 from chiltepin.upstream.sdk import executor_stopped, future_task_group, stop_result_watcher
@@ -50,6 +63,9 @@ class EndpointBackend(Backend):
         *,
         task_group_id: uuid.UUID,
         poll_s: float = 5.0,
+        client_versions: Versions | None = None,
+        functions_as_source: bool = False,
+        on_versions: Callable[[str, dict[str, Any]], None] = lambda site, versions: None,
     ) -> None:
         super().__init__(resolved)
         assert resolved.entry.endpoint_id is not None
@@ -66,6 +82,12 @@ class EndpointBackend(Backend):
         self._burst: Burst[tuple[Attempt, Callable[[Future], None]]] = Burst(  # type: ignore[type-arg]
             self._forward, name=f"chiltepin-submit-{self.name}"
         )
+        self._client_versions = client_versions
+        self._as_source = functions_as_source
+        self._on_versions = on_versions
+        self._checked: set[tuple[str, str]] = set()  # routings whose workers were asked
+        self._allow_list: AllowList | None = None
+        self._allow_known = False
         self._monitor = threading.Thread(
             target=self._watch_status, name=f"chiltepin-status-{self.name}", daemon=True
         )
@@ -93,12 +115,25 @@ class EndpointBackend(Backend):
 
     def _forward(self, batch: list[tuple[Attempt, Callable[[Future], None]]]) -> None:  # type: ignore[type-arg]
         """Queue a burst of attempts in the SDK back to back, so it sends full batches."""
+        batch = [(a, f) for a, f in batch if not a.reported]  # not given up on meanwhile
+        allow_list = self._allowed()
+        if allow_list is not None:
+            self._forward_allowed(batch, allow_list)
+            return
+        for attempt, _ in batch:
+            if attempt.routing.key not in self._checked:
+                self._preflight(attempt)
+        if self.version_mismatch is not None:  # they go elsewhere (their site is out)
+            for _, finished in batch:
+                finished(failed(SiteFailure(self.name, self.version_mismatch)))
+            return
+        serializer = SOURCE_SERIALIZER if self._as_source else None
         function_id = None
         for attempt, finished in batch:
-            if attempt.reported:  # given up on (its site failed) while it waited here
-                continue
             try:
-                function_id = function_id or self._functions.uuid_for(portable_probe())
+                function_id = function_id or self._functions.uuid_for(
+                    portable_probe(), serializer=serializer
+                )
                 future = self._executor(attempt).submit_to_registered_function(
                     function_id, args=attempt.call.sdk_args
                 )
@@ -107,6 +142,77 @@ class EndpointBackend(Backend):
                 continue
             attempt.handle = future
             future.add_done_callback(finished)
+
+    def _allowed(self) -> AllowList | None:
+        """The endpoint's allow-list, asked of the service once (None: it runs anything)."""
+        if not self._allow_known:
+            try:
+                reply = self._client.get_allowed_functions(str(self.endpoint_id))
+            except Exception as err:  # not known yet: ask again with the next burst
+                log.debug("allow-list of %s unknown: %s", self.name, err)
+                return None
+            self._allow_known = True
+            if reply.get("restricted"):
+                named = allow_entries(self.resolved.site.allowed_functions)
+                self._allow_list = AllowList(
+                    self.name, str(self.endpoint_id), list(reply.get("functions") or []), named
+                )
+        return self._allow_list
+
+    def _forward_allowed(
+        self,
+        batch: list[tuple[Attempt, Callable[[Future], None]]],  # type: ignore[type-arg]
+        allow_list: AllowList,
+    ) -> None:
+        """Submit each call's own function by its allowed id (no probe, no pre-flight:
+        the endpoint runs nothing else)."""
+        for attempt, finished in batch:
+            call = attempt.call
+            try:
+                function_id = allow_list.function_id(call.function)
+                future = self._executor(attempt).submit_to_registered_function(
+                    function_id, args=call.args, kwargs=call.kwargs
+                )
+            except Exception as err:
+                finished(failed(err))
+                continue
+            attempt.handle = future
+            with_record(future, self.name).add_done_callback(finished)
+
+    def _preflight(self, attempt: Attempt) -> None:
+        """Ask the workers of ``attempt``'s routing for their versions (that task starts
+        the user endpoint its tasks need anyway) and compare them with this client's."""
+        self._checked.add(attempt.routing.key)
+        if self._client_versions is None:
+            return
+        try:
+            function_id = self._functions.uuid_for(VERSION_PROBE)
+            future = self._executor(attempt).submit_to_registered_function(function_id)
+            while not self._stop.is_set():
+                try:
+                    report = future.result(timeout=1.0)
+                    break
+                except TimeoutError:
+                    continue
+            else:
+                return
+        except Exception as err:  # the site may refuse it (an allow-list): tasks still go
+            log.warning("site %s did not say its workers' versions: %s", self.name, err)
+            return
+        workers = versions_of_report(report)
+        problem = mismatch(self.name, self._client_versions, workers)
+        self.versions = {
+            "client": self._client_versions.as_dict(),
+            "workers": workers.as_dict(),
+            "mismatch": problem,
+            "functions_as_source": self._as_source,
+        }
+        if problem and not self._as_source:
+            log.error("%s", problem)
+            self.version_mismatch = problem
+        elif problem:
+            log.warning("%s; its functions travel as source", problem)
+        self._on_versions(self.name, self.versions)
 
     def newly_identified(self) -> list[Attempt]:
         found = []
