@@ -124,8 +124,10 @@ def user_config_template(site: Site, source: str) -> str:
     literal (no ``null`` survives the encoding: absent values become the string "null").
     """
     encoded = json.dumps(upstream.encode_like_user_options(site_defaults(site)), indent=2)
+    # The source is a user's path: JSON-escaped, and unable to end the comment it sits in.
+    quoted_source = json.dumps(source).replace("#}", "#\\u007d")
     header = (
-        f"{{#- Site defaults from {source}, written by chiltepin {__version__}."
+        f"{{#- Site defaults from {quoted_source}, written by chiltepin {__version__}."
         " Edit the site file and re-run `chiltepin endpoint configure`, not this header. -#}\n"
         f"{{%- set site = {encoded} %}}\n"
     )

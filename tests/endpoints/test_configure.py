@@ -315,3 +315,30 @@ def test_user_environment_puts_this_python_first(endpoint_root: Path) -> None:
     directory = configure("localhost")
     text = (directory / "user_environment.yaml").read_text()
     assert f'PATH: "{Path(sys.executable).parent}:' in text
+
+
+def test_options_file_that_is_not_utf8_or_too_deep(endpoint_root: Path, tmp_path: Path) -> None:
+    configure("docker")
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'{\n"partition": "d\xe9bug"}')
+    code, out = invoke("endpoint", "render", "ep-docker", "--user-options", str(latin))
+    assert code == 1 and f"{latin}:2: not UTF-8 text: byte 0xe9" in out
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    code, out = invoke("endpoint", "render", "ep-docker", "--user-options", str(deep))
+    assert code == 1 and f"{deep}: JSON nested too deeply" in out
+
+
+def test_a_site_path_cannot_break_out_of_template_comments(
+    endpoint_root: Path, tmp_path: Path
+) -> None:
+    odd = tmp_path / "odd #}{{ 7 * 7 }}\nengine: x"
+    odd.mkdir()
+    (odd / "site.yaml").write_text("extends: docker\n")
+    directory = configure(str(odd / "site.yaml"), name="odd")
+    header = (directory / "user_config_template.yaml.j2").read_text().split("-#}")[0]
+    assert "{{ 7 * 7 }}" in header and "\\n" in header
+    config = (directory / "config.yaml").read_text()
+    assert "\nengine: x" not in config
+    code, out = invoke("endpoint", "render", "odd")
+    assert code == 0 and "49" not in out

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 
 settings.register_profile(
     "chiltepin-ci",
-    max_examples=60,
+    max_examples=120,
     deadline=timedelta(seconds=5),
     database=None,
     print_blob=True,

@@ -60,9 +60,9 @@ numbers = st.one_of(
 )
 walltimes = st.builds(
     lambda h, m, s, w: f"{h:0{w}d}:{m:02d}:{s:02d}",
-    st.integers(0, 999),
-    st.integers(0, 99),
-    st.integers(0, 99),
+    st.one_of(st.integers(0, 10), st.integers(0, 999)),
+    st.one_of(st.integers(0, 59), st.integers(0, 99)),
+    st.one_of(st.integers(0, 59), st.integers(0, 99)),
     st.integers(1, 3),
 )
 scalars = st.one_of(hostile_text, numbers, st.booleans(), st.none(), walltimes)

@@ -27,11 +27,15 @@ limits = st.fixed_dictionaries(
         "init_blocks": st.integers(0, 2),
     },
 ).map(lambda d: [f"{k}={v}" for k, v in d.items()])
-options = st.dictionaries(
-    st.one_of(st.sampled_from(OPTION_KEYS), st.text(max_size=8)), st.just(None), max_size=5
-).flatmap(
+option_keys = st.one_of(
+    st.sampled_from(OPTION_KEYS), st.sampled_from(OPTION_KEYS), st.text(max_size=8)
+)
+options = st.dictionaries(option_keys, st.just(None), max_size=4).flatmap(
     lambda keys: st.fixed_dictionaries(
-        {k: st.one_of(PLAUSIBLE.get(k, st.integers(-1, 40)), st.booleans(), values) for k in keys}
+        {
+            k: st.one_of(*[PLAUSIBLE.get(k, st.integers(-1, 40))] * 3, st.booleans(), values)
+            for k in keys
+        }
     )
 )
 

@@ -50,7 +50,7 @@ def write(name: str, text: str | bytes) -> Path:
 
 
 safe_names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,8}", fullmatch=True)
-small = st.integers(0, 30)
+small = st.one_of(st.integers(0, 4), st.integers(-1, 30))
 # Per key, values a site file may well hold, mixed with hostile ones: most examples pass
 # validation, so rendering (and what reaches a shell) is exercised, not only refusal.
 PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
@@ -82,10 +82,10 @@ site_documents = st.builds(
     lambda base, changes: {"extends": base, **changes},
     st.sampled_from(["hera", "derecho", "docker", "localhost", "gaea"]),
     st.dictionaries(
-        st.sampled_from(sorted(PLAUSIBLE)), st.just(None), min_size=1, max_size=4
+        st.sampled_from(sorted(PLAUSIBLE)), st.just(None), min_size=1, max_size=3
     ).flatmap(
         lambda keys: st.fixed_dictionaries(
-            {key: st.one_of(PLAUSIBLE[key], PLAUSIBLE[key], values) for key in keys}
+            {key: st.one_of(PLAUSIBLE[key], PLAUSIBLE[key], PLAUSIBLE[key], values) for key in keys}
         )
     ),
 )
