@@ -206,16 +206,12 @@ class AttemptRecord:
     task_group: str | None = None
 
 
-@dataclass(slots=True)
-class Outcome:
-    number: int
-    ok: bool
-    kind: str
-    stored: Stored
-    ran: dict[str, Any] | None
-    finished: float
-    line: int  # where the journal says it, for an error about an unreadable result
-    version: int
+@dataclass(frozen=True, slots=True)
+class Outcome(DoneEvent):
+    """A task's outcome as read back, and the journal line that says it (for an error
+    about a result that cannot be read)."""
+
+    line: int = 0
 
 
 @dataclass(slots=True)
@@ -393,14 +389,15 @@ def read_journal(run_dir: Path, *, finished: bool = True) -> RunRecord:
                     record.finished_failed += 1
             else:
                 task.outcome = Outcome(
+                    event.id,
                     event.number,
                     event.ok,
                     event.kind,
                     event.stored,
                     event.ran,
                     event.finished,
-                    number,
                     event.version,
+                    line=number,
                 )
         elif isinstance(event, TaskEvent):
             record.last_number = max(record.last_number, _number(event.id))

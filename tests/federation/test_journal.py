@@ -43,6 +43,15 @@ def _journal(run_dir: Path) -> Journal:
     return journal
 
 
+def _one_task_then(run_dir: Path, *lines: bytes) -> None:
+    """A journal of one finished task (lines 1-5), then ``lines`` as written by hand."""
+    journal = _journal(run_dir)
+    _task(journal, "t1")
+    journal.close()
+    with (run_dir / JOURNAL).open("ab") as f:
+        f.writelines(lines)
+
+
 def test_small_and_large_calls_and_results_read_back(tmp_path: Path) -> None:
     small, large = "00\nsmall", "00\n" + "L" * (INLINE_MAX + 1)
     journal = _journal(tmp_path)
@@ -134,11 +143,7 @@ def test_every_submit_option_round_trips(tmp_path: Path) -> None:
 def test_a_torn_last_line_loses_nothing_before_it_and_the_next_writer_starts_fresh(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    journal = _journal(tmp_path)
-    _task(journal, "t1")
-    journal.close()
-    with (tmp_path / JOURNAL).open("ab") as f:
-        f.write(b'{"e":"T","id":"t2","f":0,"a":"00\\nx')  # a kill mid-write
+    _one_task_then(tmp_path, b'{"e":"T","id":"t2","f":0,"a":"00\\nx')  # a kill mid-write
     with caplog.at_level(logging.WARNING):
         assert list(read_journal(tmp_path).tasks) == ["t1"]
     assert not caplog.records  # a torn last line is what a kill leaves: no warning
@@ -153,14 +158,13 @@ def test_a_torn_last_line_loses_nothing_before_it_and_the_next_writer_starts_fre
 def test_garbage_and_orphan_lines_are_skipped_with_their_line_numbers(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    journal = _journal(tmp_path)
-    _task(journal, "t1")
-    journal.close()
-    with (tmp_path / JOURNAL).open("ab") as f:
-        f.write(b"\x00\xffgarbage\n")  # line 6
-        f.write(b'{"e":"d","ok":1,"id":"t9","n":1,"r":"x","t":1}\n')  # line 7: never submitted
-        f.write(b'{"e":"a","n":1}\n')  # line 8: an attempt of no task
-        f.write(b"[1, 2]\n")  # line 9
+    _one_task_then(
+        tmp_path,
+        b"\x00\xffgarbage\n",  # line 6
+        b'{"e":"d","ok":1,"id":"t9","n":1,"r":"x","t":1}\n',  # line 7: never submitted
+        b'{"e":"a","n":1}\n',  # line 8: an attempt of no task
+        b"[1, 2]\n",  # line 9
+    )
     journal = Journal(tmp_path)
     _task(journal, "t2")
     journal.close()
