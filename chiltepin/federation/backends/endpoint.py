@@ -85,7 +85,8 @@ class EndpointBackend(Backend):
         self._client_versions = client_versions
         self._as_source = functions_as_source
         self._on_versions = on_versions
-        self._checked: set[tuple[str, str]] = set()  # routings whose workers were asked
+        # Per routing, the pre-flight's answer (a future) once its workers were asked.
+        self._verdicts: dict[tuple[str, str], Future] = {}  # type: ignore[type-arg]
         self._allow_list: AllowList | None = None
         self._allow_known = False
         self._monitor = threading.Thread(
@@ -121,7 +122,7 @@ class EndpointBackend(Backend):
             self._forward_allowed(batch, allow_list)
             return
         for attempt, _ in batch:
-            if attempt.routing.key not in self._checked:
+            if attempt.routing.key not in self._verdicts:
                 self._preflight(attempt)
         if self.version_mismatch is not None:  # they go elsewhere (their site is out)
             for _, finished in batch:
@@ -129,7 +130,8 @@ class EndpointBackend(Backend):
             return
         serializer = SOURCE_SERIALIZER if self._as_source else None
         function_id = None
-        for attempt, finished in batch:
+        for attempt, done in batch:
+            finished = self._after_verdict(attempt.routing.key, done)
             try:
                 function_id = function_id or self._functions.uuid_for(
                     portable_probe(), serializer=serializer
@@ -180,26 +182,39 @@ class EndpointBackend(Backend):
             with_record(future, self.name).add_done_callback(finished)
 
     def _preflight(self, attempt: Attempt) -> None:
-        """Ask the workers of ``attempt``'s routing for their versions (that task starts
-        the user endpoint its tasks need anyway) and compare them with this client's."""
-        self._checked.add(attempt.routing.key)
+        """Ask the workers of ``attempt``'s routing for their versions, in the same burst
+        as its first tasks (that task starts the user endpoint they need anyway).
+
+        The first tasks are not held back for the answer: waiting would leave the site's
+        provider one task to scale blocks by, and send the tasks in a second request (a
+        second start command, which the endpoint may take, near its idle exit, as a
+        reason to start the user endpoint again). Their outcomes wait for the answer
+        instead (:meth:`_after_verdict`)."""
+        key = attempt.routing.key
+        verdict: Future = Future()  # type: ignore[type-arg]
+        self._verdicts[key] = verdict
         if self._client_versions is None:
+            verdict.set_result(None)
             return
         try:
             function_id = self._functions.uuid_for(VERSION_PROBE)
-            future = self._executor(attempt).submit_to_registered_function(function_id)
-            while not self._stop.is_set():
-                try:
-                    report = future.result(timeout=1.0)
-                    break
-                except TimeoutError:
-                    continue
-            else:
-                return
+            probe = self._executor(attempt).submit_to_registered_function(function_id)
         except Exception as err:  # the site may refuse it (an allow-list): tasks still go
             log.warning("site %s did not say its workers' versions: %s", self.name, err)
+            verdict.set_result(None)
             return
-        workers = versions_of_report(report)
+        probe.add_done_callback(lambda answer: self._judge(answer, verdict))
+
+    def _judge(self, answer: Future, verdict: Future) -> None:  # type: ignore[type-arg]
+        """Compare the workers' versions with this client's; a mismatch takes the site
+        out (unless functions travel as source)."""
+        try:
+            workers = versions_of_report(answer.result())
+        except Exception as err:
+            log.warning("site %s did not say its workers' versions: %s", self.name, err)
+            verdict.set_result(None)
+            return
+        assert self._client_versions is not None
         problem = mismatch(self.name, self._client_versions, workers)
         self.versions = {
             "client": self._client_versions.as_dict(),
@@ -213,6 +228,25 @@ class EndpointBackend(Backend):
         elif problem:
             log.warning("%s; its functions travel as source", problem)
         self._on_versions(self.name, self.versions)
+        verdict.set_result(None)
+
+    def _after_verdict(
+        self,
+        key: tuple[str, str],
+        finished: Callable[[Future], None],  # type: ignore[type-arg]
+    ) -> Callable[[Future], None]:  # type: ignore[type-arg]
+        """``finished``, called only once the pre-flight of ``key`` has answered: on
+        workers that cannot read this client's calls, an outcome is no outcome, and the
+        attempt goes elsewhere as a site failure."""
+
+        def settle(outcome: Future) -> None:  # type: ignore[type-arg]
+            if self.version_mismatch is not None:
+                finished(failed(SiteFailure(self.name, self.version_mismatch)))
+            else:
+                finished(outcome)
+
+        verdict = self._verdicts[key]
+        return lambda outcome: verdict.add_done_callback(lambda _: settle(outcome))
 
     def newly_identified(self) -> list[Attempt]:
         found = []
