@@ -13,22 +13,15 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
 
-settings.register_profile(
-    "chiltepin-ci",
-    max_examples=120,
-    deadline=timedelta(seconds=5),
-    database=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "chiltepin-long",
-    max_examples=3000,
-    deadline=timedelta(seconds=10),
-    database=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+for name, examples, deadline_s in (("chiltepin-ci", 120, 5), ("chiltepin-long", 3000, 10)):
+    settings.register_profile(
+        name,
+        max_examples=examples,
+        deadline=timedelta(seconds=deadline_s),
+        database=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 PROFILE = f"chiltepin-{os.environ.get('CHILTEPIN_FUZZ_PROFILE', 'ci')}"
 fuzz = settings(settings.get_profile(PROFILE))
 """Decorator for every fuzz test (below ``@given``)."""
