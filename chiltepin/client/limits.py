@@ -39,6 +39,18 @@ class RateBudget:
         self.calls = 0
         self.waited_s = 0.0
 
+    def in_use(self) -> int:
+        """Requests sent within the last window."""
+        with self._lock:
+            now = time.monotonic()
+            return sum(1 for sent in self._sent if now - sent < self.window)
+
+    @property
+    def pressed(self) -> bool:
+        """Whether half the window's requests are spent: from here on, a caller that
+        can wait and send more per request (:func:`submit_pace_s`) should."""
+        return self.in_use() >= self.requests // 2
+
     def acquire(self) -> None:
         while True:
             with self._lock:
@@ -71,6 +83,27 @@ def polls_crowd_submits(endpoint_sites: int, poll_s: float) -> str | None:
         f" {min(share, 1):.0%} of the service's {REQUESTS_PER_WINDOW} requests per"
         f" {WINDOW_SECONDS:g} s, leaving task submits waiting; use status_poll_s >= {floor:g}"
     )
+
+
+RESERVED_PER_WINDOW = 2  # left for what is neither a submit nor a poll (registering a function)
+
+
+def submit_pace_s(endpoint_sites: int, poll_s: float) -> float:
+    """The shortest interval between one endpoint site's submit requests that keeps every
+    site's submits and status polls within the service's request budget.
+
+    Late binding releases tasks one at a time as workers free up; sent as they come, each
+    would be a request, and a run of them spends the sliding budget in a few seconds and
+    then stalls every submit until the oldest requests age out (workers idle meanwhile).
+    Paced, each site's requests come evenly and each carries what was released since the
+    last one. Sites pace only while the budget is :attr:`RateBudget.pressed`, so a lone
+    task still goes at once. ``0`` where no endpoint site shares the budget.
+    """
+    if endpoint_sites <= 0:
+        return 0.0
+    polls = endpoint_sites * WINDOW_SECONDS / poll_s
+    spare = max(1.0, REQUESTS_PER_WINDOW - RESERVED_PER_WINDOW - polls)
+    return endpoint_sites * WINDOW_SECONDS / spare
 
 
 def check_payload(size: int, what: str) -> None:

@@ -167,7 +167,8 @@ class Binder:
         # for its provider to ask for all of its blocks at once (Parsl scales blocks by
         # outstanding tasks); a window of live workers alone would grow it a block a time.
         demand = max(workers, backend.capacity)
-        return demand + max(self._prefetch[site], self._estimates.in_transit(site, workers))
+        in_transit = self._estimates.in_transit(site, workers, backend.pace_s)
+        return demand + max(self._prefetch[site], in_transit)
 
     def expected_s(self, site: str) -> float:
         """Seconds until a task released to ``site`` now would be done there."""

@@ -130,15 +130,16 @@ class Estimates:
             estimate.failures += 1
             estimate.failure_rate = _blend(estimate.failure_rate, 1.0)
 
-    def in_transit(self, site: str, workers: int) -> int:
+    def in_transit(self, site: str, workers: int, held_s: float = 0.0) -> int:
         """Tasks a window must hold beyond ``workers`` to keep them busy across the round
-        trip (0 until the site has returned results)."""
+        trip and the ``held_s`` a released task may wait on the client for its site's next
+        request (0 until the site has returned results)."""
         with self._lock:
             estimate = self._sites[site]
             trip, run = estimate.round_trip_s, estimate.run_s
         if trip is None or run is None:
             return 0
-        return min(MAX_PIPELINE, math.ceil(workers * trip / max(run, 1e-4)))
+        return min(MAX_PIPELINE, math.ceil(workers * (trip + held_s) / max(run, 1e-4)))
 
     def waiting_since(self, site: str) -> float | None:
         """Since when (wall clock) ``site`` has had work and started none of it, if so."""

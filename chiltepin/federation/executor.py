@@ -39,7 +39,7 @@ from chiltepin.client.config import (
     resolve,
     run_directory,
 )
-from chiltepin.client.limits import polls_crowd_submits
+from chiltepin.client.limits import polls_crowd_submits, submit_pace_s
 from chiltepin.client.resources import Resources, parse_resources
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend
@@ -127,8 +127,9 @@ class Federation(concurrent.futures.Executor):
         self._reloaders: list[Any] = []  # SDK executors that reloaded a dead client's tasks
         self._stager: Stager | None = staging
         self._staging: StagingQueue | None = None
-        self.backends = [self._backend(r, status_poll_s) for r in resolved.values()]
-        endpoints = sum(isinstance(b, EndpointBackend) for b in self.backends)
+        endpoints = sum(r.kind is not SiteKind.local for r in resolved.values())
+        pace_s = submit_pace_s(endpoints, status_poll_s)
+        self.backends = [self._backend(r, status_poll_s, pace_s) for r in resolved.values()]
         if crowded := polls_crowd_submits(endpoints, status_poll_s):
             log.warning(crowded)
         self.placement = Placement(self.backends, self.policy)
@@ -175,7 +176,7 @@ class Federation(concurrent.futures.Executor):
             self._client = BudgetedClient(app=auth.globus_app())
         return self._client
 
-    def _backend(self, resolved: ResolvedSite, poll_s: float) -> Backend:
+    def _backend(self, resolved: ResolvedSite, poll_s: float, pace_s: float) -> Backend:
         if resolved.kind is SiteKind.local:
             return LocalBackend(resolved, self.run_dir)
         if self._functions is None:
@@ -186,6 +187,7 @@ class Federation(concurrent.futures.Executor):
             self._functions,
             task_group_id=self.task_group_id,
             poll_s=poll_s,
+            pace_s=pace_s,
             client_versions=client_versions(),
             functions_as_source=self.functions_as_source,
             on_versions=self.journal.versions,

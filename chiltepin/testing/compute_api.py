@@ -360,6 +360,8 @@ class ComputeApi:
             details["seconds_since_heartbeat"] = round(time.monotonic() - ep.last_heartbeat, 3)
         if ep.forced_offline:
             details["forced_offline"] = True
+        if ep.forced_stop:
+            details["heartbeat_period"] = 0  # what the endpoint's last heartbeat says
         if ep.start_error:
             details["start_error"] = ep.start_error
         return {"status": "online" if online else "offline", "details": details}

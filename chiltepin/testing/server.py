@@ -336,15 +336,21 @@ class GlobusStandIn:
         self.collections.clear_faults()
         with self.state.lock:
             for ep in self.state.endpoints.values():
-                ep.forced_offline = False
+                ep.forced_offline = ep.forced_stop = False
 
-    def set_offline(self, endpoint_id: str, offline: bool = True) -> None:
-        """Make an endpoint appear offline in the status API (or clear that)."""
+    def set_offline(
+        self, endpoint_id: str, offline: bool = True, *, announced: bool = False
+    ) -> None:
+        """Make an endpoint appear offline in the status API (or clear that); with
+        ``announced``, as after its last heartbeat said it was shutting down
+        (``heartbeat_period: 0``), while in fact it runs on: a stop that is undone (an
+        endpoint restarted with its tasks still queued) looks so to a client."""
         with self.state.lock:
             ep = self.state.endpoints.get(str(endpoint_id))
             if ep is None:
                 raise KeyError(f"unknown endpoint {endpoint_id}")
             ep.forced_offline = offline
+            ep.forced_stop = offline and announced
 
     def drop_queues(
         self,

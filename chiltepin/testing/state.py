@@ -49,6 +49,7 @@ class EndpointRecord:
     last_report: dict[str, Any] = field(default_factory=dict)
     stopping: bool = False  # the endpoint said it is shutting down (heartbeat_period 0)
     forced_offline: bool = False  # fault injection
+    forced_stop: bool = False  # fault injection: the forced spell reads as an announced stop
     start_error: str | None = None  # last failure notice from the parent endpoint
     start_commands: int = 0
     allowed_functions: list[str] | None = None

@@ -7,6 +7,7 @@ many deliveries a real stream makes is measured in ``benchmarks/bench_wakeups.py
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -109,3 +110,29 @@ def test_close_delivers_what_waits_and_refuses_more() -> None:
     assert recorder.batches == [[1, 2]]
     with pytest.raises(RuntimeError, match="closed Burst"):
         burst.add(3)
+
+
+def test_paced_deliveries_keep_their_interval_and_take_what_arrived_meanwhile() -> None:
+    """Items trickling in faster than the pace leave together, one delivery per interval;
+    the first delivery does not wait (nothing was sent before it)."""
+    recorder = Recorder()
+    delivered_at: list[float] = []
+
+    def deliver(batch: list[int]) -> None:
+        delivered_at.append(time.monotonic())
+        recorder(batch)
+
+    burst = Burst(
+        deliver, name="test-paced", linger_s=0.0, max_hold_s=0.0, min_interval=lambda: 0.5
+    )
+    started = time.monotonic()
+    for i in range(40):  # a trickle over ~1.2 s: unpaced, ~40 deliveries
+        burst.add(i)
+        time.sleep(0.03)
+    burst.close()
+    paced = (delivered_at[-2] - delivered_at[0]) / 0.5 + 2  # one per interval, and close's
+    assert delivered_at[0] - started < 0.4  # the first one is not held back
+    gaps = [b - a for a, b in itertools.pairwise(delivered_at[:-1])]  # close flushes at once
+    assert all(gap >= 0.5 for gap in gaps), gaps
+    assert 2 <= len(recorder.batches) <= paced < 40, recorder.batches
+    assert [i for batch in recorder.batches for i in batch] == list(range(40))

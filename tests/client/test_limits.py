@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import time
 
-from chiltepin.client.limits import RateBudget, polls_crowd_submits
+from chiltepin.client.limits import (
+    REQUESTS_PER_WINDOW,
+    WINDOW_SECONDS,
+    RateBudget,
+    polls_crowd_submits,
+    submit_pace_s,
+)
 
 
 def test_the_budget_lets_through_its_requests_then_holds_the_next_back() -> None:
@@ -27,3 +33,24 @@ def test_status_polls_that_take_most_of_the_budget_are_named_with_a_poll_period_
     assert message is not None and "100%" in message and "status_poll_s >= 2" in message
     assert polls_crowd_submits(2, 2.0) is None  # the period it suggests leaves half
     assert polls_crowd_submits(4, 3.0) is not None and polls_crowd_submits(4, 4.0) is None
+
+
+def test_paced_submits_and_polls_of_every_site_fit_the_budget_with_room_to_spare() -> None:
+    assert submit_pace_s(0, 5.0) == 0.0  # local sites only: no budget to share
+    for sites, poll_s in ((1, 5.0), (2, 5.0), (4, 10.0), (3, 2.0)):
+        pace = submit_pace_s(sites, poll_s)
+        per_window = sites * (WINDOW_SECONDS / pace + WINDOW_SECONDS / poll_s)
+        assert per_window < REQUESTS_PER_WINDOW, (sites, poll_s, per_window)
+    assert submit_pace_s(2, 5.0) > submit_pace_s(1, 5.0)  # more sites, each sends less often
+    assert submit_pace_s(2, 10.0) < submit_pace_s(2, 5.0)  # fewer polls leave more for submits
+    assert submit_pace_s(4, 1.0) <= 4 * WINDOW_SECONDS  # polls take it all: still bounded
+
+
+def test_the_budget_is_pressed_once_half_its_window_is_spent_and_not_after_it_slides() -> None:
+    budget = RateBudget(requests=4, window=0.5)
+    budget.acquire()
+    assert budget.in_use() == 1 and not budget.pressed
+    budget.acquire()
+    assert budget.pressed  # two of four: sites pace their submits from here
+    time.sleep(0.6)
+    assert budget.in_use() == 0 and not budget.pressed

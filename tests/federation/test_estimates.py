@@ -60,3 +60,5 @@ def test_the_way_out_counts_in_the_round_trip_only_from_tasks_with_a_free_worker
     trip = estimates["a"].round_trip_s
     assert abs(estimates["a"].out_s - 1.8) < 1e-3 and 1.9 < trip < 2.1, trip
     assert estimates.in_transit("a", 10) > 20
+    # a task may also wait on the client for the site's next (paced) request: covered too
+    assert estimates.in_transit("a", 10, held_s=1.0) - estimates.in_transit("a", 10) in (9, 10, 11)

@@ -51,6 +51,9 @@ class Backend(ABC):
         self.version_mismatch: str | None = None
         self.versions: dict[str, Any] = {}  # what the pre-flight learned, for the report
         self.on_capacity: Callable[[], None] = lambda: None  # the count changed
+        # The longest a released attempt may wait on the client for its site's next
+        # request (client.limits.submit_pace_s): a window must cover it as well.
+        self.pace_s = 0.0
 
     def _set_live_workers(self, workers: int | None) -> None:
         if workers != self.live_workers:

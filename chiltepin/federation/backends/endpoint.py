@@ -3,8 +3,10 @@
 One SDK ``Executor`` per distinct routing (user endpoint options + resource
 specification), all sharing the federation's client and so its rate budget; attempts
 reach the SDK through a :class:`~chiltepin.client.burst.Burst`, so it finds full
-batches queued (up to 128 tasks per request). An executor whose submission thread died
-(the SDK stops an executor after a failed request) is replaced on next use.
+batches queued (up to 128 tasks per request), paced while the service's budget is under
+pressure so that the sites' requests share it evenly
+(:func:`~chiltepin.client.limits.submit_pace_s`). An executor whose submission thread
+died (the SDK stops an executor after a failed request) is replaced on next use.
 
 A monitor polls the endpoint's status while work is outstanding. The same status gives
 the site's live workers (when it carries them). Once the endpoint has been offline for
@@ -26,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from globus_compute_sdk import Executor
@@ -52,6 +54,7 @@ from chiltepin.probe import portable_probe
 from chiltepin.upstream.sdk import executor_stopped, future_task_group, stop_result_watcher
 
 log = logging.getLogger(__name__)
+STALE_POLL_GAP_S = 1.0  # the soonest a stale status is asked again after the last poll
 
 
 class EndpointBackend(Backend):
@@ -63,6 +66,7 @@ class EndpointBackend(Backend):
         *,
         task_group_id: uuid.UUID,
         poll_s: float = 5.0,
+        pace_s: float = 0.0,
         client_versions: Versions | None = None,
         functions_as_source: bool = False,
         on_versions: Callable[[str, dict[str, Any]], None] = lambda site, versions: None,
@@ -79,8 +83,11 @@ class EndpointBackend(Backend):
         self._poll_s = poll_s
         self._grace_s = resolved.entry.offline_grace_s
         self._stop = threading.Event()
+        self._poll_now = threading.Event()  # a result showed the last status is stale
+        self._polled_at = 0.0  # monotonic
+        self.pace_s = pace_s
         self._burst: Burst[tuple[Attempt, Callable[[Future], None]]] = Burst(  # type: ignore[type-arg]
-            self._forward, name=f"chiltepin-submit-{self.name}"
+            self._forward, name=f"chiltepin-submit-{self.name}", min_interval=self._pace
         )
         self._client_versions = client_versions
         self._as_source = functions_as_source
@@ -93,6 +100,11 @@ class EndpointBackend(Backend):
             target=self._watch_status, name=f"chiltepin-status-{self.name}", daemon=True
         )
         self._monitor.start()
+
+    def _pace(self) -> float:
+        """Seconds between this site's submit requests: its pace while the shared budget
+        is under pressure, else none (a lone task goes at once)."""
+        return self.pace_s if self._client.budget.pressed else 0.0
 
     def _executor(self, attempt: Attempt) -> Executor:
         key = attempt.routing.key
@@ -144,6 +156,16 @@ class EndpointBackend(Backend):
                 continue
             attempt.handle = future
             future.add_done_callback(finished)
+            future.add_done_callback(self._heard_from_workers)
+
+    def _heard_from_workers(self, _: Future) -> None:  # type: ignore[type-arg]
+        """A result came from a site whose last status said it was online with no
+        workers: that status is stale (its blocks started since), so ask again now rather
+        than a poll period later; until then late binding keeps the site's window at its
+        cold size. (An offline site's results are a blip's: its status is polled as usual.)"""
+        stale = self.accepting and self.live_workers == 0
+        if stale and time.monotonic() - self._polled_at >= STALE_POLL_GAP_S:
+            self._poll_now.set()
 
     def _allowed(self) -> AllowList | None:
         """The endpoint's allow-list, asked of the service once (None: it runs anything)."""
@@ -210,8 +232,11 @@ class EndpointBackend(Backend):
         out (unless functions travel as source)."""
         try:
             workers = versions_of_report(answer.result())
+        except CancelledError:  # the run ended before any worker there started
+            verdict.set_result(None)
+            return
         except Exception as err:
-            log.warning("site %s did not say its workers' versions: %s", self.name, err)
+            log.warning("site %s did not say its workers' versions: %r", self.name, err)
             verdict.set_result(None)
             return
         assert self._client_versions is not None
@@ -274,7 +299,12 @@ class EndpointBackend(Backend):
         unannounced: list[Attempt] = []  # held when it went offline without saying why
         suspects: list[Attempt] = []
         back_at = 0.0
-        while not self._stop.wait(self._poll_s):
+        while not self._stop.is_set():
+            self._poll_now.wait(self._poll_s)
+            self._poll_now.clear()
+            if self._stop.is_set():
+                return
+            self._polled_at = time.monotonic()
             if not self.outstanding and self.healthy and self.accepting:
                 offline_since, unannounced, suspects = None, [], []
                 continue
@@ -353,6 +383,7 @@ class EndpointBackend(Backend):
         """Stop the executors without waiting for their futures: the federation has settled
         every logical task already, and a dead site's futures would never complete."""
         self._stop.set()
+        self._poll_now.set()
         self._burst.close()
         with self._executors_lock:
             executors, self._executors = list(self._executors.values()), {}
