@@ -5,7 +5,8 @@ queue or a stopped endpoint strands its share while other sites idle. Here the
 federation holds every task instead, and each site has a *window*: its live workers
 (:mod:`chiltepin.federation.capacity`; for a site that does not say, as many as it was
 seen running at once) plus a small prefetch (more where tasks are shorter than the round
-trip to the site's workers, enough to keep them busy). Only that many of the run's tasks are out
+trip to the site's workers and the wait for its next paced submit request, enough to keep
+them busy). Only that many of the run's tasks are out
 at a site at once; when an attempt finishes, or a site's workers change, the next held
 task is released to the site expected to finish it first
 (:mod:`chiltepin.federation.estimates`).

@@ -202,6 +202,7 @@ class EndpointBackend(Backend):
                 continue
             attempt.handle = future
             with_record(future, self.name).add_done_callback(finished)
+            future.add_done_callback(self._heard_from_workers)
 
     def _preflight(self, attempt: Attempt) -> None:
         """Ask the workers of ``attempt``'s routing for their versions, in the same burst
