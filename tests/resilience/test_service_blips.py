@@ -60,6 +60,17 @@ def test_broker_outage_while_tasks_run(
     with site.federation(run_dir, {"max_blocks": 1}) as fed:
         futures = [fed.submit(tasks.record, str(ledger), i, seconds) for i in range(count)]
         ledger.wait(lambda led: len(led.events("start")) >= 2, timeout=120, what="2 running")
+        # The site's version pre-flight answers within a second of the first tasks going
+        # out; the client acknowledges results every 0.5 s. An outage while it still holds
+        # that answer unacknowledged is the other test's case, so wait until it is acked.
+        backend = fed.backends[0]
+        watcher = sdk.result_watcher(fed.task_group_id)
+        wait_until(
+            lambda: backend.versions and not sdk.unacknowledged_results(watcher),
+            60,
+            interval=0.05,
+            what="the pre-flight's answer to be acknowledged",
+        )
         user_endpoints = site.processes()["user_endpoints"]
         fault_at, _ = broker_outage(site)
         arrived = [(f.result(timeout=120), time.time()) for f in fed.as_completed(futures)]
