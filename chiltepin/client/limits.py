@@ -39,11 +39,16 @@ class RateBudget:
         self.calls = 0
         self.waited_s = 0.0
 
+    def _in_window(self, now: float) -> int:
+        """Forget requests older than the window; return how many are left (lock held)."""
+        while self._sent and now - self._sent[0] >= self.window:
+            self._sent.popleft()
+        return len(self._sent)
+
     def in_use(self) -> int:
         """Requests sent within the last window."""
         with self._lock:
-            now = time.monotonic()
-            return sum(1 for sent in self._sent if now - sent < self.window)
+            return self._in_window(time.monotonic())
 
     @property
     def pressed(self) -> bool:
@@ -55,9 +60,7 @@ class RateBudget:
         while True:
             with self._lock:
                 now = time.monotonic()
-                while self._sent and now - self._sent[0] >= self.window:
-                    self._sent.popleft()
-                if len(self._sent) < self.requests:
+                if self._in_window(now) < self.requests:
                     self._sent.append(now)
                     self.calls += 1
                     return
