@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from chiltepin.errors import ConfigError
+from chiltepin.yamlfile import read_text
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,7 @@ def check_entries(value: list[str] | str | None) -> list[str] | str | None:
 
 
 def read_file(path: Path) -> list[Allowed]:
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(
-            f"cannot read the allowed_functions file: {err.strerror}", source=path
-        ) from err
+    text = read_text(path, "the allowed_functions file")
     return [
         parse_entry(line, f"{path}:{number}")
         for number, raw in enumerate(text.splitlines(), 1)

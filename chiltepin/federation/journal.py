@@ -239,6 +239,8 @@ class RunRecord:
     finished_failed: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # site → pre-flight
+    # Functions read from calls.bin, by where: every task of a function shares one text.
+    _function_texts: dict[tuple[int, int], str] = field(default_factory=dict, repr=False)
 
     def stored(self, stored: Stored, side: str) -> str:
         if stored.inline is not None:
@@ -247,9 +249,16 @@ class RunRecord:
         return read_blob(self.run_dir / side, stored.at).decode()
 
     def function(self, task: TaskRecord) -> str:
-        """The task's serialised function (format 2)."""
-        assert task.function is not None
-        return self.stored(task.function, CALLS)
+        """The task's serialised function (format 2), read from ``calls.bin`` once per
+        function however many tasks a resume restores."""
+        stored = task.function
+        assert stored is not None
+        if stored.at is None:
+            return self.stored(stored, CALLS)
+        text = self._function_texts.get(stored.at)
+        if text is None:
+            text = self._function_texts[stored.at] = self.stored(stored, CALLS)
+        return text
 
     def arguments(self, task: TaskRecord) -> str:
         """The task's serialised ``(args, kwargs)``, or (format 1) whole call."""

@@ -22,6 +22,7 @@ their versions and compares them with its own:
 
 from __future__ import annotations
 
+import functools
 import platform
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -55,8 +56,10 @@ def _installed(name: str) -> str | None:
         return None
 
 
+@functools.cache
 def client_versions() -> Versions:
-    """This process's versions."""
+    """This process's versions (read once: each endpoint site of each run compares them,
+    and the installed endpoint's version is a package-metadata lookup)."""
     return Versions(
         python=platform.python_version(),
         dill=dill.__version__,

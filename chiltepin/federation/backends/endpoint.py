@@ -306,7 +306,9 @@ class EndpointBackend(Backend):
             if self._stop.is_set():
                 return
             self._polled_at = time.monotonic()
-            if not self.outstanding and self.healthy and self.accepting:
+            # Out for a spell it can end (a version mismatch lasts the run: nothing to watch)
+            out = not self.healthy and self.version_mismatch is None
+            if not self.outstanding and not out and self.accepting:
                 offline_since, unannounced, suspects = None, [], []
                 continue
             try:
@@ -320,11 +322,11 @@ class EndpointBackend(Backend):
                 continue
             if status == "online":
                 offline_since = None
-                back, self.accepting = not self.accepting or not self.healthy, True
+                back, self.accepting = not self.accepting or out, True
                 if unannounced:  # a stop or a blip: the service did not say which
                     suspects, back_at, unannounced = unannounced, time.monotonic(), []
                 suspects = self._settle_suspects(suspects, back_at)
-                if not self.healthy:
+                if out:
                     log.warning("site %s is back online", self.name)
                     self.mark_healthy()
                 self._set_live_workers(workers_of_status(reply.get("details") or {}))
