@@ -9,6 +9,7 @@ so the site file and the endpoint's submit-time schema can never disagree.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from enum import Enum
@@ -150,12 +151,43 @@ class Tolerance(_Strict):
     strategy_period: float = Field(
         5.0, gt=0, le=600, description="seconds between scaling decisions"
     )
+    start_grace_period: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="seconds the endpoint keeps a start request for a user endpoint that is"
+        " shutting down, to start it again afterwards (Globus Compute's"
+        " mu_child_ep_grace_period_s)",
+    )
 
     @model_validator(mode="after")
     def _threshold_exceeds_period(self) -> Tolerance:
         if self.worker_heartbeat_threshold <= self.worker_heartbeat_period:
             raise ValueError(
                 "worker_heartbeat_threshold must be larger than worker_heartbeat_period"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _idle_exit_outlasts_start_grace(self) -> Tolerance:
+        """The service sends the endpoint a start request with every submission, and
+        the endpoint keeps it for ``start_grace_period`` so that tasks submitted while a
+        user endpoint shuts down are not stranded. A user endpoint that goes idle
+        sooner than that after its last submission is therefore started again with no
+        work, and a user endpoint that never received a task only exits after
+        ``idle_heartbeats_hard`` (days on HPC settings). Its idle exit must come well
+        after the grace period (twice, for the time between the tasks and the request
+        reaching the endpoint)."""
+        idle_s = self.idle_heartbeats_soft * self.endpoint_heartbeat_period
+        if self.idle_heartbeats_soft and idle_s < 2 * self.start_grace_period:
+            least = math.ceil(2 * self.start_grace_period / self.endpoint_heartbeat_period)
+            raise ValueError(
+                f"idle_heartbeats_soft {self.idle_heartbeats_soft} x endpoint_heartbeat_period"
+                f" {self.endpoint_heartbeat_period} s lets an idle user endpoint exit after"
+                f" {idle_s} s, within twice start_grace_period ({self.start_grace_period:g} s):"
+                " the endpoint would start it again with no work, and it would then stay up"
+                f" for idle_heartbeats_hard; allowed: idle_heartbeats_soft 0 (never exit) or"
+                f" at least {least}, or start_grace_period at most {idle_s / 2:g}"
             )
         return self
 

@@ -98,6 +98,7 @@ def test_every_site_configures_and_the_endpoint_accepts_it(
     ]
     parent = get_config(directory)  # the endpoint's own loader for config.yaml
     assert type(parent).__name__ == "CoreEndpointConfig"
+    assert parent.mu_child_ep_grace_period_s == 30.0  # tolerance.start_grace_period
     assert parent.display_name == f"chiltepin {site_name} (ep-{site_name})"
 
     scheduler = json.loads((directory / "chiltepin-site.json").read_text())["site"]["scheduler"]

@@ -11,6 +11,13 @@ client's engines).
 This module covers the other normal end of a run: the endpoint keeps running, the run
 is over, and the site must release what it holds by itself: idle blocks are cancelled
 after ``max_idletime`` and the user endpoint exits after ``idle_heartbeats_soft``.
+
+The run's last task is submitted on its own after the others have finished, the way a
+workflow's last step is: the service's start request for it reaches the endpoint seconds
+before the user endpoint's idle exit. The endpoint keeps a start request for
+``tolerance.start_grace_period`` and starts a user endpoint that exits within it again; with
+no task that one only exits after ``idle_heartbeats_hard``. The site model keeps the idle
+exit at least twice the grace period, so nothing is started again.
 """
 
 from __future__ import annotations
@@ -33,8 +40,10 @@ def test_an_idle_site_releases_its_blocks_and_user_endpoint(
 ) -> None:
     run_dir = tmp_path / "run"
     with site.federation(run_dir, {"max_blocks": 3}) as fed:
-        futures = [fed.submit(tasks.record, str(ledger), i, 1.0) for i in range(TASKS)]
+        futures = [fed.submit(tasks.record, str(ledger), i, 1.0) for i in range(TASKS - 1)]
         results = [f.result(timeout=120) for f in futures]
+        last = TASKS - 1  # the run's last step, alone, once the others are done
+        results.append(fed.submit(tasks.record, str(ledger), last, 0.1).result(timeout=120))
     ended_at = time.time()
     blocks = {e["job"] for e in ledger.events("start")}
     held = site.processes()
@@ -53,3 +62,4 @@ def test_an_idle_site_releases_its_blocks_and_user_endpoint(
     assert (outcomes, successes) == (TASKS, TASKS)
     assert len(blocks) >= 2 and held["user_endpoints"]
     assert released_s < 60
+    assert site.user_endpoint_starts() == 1, "a user endpoint was started again after its run"

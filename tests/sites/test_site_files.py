@@ -125,6 +125,21 @@ def test_limits_are_enforced_with_both_values(tmp_path: Path) -> None:
     assert "walltime 09:00:00 > limits.max_walltime 08:00:00" in text
 
 
+def test_a_user_endpoint_idle_exit_inside_the_start_grace_is_refused(tmp_path: Path) -> None:
+    """A user endpoint that exits within the endpoint's start-request grace after its
+    last submission is started again with no work, and stays up for
+    idle_heartbeats_hard (issue 28): refused, naming both ways out."""
+    soon = "tolerance:\n  endpoint_heartbeat_period: 5\n  idle_heartbeats_soft: 1\n"
+    text = str(error_for(tmp_path, soon))
+    assert ":2: tolerance:" in text and "exit after 5 s, within twice start_grace_period" in text
+    assert "idle_heartbeats_soft 0 (never exit) or at least 12" in text
+    assert "start_grace_period at most 2.5" in text
+    shorter_grace = write(tmp_path, f"extends: hera\n{soon}  start_grace_period: 2\n")
+    assert load_site(shorter_grace).tolerance.start_grace_period == 2
+    never_exits = write(tmp_path, "extends: hera\ntolerance:\n  idle_heartbeats_soft: 0\n")
+    assert load_site(never_exits).tolerance.idle_heartbeats_soft == 0
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     err = error_for(tmp_path, "walltime: 1h\nnodes_per_block: 0\nbogus: 1\n")
     assert len(err.errors) == 3  # type: ignore[attr-defined]
