@@ -51,6 +51,8 @@ RACE_AFTER_S = 5.0  # how long a task may wait on a site with no workers before 
 RACE_AFTER_RUNS = 3  # ...or this many typical run times, when the site does not say workers
 
 Release = Callable[[LogicalTask, Backend, bool, bool], None]  # (task, site, race, unqueued)
+# (task, the attempt it got, race, error): a release that raised, for the federation to end
+NotReleased = Callable[[LogicalTask, Attempt | None, bool, BaseException], None]
 Handover = tuple[LogicalTask, Backend, bool]  # (task, site, a worker is free for it there)
 
 
@@ -77,6 +79,7 @@ class Binder:
         estimates: Estimates,
         prefetch: dict[str, int],
         release: Release,
+        not_released: NotReleased,
         *,
         race_after_s: float = RACE_AFTER_S,
     ) -> None:
@@ -85,6 +88,7 @@ class Binder:
         self._estimates = estimates
         self._prefetch = prefetch
         self._release = release
+        self._not_released = not_released
         self.race_after_s = race_after_s
         self._queues: dict[tuple[object, ...], _Queue] = {}
         self._out = {name: 0 for name in self._backends}
@@ -251,8 +255,8 @@ class Binder:
         self._hand_over(releases, race=False)
 
     def _hand_over(self, releases: list[Handover], *, race: bool) -> None:
-        """Start the chosen attempts. One that cannot even start ends its task with the
-        error (as a fixed split's submit would raise it) and gives its place back."""
+        """Start the chosen attempts. One that cannot even start gives its place back and
+        goes to the federation, which ends its task through its one door."""
         for task, backend, unqueued in releases:
             try:
                 self._release(task, backend, race, unqueued)
@@ -260,10 +264,10 @@ class Binder:
                 log.exception("task %s could not be placed on %s", task.id, backend.name)
                 attempt = task.current
                 if attempt is None or attempt.site != backend.name or not attempt.in_window:
+                    attempt = None  # it got no attempt there: its place is given back here
                     with self._lock:
                         self._out[backend.name] -= 1
-                if not task.future.done():
-                    task.future.set_exception(err)
+                self._not_released(task, attempt, race, err)
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_S):

@@ -142,7 +142,10 @@ class Federation(concurrent.futures.Executor):
             lambda task, backend, race, unqueued: self._place(
                 task, backend, windowed=True, race=race, unqueued=unqueued
             ),
+            self._not_released,
         )
+        for backend in self.backends:
+            backend.on_stopped = self._site_stopped
         # Futures of submit()ted tasks until as_completed() hands them out (a map's are
         # its own); and every unsettled task's, for shutdown. Nothing else is kept of a
         # settled task: a long run's client holds only what is out and what is unread.
@@ -337,14 +340,24 @@ class Federation(concurrent.futures.Executor):
                 policy=policy,
                 walltime=task.resources.walltime,
             )
-        except NoSiteAvailable as err:
-            current = task.current
-            if current is None:
-                task.future.set_exception(err)
-            else:
-                task.resolve(current, error=err)
+        except NoSiteAvailable as err:  # (a stood-by attempt, if any, ends with it)
+            self._end_failed(task, task.current or task.raced, err)
             return
         self._place(task, backend)
+
+    def _not_released(
+        self, task: LogicalTask, attempt: Attempt | None, race: bool, error: BaseException
+    ) -> None:
+        """The binder could not start ``task`` where it chose (``attempt``: the attempt it
+        got there, if any). A race's second attempt only gives up its place: the first
+        runs on. Otherwise the task ends with the error, as a fixed split's submit would
+        end it."""
+        if attempt is not None:
+            self.binder.finished(attempt)
+            if race and task.withdraw(attempt):
+                return
+        if not race:
+            self._end_failed(task, task.current, error)
 
     def _place(
         self,
@@ -361,6 +374,7 @@ class Federation(concurrent.futures.Executor):
         routing = backend.routing(task.resources)
         attempt = task.new_attempt(backend.name, routing, race=race)
         attempt.in_window, attempt.unqueued = windowed, unqueued
+        race = task.raced is not None  # beside a waiting or a stood-by attempt
         if race:
             self.stats.bump(backend.name, "raced")
         self.journal.attempt(
@@ -385,7 +399,7 @@ class Federation(concurrent.futures.Executor):
             concrete_pairs(task.stage_out, values)  # refused before the task runs, not after
         except ChiltepinError as err:
             self.binder.finished(attempt)
-            self._end_failed(attempt, err)
+            self._end_failed(task, attempt, err)
             return
         if not pairs:
             backend.submit(attempt, self._on_done)
@@ -403,7 +417,7 @@ class Federation(concurrent.futures.Executor):
             backend.submit(attempt, self._on_done)
             return
         self.binder.finished(attempt)
-        self._end_failed(attempt, error)
+        self._end_failed(attempt.task, attempt, error)
 
     @property
     def staging(self) -> StagingQueue:
@@ -454,7 +468,7 @@ class Federation(concurrent.futures.Executor):
         if error is None:
             self._succeeded(attempt, value, ran, payload)
             return
-        self._end_failed(attempt, error, ran=ran)
+        self._end_failed(attempt.task, attempt, error, ran=ran)
 
     def _succeeded(self, attempt: Attempt, value: Any, ran: dict[str, Any], payload: str) -> None:
         task = attempt.task
@@ -490,31 +504,37 @@ class Federation(concurrent.futures.Executor):
             self._retry_elsewhere(task, attempt, error)
             return
         text = error.remote_data if isinstance(error, TaskExecutionFailed) else str(error)
-        self._end_failed(attempt, error, text)
+        self._end_failed(task, attempt, error, text)
 
     def _end_failed(
         self,
-        attempt: Attempt,
+        task: LogicalTask,
+        attempt: Attempt | None,
         error: BaseException,
         text: str | None = None,
         ran: dict[str, Any] | None = None,
     ) -> None:
-        """End the task with ``error`` if ``attempt`` is still its current one: journal
-        the outcome (``text``, default ``str(error)``) and count the failure, once."""
-        task = attempt.task
+        """The one door a failure leaves by: end ``task`` with ``error`` if ``attempt`` is
+        still its current one (None: the task was refused before any site took it),
+        journal the outcome (``text``, default ``str(error)``; attempt number 0 for a
+        refusal) and count the failure, once. A task the user saw fail is never run
+        again, by this client or by a resume."""
         if task.resolve(
             attempt,
             error=error,
             record=lambda: self.journal.outcome(
                 task.id,
-                attempt.number,
+                attempt.number if attempt is not None else 0,
                 False,
                 str(error) if text is None else text,
                 type(error).__name__,
                 ran,
             ),
         ):
-            self.stats.bump(attempt.site, "failed")
+            if attempt is None:
+                self.stats.refuse()
+            else:
+                self.stats.bump(attempt.site, "failed")
 
     def _retry_elsewhere(self, task: LogicalTask, attempt: Attempt, error: BaseException) -> None:
         if not task.is_current(attempt):
@@ -526,12 +546,51 @@ class Federation(concurrent.futures.Executor):
                 f"task {task.id} ({task.name}) failed on every attempt ({sites});"
                 f" last error: {error}"
             )
-            self._end_failed(attempt, lost)
+            self._end_failed(task, attempt, lost)
             return
         task.excluded_sites.add(attempt.site)
         self.stats.bump(attempt.site, "failovers")
         log.info("task %s: %s failed (%s); placing it again", task.id, attempt.site, error)
         self._dispatch(task)
+
+    def _site_stopped(self, attempts: list[Attempt]) -> int:
+        """A site stopped holding ``attempts`` (it announced a stop, or went silent and
+        finished nothing after): each that may go elsewhere is placed again at once, and
+        stays live beside its new attempt (:meth:`LogicalTask.stand_by`) without its place
+        in the stopped site's window. If the site comes back with its queue intact and
+        answers first, that result wins and the other run is counted as a duplicate.
+        Returns how many moved (an attempt moved before is not current: never twice)."""
+        moved = 0
+        for attempt in attempts:
+            task = attempt.task
+            if attempt is not task.current or not self._may_move(task, attempt.site):
+                continue
+            self.binder.finished(attempt)
+            if task.withdraw(attempt):  # racing already: its other attempt runs on
+                continue
+            if not task.stand_by(attempt):
+                continue
+            moved += 1
+            task.excluded_sites.add(attempt.site)
+            self.stats.bump(attempt.site, "failovers")
+            self._dispatch(task)
+        return moved
+
+    def _may_move(self, task: LogicalTask, site: str) -> bool:
+        """Whether a stopped site's task may be placed again now: it is not pinned there,
+        has attempts left, and another site could take it."""
+        if task.pinned_site is not None or len(task.attempts) > self.retries:
+            return False
+        try:
+            self.placement.available(
+                task.tags,
+                excluded=task.excluded_sites | {site},
+                allowed=task.allowed,
+                walltime=task.resources.walltime,
+            )
+        except NoSiteAvailable:
+            return False
+        return True
 
     def _watch_remote_ids(self) -> None:
         """Journal remote task ids as the SDK learns them, so a killed client can reattach."""

@@ -33,6 +33,7 @@ from chiltepin.federation.journal_format import (
     COUNTED,
     EVENT_START,
     FORMAT_2_HEADER,
+    REFUSED,
     VERSION,
     AttemptEvent,
     BadLine,
@@ -458,7 +459,7 @@ class Counts:
 def _count(path: Path) -> dict[str, int] | None:
     """The :data:`COUNTED` keys' lines in a format-2 journal, without parsing a line;
     None if it is not format 2 or has a line that is not an event."""
-    counts = dict.fromkeys(COUNTED, 0)
+    counts = dict.fromkeys((*COUNTED, "refused"), 0)
     chunks = 0
     for lines in _chunks(path):
         chunks += 1
@@ -466,6 +467,7 @@ def _count(path: Path) -> dict[str, int] | None:
             return None
         for key, prefix in COUNTED.items():
             counts[key] += lines.count(prefix)
+        counts["refused"] += len(REFUSED.findall(lines))
     return counts if chunks else None
 
 
@@ -479,9 +481,10 @@ def count_states(run_dir: Path) -> Counts:
         raise ChiltepinError(f"{run_dir} is not a chiltepin run directory (no {JOURNAL})")
     n = _count(path)
     if n is not None:
-        done = n["succeeded"] + n["failed"]
-        if n["tasks"] >= n["attempted"] >= done:
-            held, pending = n["tasks"] - n["attempted"], n["attempted"] - done
+        placed_done = n["succeeded"] + n["failed"] - n["refused"]  # ended after placement
+        if n["tasks"] - n["refused"] >= n["attempted"] >= placed_done >= 0:
+            held = n["tasks"] - n["refused"] - n["attempted"]
+            pending = n["attempted"] - placed_done
             return Counts(n["tasks"], held, pending, n["succeeded"], n["failed"])
     record = read_journal(run_dir)
     outcomes = [t.outcome for t in record.tasks.values()]

@@ -20,6 +20,7 @@ holding its function too) is still read; version 2 is this one.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,9 @@ COUNTED = {
     "succeeded": b'\n{"e":"d","ok":1,',
     "failed": b'\n{"e":"d","ok":0,',
 }
+#: A failure journalled with attempt number 0: the task was refused before any site took
+#: it (so it has no attempt line), counted by this pattern rather than a prefix.
+REFUSED = re.compile(rb'\n\{"e":"d","ok":0,"id":"[^"]*","n":0,')
 EVENT_START = b'\n{"e":"'
 FORMAT_2_HEADER = b'{"e":"run","v":2,'  # how a format-2 journal starts
 

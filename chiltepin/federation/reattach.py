@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from globus_compute_sdk.errors import TaskExecutionFailed
 
@@ -106,7 +106,7 @@ def restore(federation: Federation, record: RunRecord) -> None:
             previous.reported = True
         federation._track(task, keep=True)
         last = task.current
-        if rec.outcome is not None and last is not None:
+        if rec.outcome is not None:  # with no attempt: refused before any site took it
             _restore_outcome(federation, record, rec, task, last)
         elif (
             last is not None
@@ -141,30 +141,38 @@ def _unreadable(record: RunRecord, rec: TaskRecord, what: str, err: Exception) -
 
 
 def _restore_outcome(
-    federation: Federation, record: RunRecord, rec: TaskRecord, task: LogicalTask, attempt: Attempt
+    federation: Federation,
+    record: RunRecord,
+    rec: TaskRecord,
+    task: LogicalTask,
+    attempt: Attempt | None,
 ) -> None:
+    """Settle ``task`` as the journal says it ended (``attempt`` None: it was refused
+    before any site took it); it is counted, never run again."""
     outcome = rec.outcome
     assert outcome is not None
-    attempt.reported = False
-    federation.stats.bump(attempt.site, "tasks")
+    if attempt is not None:
+        attempt.reported = False
+        federation.stats.bump(attempt.site, "tasks")
     try:
-        payload = record.result(rec)
-        if outcome.ok:
-            value = SERIALIZER.deserialize(payload)
-            if outcome.version < 2:  # format 1 kept (value, ran)
-                value = value[0]
+        value, error = _read_outcome(record, rec)
     except Exception as err:
-        task.resolve(attempt, error=_unreadable(record, rec, "result", err))
-        federation.stats.bump(attempt.site, "failed")
-        return
-    if outcome.ok:
-        task.resolve(attempt, value=value)
-        federation.stats.bump(attempt.site, "succeeded")
-        return
-    error: BaseException = (
-        TaskExecutionFailed(payload)
-        if outcome.kind == "TaskExecutionFailed"
-        else ChiltepinError(payload)
-    )
-    task.resolve(attempt, error=error)
-    federation.stats.bump(attempt.site, "failed")
+        value, error = None, _unreadable(record, rec, "result", err)
+    task.resolve(attempt, value=value, error=error)
+    if attempt is None:
+        federation.stats.refuse()
+    else:
+        federation.stats.bump(attempt.site, "succeeded" if error is None else "failed")
+
+
+def _read_outcome(record: RunRecord, rec: TaskRecord) -> tuple[Any, BaseException | None]:
+    """The value a journalled outcome returned, or the error it raised."""
+    outcome = rec.outcome
+    assert outcome is not None
+    payload = record.result(rec)
+    if not outcome.ok:
+        if outcome.kind == "TaskExecutionFailed":
+            return None, TaskExecutionFailed(payload)
+        return None, ChiltepinError(payload)
+    value = SERIALIZER.deserialize(payload)
+    return (value[0] if outcome.version < 2 else value), None  # format 1 kept (value, ran)

@@ -34,10 +34,15 @@ class RunStats:
         self._counts = {name: SiteCounts(name) for name in sites}
         self._lock = threading.Lock()
         self.total = 0
+        self.refused = 0  # tasks that failed before any site took them: no site to count
 
     def submitted(self) -> None:
         with self._lock:
             self.total += 1
+
+    def refuse(self) -> None:
+        with self._lock:
+            self.refused += 1
 
     def bump(self, site: str, field: str, by: int = 1) -> None:
         with self._lock:
@@ -51,4 +56,4 @@ class RunStats:
     @property
     def finished(self) -> int:
         with self._lock:
-            return sum(c.succeeded + c.failed for c in self._counts.values())
+            return self.refused + sum(c.succeeded + c.failed for c in self._counts.values())

@@ -115,7 +115,8 @@ class LogicalTask:
 
     def withdraw(self, attempt: Attempt) -> bool:
         """Take a failed attempt out of a race: True if the task's other attempt runs on
-        (so this failure needs no new attempt), False if ``attempt`` was its only one."""
+        (so this failure needs no new attempt), False if ``attempt`` was its only one or
+        the task's next attempt is not placed yet (it will be: the task is held)."""
         with self._lock:
             if self.raced is None or self.future.done():
                 return False
@@ -124,11 +125,21 @@ class LogicalTask:
             elif attempt is not self.raced:
                 return False
             self.raced = None
+            return self._current is not None
+
+    def stand_by(self, attempt: Attempt) -> bool:
+        """``attempt``'s site stopped: it stays live, as the earlier attempt of a race,
+        while the task is placed again (its next attempt becomes current). Whichever
+        answers first settles the task. False if it is not the task's only live attempt."""
+        with self._lock:
+            if self.future.done() or attempt is not self._current or self.raced is not None:
+                return False
+            self.raced, self._current, self.was_raced = attempt, None, True
             return True
 
     def resolve(
         self,
-        attempt: Attempt,
+        attempt: Attempt | None,
         *,
         value: Any = None,
         error: BaseException | None = None,
@@ -136,17 +147,24 @@ class LogicalTask:
     ) -> bool:
         """Settle the user's future from ``attempt``; False if it is stale or already settled.
 
+        ``attempt`` is None only for a task refused before it was ever placed (no site
+        could take it), which settles it only while it has no attempt.
         ``record`` runs first, under the task's lock, only for the winning attempt: the
         journal learns the outcome before anyone waiting on the future can.
         """
         with self._lock:
-            attempt.finished_at = time.time()
-            if self.future.done() or attempt not in (self._current, self.raced):
+            if attempt is not None:
+                attempt.finished_at = time.time()
+            if attempt is None:
+                stale = self._current is not None
+            else:
+                stale = attempt not in (self._current, self.raced)
+            if stale or self.future.done():
                 return False
             if record is not None:
                 record()
             self._release()
-            self.future.site = attempt.site
+            self.future.site = attempt.site if attempt is not None else None
             if error is not None:
                 self.future.set_exception(error)
             else:

@@ -74,7 +74,7 @@ def test_unannounced_offline_spell_then_nothing_delivered_is_a_stop(
         wait_until(lambda: fed.summary()[0].tasks == 2, 60, what="both attempts placed")
         _offline_for(standin, standin_endpoint, polls=2)
         back = time.monotonic()
-        wait_until(lambda: fed.summary()[0].retries == 2, 60, what="the held tasks re-placed")
+        wait_until(lambda: fed.summary()[0].failovers == 2, 60, what="the held tasks re-placed")
         replaced_after = time.monotonic() - back
         assert sorted(f.result(timeout=120) for f in futures) == [0, 1]
     assert replaced_after >= 2.0 - 0.5  # not before offline_grace_s past the return (± a poll)

@@ -51,6 +51,10 @@ class Backend(ABC):
         self.version_mismatch: str | None = None
         self.versions: dict[str, Any] = {}  # what the pre-flight learned, for the report
         self.on_capacity: Callable[[], None] = lambda: None  # the count changed
+        # The site stopped holding these attempts: the federation places them again while
+        # they stay live, in case the site comes back with them and answers first; it
+        # returns how many it moved (those it moved before are not moved twice).
+        self.on_stopped: Callable[[list[Attempt]], int] = lambda attempts: 0
         # The longest a released attempt may wait on the client for its site's next
         # request (client.limits.submit_pace_s): a window must cover it as well.
         self.pace_s = 0.0

@@ -373,12 +373,16 @@ class EndpointBackend(Backend):
         acknowledges each to the broker on hand-over, so a stop (an operator's restart, a
         new configuration) may end them with no copy left to redeliver; waiting out the
         grace period would idle them meanwhile. So they are placed again now, on sites
-        that can start them (this one takes no new work until it is back online). If it
-        comes back and runs some of them after all, those results arrive late: counted,
-        and dropped. A broker or network blip is different: the endpoint lives on and
-        still owns its tasks, and it never announced a stop, so nothing is re-placed then.
+        that can start them (this one takes no new work until it is back online). They
+        are not given up: if the endpoint comes back with its queue intact and answers
+        first, that result wins (the federation counts the other run as a duplicate); if
+        it stays away past the grace period, they fail as any in-flight attempt does. A
+        broker or network blip is different: the endpoint lives on and still owns its
+        tasks, and it never announced a stop, so nothing is re-placed then.
         """
-        moved = self.fail_attempts(held, SiteFailure(self.name, f"{why}; placing its tasks again"))
+        with self._lock:
+            still = [a for a in held if id(a) in self._in_flight]
+        moved = self.on_stopped(still) if still else 0
         if moved:
             log.warning("site %s stopped (%s): placing its %d tasks again", self.name, why, moved)
 
