@@ -7,23 +7,32 @@ both are filled in for whichever site the task lands on (``{scratch}``, ``{run_i
 
 :class:`StagingQueue` gathers what many tasks ask for over a short window and hands it to
 the :class:`~chiltepin.staging.Stager` in one call, so a 50-task fanout becomes a few
-Transfer tasks, not 50, and an input shared by every task moves once per site.
+Transfer tasks, not 50, and an input shared by every task moves once per site; it forgets
+what has settled, so a run of a million staged tasks costs the client no more memory than
+a run of a thousand.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from chiltepin.client.burst import Burst
 from chiltepin.staging import Location, StagingError, expand, site_values
 from chiltepin.staging.locations import LocationError, placeholders
 from chiltepin.staging.stager import Stager
 
 Pair = tuple[Location, Location]
 PairSpec = tuple[str, str]
+
+WINDOW_S = 0.2  # a request waits this long for others to join it (each Transfer task
+# is a request against the service and takes seconds: few and full beats prompt)
+MAX_ITEMS = 10_000  # pairs per Stager call (a Transfer task takes up to 10,000 items)
+REMEMBER = 1_024  # successfully staged pairs kept, so a shared input is staged once
 
 
 @dataclass(frozen=True)
@@ -77,88 +86,121 @@ def template_values(site: Any, run_id: str, task_id: str) -> dict[str, str]:
 class StagingQueue:
     """Batches stage requests from many tasks into few ``Stager.stage`` calls.
 
-    Each distinct (source, destination) pair is staged once per run: later requests for a
-    pair already staged (or on its way) share its outcome.
+    Requests go through a :class:`~chiltepin.client.burst.Burst`: pairs asked for while
+    they keep coming (a fanout) are handed to the Stager in one call, delivered in order
+    from one thread. A pair already on its way shares that staging: requested by many
+    tasks at once, it moves once per site.
+
+    Once a pair has settled it is forgotten, so a long run's memory does not grow with its
+    tasks. A failed pair is forgotten at once (a later request tries again); the last
+    ``remember`` pairs staged successfully are kept in a bounded record (least recently
+    asked for goes first), so an input shared by every task is not staged again while it
+    is in use. A pair asked for again after it left the record is staged again: the
+    Stager's checksum sync (its default ``sync_level``) leaves an identical destination as
+    it is, so that is a check, not a copy.
     """
 
-    def __init__(self, stager: Callable[[], Stager], *, linger_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        stager: Callable[[], Stager],
+        *,
+        window_s: float = WINDOW_S,
+        max_items: int = MAX_ITEMS,
+        remember: int = REMEMBER,
+    ) -> None:
         self._stager = stager
-        self._linger_s = linger_s
-        self._known: dict[Pair, Future[None]] = {}
-        self._pending: list[Pair] = []
+        self._remember = remember
+        self._in_flight: dict[Pair, Future[None]] = {}
+        self._staged: OrderedDict[Pair, None] = OrderedDict()  # recent successes, oldest first
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closing = False
-        self._thread = threading.Thread(target=self._run, name="chiltepin-staging", daemon=True)
-        self._thread.start()
+        self._closed = False
+        self._burst: Burst[Pair] = Burst(
+            self._stage,
+            name="chiltepin-staging",
+            linger_s=window_s,
+            max_hold_s=window_s,  # so a burst is what arrived within window_s of its first
+            max_items=max_items,
+        )
 
     def request(self, pairs: Iterable[Pair]) -> Future[None]:
         """A future that completes once every pair is in place, or fails with a
         :class:`StagingError` naming the pairs that could not be staged."""
-        futures = []
+        futures: list[Future[None]] = []
+        new: list[Pair] = []
         with self._lock:
+            if self._closed:
+                return Future()
             for pair in pairs:
-                future = self._known.get(pair)
+                if pair in self._staged:
+                    self._staged.move_to_end(pair)
+                    continue
+                future = self._in_flight.get(pair)
                 if future is None:
-                    future = self._known[pair] = Future()
-                    self._pending.append(pair)
-                futures.append((pair, future))
-        self._wake.set()
-        combined: Future[None] = Future()
-        remaining = [len(futures)]
+                    future = self._in_flight[pair] = Future()
+                    new.append(pair)
+                futures.append(future)
+            for pair in new:  # under the lock: a pair is queued once, in request order
+                self._burst.add(pair)
+        return _all_of(futures)
 
-        def one_done(_: Future[None]) -> None:
-            with self._lock:
-                remaining[0] -= 1
-                last = remaining[0] == 0
-            if not last:
-                return
-            failures = [f.exception() for _, f in futures if f.exception() is not None]
-            if failures:
-                failed = [item for err in failures for item in getattr(err, "failed", [])]
-                reasons = "; ".join(str(err) for err in failures)
-                combined.set_exception(StagingError(f"staging failed: {reasons}", failed))
-            else:
-                combined.set_result(None)
-
-        if not futures:
-            combined.set_result(None)
-        for _, future in futures:
-            future.add_done_callback(one_done)
-        return combined
-
-    def _run(self) -> None:
-        while not self._closing:
-            self._wake.wait()
-            self._wake.clear()
-            if self._closing:
-                break
-            threading.Event().wait(self._linger_s)  # let the rest of a burst arrive
-            self._flush()
-
-    def _flush(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-            futures = [self._known[p] for p in batch]
-        if not batch:
-            return
+    def _stage(self, batch: list[Pair]) -> None:
+        """Stage one batch (the Burst's thread), then settle and forget its pairs."""
+        outcomes: list[StagingError | None]
         try:
             report = self._stager().stage(batch, raise_on_failure=False)
         except StagingError as err:  # failed before anything moved (e.g. a bad collection)
-            for future in futures:
-                future.set_exception(err)
-            return
+            outcomes = [err] * len(batch)
         except Exception as err:  # the service could not be reached at all
-            for future in futures:
-                future.set_exception(StagingError(f"staging could not start: {err}"))
-            return
-        for future, item in zip(futures, report.items, strict=True):
-            if item.ok:
+            outcomes = [StagingError(f"staging could not start: {err}")] * len(batch)
+        else:
+            outcomes = [
+                None if item.ok else StagingError(item.describe(), [item]) for item in report.items
+            ]
+        with self._lock:  # no longer in flight; a success joins the record
+            futures = [self._in_flight.pop(pair) for pair in batch]
+            for pair, error in zip(batch, outcomes, strict=True):
+                if error is None:
+                    self._staged[pair] = None
+                    self._staged.move_to_end(pair)
+            while len(self._staged) > self._remember:
+                self._staged.popitem(last=False)
+        for future, error in zip(futures, outcomes, strict=True):
+            if error is None:
                 future.set_result(None)
             else:
-                future.set_exception(StagingError(item.describe(), [item]))
+                future.set_exception(error)
 
     def close(self) -> None:
-        self._closing = True
-        self._wake.set()
-        self._thread.join()
+        """Stage what is still waiting, then stop the thread. Requests after this are not
+        staged: their future stays pending (the run is over; a reattached run stages its
+        unfinished tasks' pairs again)."""
+        with self._lock:
+            self._closed = True
+        self._burst.close()
+
+
+def _all_of(futures: list[Future[None]]) -> Future[None]:
+    """One future for many: done when all are, failing with every failure named."""
+    combined: Future[None] = Future()
+    if not futures:
+        combined.set_result(None)
+        return combined
+    lock = threading.Lock()
+    remaining = [len(futures)]
+
+    def one_done(_: Future[None]) -> None:
+        with lock:
+            remaining[0] -= 1
+            if remaining[0]:
+                return
+        failures = [err for f in futures if (err := f.exception()) is not None]
+        if failures:
+            failed = [item for err in failures for item in getattr(err, "failed", [])]
+            reasons = "; ".join(str(err) for err in failures)
+            combined.set_exception(StagingError(f"staging failed: {reasons}", failed))
+        else:
+            combined.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    return combined
