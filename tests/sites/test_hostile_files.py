@@ -105,3 +105,52 @@ def test_sites_check_reports_every_bad_file(tmp_path: Path) -> None:
     assert f"{good}: ok" in result.output
     assert f"{bad2}:1: not UTF-8 text" in result.output
     assert "2 of 3 files have problems" in result.output
+
+
+def container(runtime: str, bind: str) -> str:
+    body = f"container:\n  runtime: {runtime}\n  image: img\n  bind:\n    - '{bind}'\n"
+    return "extends: hera\n" + body
+
+
+@pytest.mark.parametrize(
+    ("runtime", "bind"),
+    [
+        ("podman", "/data"),
+        ("podman", "/data:/data"),
+        ("podman", "/data/in:/in:ro,z,nosuid,rslave"),
+        ("docker", "/data:/data:rw,Z,delegated"),
+        ("apptainer", "/data:/mnt/data:ro"),
+        ("singularity", "/scratch1:/scratch1"),
+    ],
+)
+def test_container_binds_in_host_container_options_form_load(
+    tmp_path: Path, runtime: str, bind: str
+) -> None:
+    site = load_site(write(tmp_path, container(runtime, bind)))
+    assert site.container is not None and site.container.bind == [bind]
+
+
+@pytest.mark.parametrize(
+    ("runtime", "bind", "message"),
+    [
+        ("podman", "/data:data", "the container path 'data' is not absolute; got '/data:data'"),
+        ("docker", "data:/data", "the host path 'data' is not absolute; got 'data:/data'"),
+        ("podman", "/data:/data $(reboot)", "container path '/data $(reboot)' has other"),
+        ("podman", "/a,/etc:/x", "the host path '/a,/etc' has other characters"),
+        ("podman", "/a:/b:ro:x", "got '/a:/b:ro:x' (more than two ':')"),
+        ("podman", "/a:/b:ro;reboot", "mount option 'ro;reboot' is not one podman takes"),
+        ("podman", "/a:/b:idmap=uids=0-1-10", "mount option 'idmap=uids=0-1-10' is not one"),
+        ("docker", "/a:/b:O", "mount option 'O' is not one docker takes; allowed: rw, ro, z"),
+        ("apptainer", "/a:/b:ro,nosuid", "apptainer takes one mount option per bind, ro or rw"),
+        ("singularity", "/a:/b:z", "option 'z' is not one singularity takes; allowed: ro, rw"),
+        ("podman", "/a:/b:", "mount option '' is not one podman takes"),
+    ],
+)
+def test_container_bind_parts_are_each_checked(
+    tmp_path: Path, runtime: str, bind: str, message: str
+) -> None:
+    path = write(tmp_path, container(runtime, bind))
+    with pytest.raises(ConfigError) as info:
+        load_site(path)
+    assert str(info.value).startswith(f"{path}:6: container.bind.0: ")
+    assert message in str(info.value)
