@@ -90,3 +90,12 @@ def test_launcher_options_with_shell_syntax_are_refused(flags: str) -> None:
 def test_plain_launcher_options_pass() -> None:
     flags = "--cpu-bind=cores --distribution=block:cyclic -c 2"
     assert parse_resources({"launcher_options": flags}).launcher_options == flags
+
+
+def test_a_site_named_twice_in_a_sites_file_is_refused(tmp_path: Path) -> None:
+    path = sites_file(tmp_path, "  hera:\n    kind: local\n    site: localhost\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(
+        f"{path}:5: sites.hera: duplicate key: written on lines 2 and 5; give it once"
+    )

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from chiltepin.cli.main import cli
 from chiltepin.errors import ConfigError
 from chiltepin.sites.loader import load_site
-from chiltepin.yamlfile import MAX_DOCUMENT_BYTES
+from chiltepin.yamlfile import MAX_DOCUMENT_BYTES, load_mapping
 
 BILLION_LAUGHS = "extends: hera\n" + "\n".join(
     [f"x0: &x0 [{', '.join(['lol'] * 10)}]"]
@@ -154,3 +154,42 @@ def test_container_bind_parts_are_each_checked(
         load_site(path)
     assert str(info.value).startswith(f"{path}:6: container.bind.0: ")
     assert message in str(info.value)
+
+
+def test_a_key_written_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, "extends: hera\naccount: mine\nqos: batch\naccount: theirs\n")
+    with pytest.raises(ConfigError) as info:
+        load_site(path)
+    assert str(info.value) == (
+        f"{path}:4: account: duplicate key: written on lines 2 and 4; give it once"
+        " (YAML would silently keep only the last value)"
+    )
+
+
+def test_a_nested_duplicate_names_its_key_path(tmp_path: Path) -> None:
+    body = "extends: hera\ntolerance:\n  drain_margin: 60\n  drain_margin: 600\n"
+    with pytest.raises(ConfigError, match=r"mine.yaml:4: tolerance.drain_margin: duplicate key:"):
+        load_site(write(tmp_path, body))
+    flow = "extends: hera\ncontainer: {runtime: podman, image: a, image: b}\n"
+    with pytest.raises(ConfigError, match=r"mine.yaml:2: container.image: .* lines 2 and 2"):
+        load_site(write(tmp_path, flow))
+
+
+def test_a_duplicate_in_an_extended_file_names_that_file(tmp_path: Path) -> None:
+    parent = write(tmp_path, "extends: hera\nqos: a\nqos: b\n", "parent.yaml")
+    with pytest.raises(ConfigError, match=rf"^{parent}:3: qos: duplicate key"):
+        load_site(write(tmp_path, "extends: parent.yaml\n"))
+
+
+def test_keys_brought_in_by_a_merge_key_may_be_overridden(tmp_path: Path) -> None:
+    path = write(tmp_path, "base: &b {a: 1, b: 2}\nderived:\n  <<: *b\n  a: 3\n")
+    assert load_mapping(path).data["derived"] == {"a": 3, "b": 2}
+
+
+def test_a_duplicate_in_a_set_value_is_refused() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_site("hera", ["tolerance={drain_margin: 60, drain_margin: 600}"])
+    assert str(info.value) == (
+        "--set: tolerance: duplicate key 'drain_margin'; give it once"
+        " (YAML would silently keep only the last value)"
+    )
