@@ -9,6 +9,7 @@ so the site file and the endpoint's submit-time schema can never disagree.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from enum import Enum
@@ -88,6 +89,17 @@ def _check_directive(value: str) -> str:
 
 
 Directive = Annotated[str, AfterValidator(_check_directive)]
+
+
+def _check_rate(value: float) -> float:
+    """A rate summed into a run's cost and checked against its budget: ``inf`` would make
+    every run over budget and ``nan`` every comparison false, so neither is a rate."""
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"must be a finite number >= 0; got {value!r}")
+    return value
+
+
+Rate = Annotated[float, AfterValidator(_check_rate)]
 
 
 def _auto_cores(value: Any) -> Any:
@@ -290,7 +302,7 @@ class Site(_Strict):
     tolerance: Tolerance = Tolerance()
     limits: Limits = Limits()
     transfer: Transfer = Transfer()
-    cost_per_node_hour: float = Field(0.0, ge=0)
+    cost_per_node_hour: Rate = Field(0.0, description="cost of one node for an hour, in cost_unit")
     cost_unit: str = Field("USD", min_length=1, max_length=32, description="e.g. core-hours")
     tags: list[SafeName] = Field(default_factory=list, description="capabilities, e.g. gpu")
     allowed_functions: Annotated[list[str] | str | None, AfterValidator(check_entries)] = Field(

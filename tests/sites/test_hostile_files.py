@@ -193,3 +193,17 @@ def test_a_duplicate_in_a_set_value_is_refused() -> None:
         "--set: tolerance: duplicate key 'drain_margin'; give it once"
         " (YAML would silently keep only the last value)"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [(".inf", "inf"), ("-.inf", "-inf"), (".nan", "nan"), ("'1e999'", "inf"), ("-0.5", "-0.5")],
+)
+def test_a_cost_rate_must_be_finite_and_not_negative(tmp_path: Path, value: str, got: str) -> None:
+    path = write(tmp_path, f"extends: hera\ncost_per_node_hour: {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_site(path)
+    assert str(info.value) == (
+        f"{path}:2: cost_per_node_hour: must be a finite number >= 0; got {got}"
+    )
+    assert load_site(path, ["cost_per_node_hour=2.5"]).cost_per_node_hour == 2.5
