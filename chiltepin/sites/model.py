@@ -244,11 +244,27 @@ class Tolerance(_Strict):
         return self
 
 
+def _check_scratch(value: str) -> str:
+    """The per-run work area names its directory directly. Every path a task writes under
+    ``{scratch}`` is confined to it, so it is the root of what a task may touch on the
+    site; a ``..`` part makes that root somewhere other than where it is written (for a
+    relative path, above the directory it is taken from)."""
+    if ".." in value.split("/"):
+        raise ValueError(
+            "must not contain a '..' part: it is the per-run work area every task path is"
+            " confined to, and '..' would put it outside the directory it names; write that"
+            f" directory itself (e.g. /scratch/{{user}}/chiltepin/{{run_id}}); got {value!r}"
+        )
+    return value
+
+
 class Transfer(_Strict):
     """Where this site's data lives for Globus Transfer."""
 
     collection: str | None = Field(None, description="collection UUID or exact display name")
-    scratch: str = Field("/tmp/chiltepin/{run_id}", description="per-run work directory")
+    scratch: Annotated[str, AfterValidator(_check_scratch)] = Field(
+        "/tmp/chiltepin/{run_id}", description="per-run work directory"
+    )
 
 
 class Limits(_Strict):

@@ -207,3 +207,21 @@ def test_a_cost_rate_must_be_finite_and_not_negative(tmp_path: Path, value: str,
         f"{path}:2: cost_per_node_hour: must be a finite number >= 0; got {got}"
     )
     assert load_site(path, ["cost_per_node_hour=2.5"]).cost_per_node_hour == 2.5
+
+
+@pytest.mark.parametrize(
+    "scratch", ["../shared/{run_id}", "work/../../x", "/scratch1/me/../..", ".."]
+)
+def test_a_scratch_with_a_parent_part_is_refused(tmp_path: Path, scratch: str) -> None:
+    path = write(tmp_path, f"extends: hera\ntransfer:\n  scratch: '{scratch}'\n")
+    with pytest.raises(ConfigError) as info:
+        load_site(path)
+    assert str(info.value).startswith(
+        f"{path}:3: transfer.scratch: must not contain a '..' part: it is the per-run work area"
+    )
+    assert str(info.value).endswith(f"got {scratch!r}")
+
+
+def test_a_scratch_with_dots_in_names_loads(tmp_path: Path) -> None:
+    body = "extends: hera\ntransfer:\n  scratch: /scratch1/me/..hidden/v1..2/{run_id}\n"
+    assert load_site(write(tmp_path, body)).transfer.scratch.endswith("v1..2/{run_id}")
