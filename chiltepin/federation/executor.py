@@ -60,6 +60,7 @@ from chiltepin.federation.staging import (
     concrete_pairs,
     fill_args,
     has_site_paths,
+    stage_specs,
     template_values,
 )
 from chiltepin.federation.stats import RunStats, SiteCounts
@@ -250,6 +251,8 @@ class Federation(concurrent.futures.Executor):
             self.cost.admit()
         wanted = frozenset(tags or ())
         parsed = parse_resources(resources)
+        stage_in_specs = stage_specs(stage_in, "stage_in")
+        stage_out_specs = stage_specs(stage_out, "stage_out")
         self.placement.check_request(site, wanted, parsed, allowed)
         function, number = self._serialized_function(fn)
         call = Call.of(function, args, kwargs)
@@ -265,8 +268,8 @@ class Federation(concurrent.futures.Executor):
             future=TaskFuture(task_id),
             allowed=tuple(allowed) if allowed else None,
             policy=policy,
-            stage_in=tuple((str(a), str(b)) for a, b in stage_in),
-            stage_out=tuple((str(a), str(b)) for a, b in stage_out),
+            stage_in=stage_in_specs,
+            stage_out=stage_out_specs,
         )
         options = TaskOptions(
             site=site,

@@ -13,9 +13,10 @@ Transfer tasks, not 50, and an input shared by every task moves once per site.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from chiltepin.staging import Location, StagingError, expand, site_values
@@ -63,6 +64,42 @@ def fill_args(
 
 def has_site_paths(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return any(isinstance(v, SitePath) for v in (*args, *kwargs.values()))
+
+
+_PAIR = (
+    "a (source, destination) pair of locations (strings, paths or Location objects),"
+    " e.g. ('globus://NOAA Hera DTN/data/ic.nc', '{scratch}/ic.nc')"
+)
+_SHOWN_CHARS = 120
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut short: a message names a bad value, it does not print a file."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def stage_specs(value: Any, argument: str) -> tuple[PairSpec, ...]:
+    """A task's ``stage_in``/``stage_out`` as (source, destination) strings, checked at
+    submit. Unpacking each item instead would turn a two-character string into a "pair"
+    of characters and anything else into a bare ValueError or TypeError."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise LocationError(
+            f"{argument}: must be a list of pairs, each {_PAIR}; got {_shown(value)}"
+        )
+    return tuple(_stage_spec(item, argument, index) for index, item in enumerate(value))
+
+
+def _stage_spec(item: Any, argument: str, index: int) -> PairSpec:
+    if not (isinstance(item, tuple | list) and len(item) == 2):
+        raise LocationError(f"{argument} item {index}: must be {_PAIR}; got {_shown(item)}")
+    for part in item:
+        if not isinstance(part, str | PurePath | Location):
+            raise LocationError(
+                f"{argument} item {index}: must be {_PAIR}; got {_shown(item)}"
+                f" ({type(part).__name__} is not a location)"
+            )
+    return str(item[0]), str(item[1])
 
 
 def concrete_pairs(specs: Sequence[PairSpec], values: dict[str, str]) -> list[Pair]:

@@ -11,6 +11,9 @@ from chiltepin.client.config import load_config, resolve
 from chiltepin.client.resources import parse_resources
 from chiltepin.errors import ConfigError
 from chiltepin.federation import Federation
+from chiltepin.federation.staging import stage_specs
+from chiltepin.staging import Location, LocationError
+from tests.federation import tasks
 
 LOCAL = {"here": {"kind": "local", "site": "localhost"}}
 ENDPOINT = "1" * 32
@@ -98,4 +101,45 @@ def test_a_site_named_twice_in_a_sites_file_is_refused(tmp_path: Path) -> None:
         load_config(path)
     assert str(info.value).startswith(
         f"{path}:5: sites.hera: duplicate key: written on lines 2 and 5; give it once"
+    )
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Federation:
+    """A local federation whose engine never starts: every call here is refused at submit."""
+    with Federation(LOCAL, run_dir=tmp_path_factory.mktemp("run"), progress=False) as fed:
+        yield fed
+        assert fed.futures == []
+
+
+PAIR = "must be a (source, destination) pair of locations (strings, paths or Location objects)"
+
+
+@pytest.mark.parametrize(
+    ("stage", "message"),
+    [
+        ({"stage_in": [("file:///a", "{scratch}/a"), "file:///b"]}, "stage_in item 1: " + PAIR),
+        ({"stage_out": [("a", "b", "c")]}, f"stage_out item 0: {PAIR}"),
+        ({"stage_in": [("{scratch}/a",)]}, f"stage_in item 0: {PAIR}"),
+        ({"stage_in": ["ab"]}, f"stage_in item 0: {PAIR}"),  # not the pair ('a', 'b')
+        ({"stage_in": [(None, "/x")]}, "got (None, '/x') (NoneType is not a location)"),
+        ({"stage_out": [5]}, f"stage_out item 0: {PAIR}"),
+        ({"stage_in": "file:///a"}, "stage_in: must be a list of pairs, each a (source,"),
+        ({"stage_out": 7}, "stage_out: must be a list of pairs"),
+    ],
+    ids=lambda v: str(v)[:30],
+)
+def test_a_stage_item_that_is_not_a_pair_is_refused_naming_it(
+    federation: Federation, stage: dict, message: str
+) -> None:
+    with pytest.raises(LocationError) as info:
+        federation.submit(tasks.square, 2, **stage)
+    assert message in str(info.value)
+
+
+def test_stage_pairs_of_paths_and_locations_are_taken(tmp_path: Path) -> None:
+    pairs = [(tmp_path / "a", Location.parse("file:///b")), ["globus://c/d", "{scratch}/d"]]
+    assert stage_specs(pairs, "stage_in") == (
+        (str(tmp_path / "a"), "file:///b"),
+        ("globus://c/d", "{scratch}/d"),
     )
