@@ -17,7 +17,7 @@ from typing import Any
 from globus_compute_sdk.serialize import AllCodeStrategies, ComputeSerializer
 
 from chiltepin.client.limits import MAX_PAYLOAD_BYTES, check_payload
-from chiltepin.errors import ChiltepinError
+from chiltepin.errors import ChiltepinError, shown
 from chiltepin.probe import chiltepin_probe, portable_probe
 from chiltepin.upstream.wire import dill_data_payload, writes_dill_data
 
@@ -79,6 +79,22 @@ from this client's (a run's ``functions_as_source``); their data is serialised a
 
 class NotSerializable(ChiltepinError):
     """A task's function or argument cannot be serialised to be sent to a site."""
+
+
+class NotCallable(ChiltepinError, TypeError):
+    """What was given as a task's function cannot be called. Refused at submit: a worker
+    would otherwise fail it with a traceback (and a hint about serialisation strategies
+    that does not apply). A TypeError too, as calling it would have raised."""
+
+
+def check_callable(fn: Any, where: str) -> None:
+    """Refuse ``fn`` unless it can be called; ``where`` names the call (``Federation.map``)."""
+    if not callable(fn):
+        raise NotCallable(
+            f"{where}: the function to run must be callable (a function, or an object with"
+            f" __call__); got {shown(fn)} ({type(fn).__name__}). Pass the function itself, not"
+            " its result: submit(f, x), not submit(f(x))"
+        )
 
 
 def _cause(err: BaseException) -> str:

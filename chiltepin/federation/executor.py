@@ -26,7 +26,13 @@ from typing import Any
 import globus_sdk
 from globus_compute_sdk.errors import TaskExecutionFailed
 
-from chiltepin.client.calls import SERIALIZER, SOURCE_SERIALIZER, Call, serialize
+from chiltepin.client.calls import (
+    SERIALIZER,
+    SOURCE_SERIALIZER,
+    Call,
+    check_callable,
+    serialize,
+)
 from chiltepin.client.compute import BudgetedClient
 from chiltepin.client.config import (
     FederationArgs,
@@ -216,6 +222,7 @@ class Federation(concurrent.futures.Executor):
         are home before its future resolves. :class:`SitePath` arguments are filled the
         same way.
         """
+        check_callable(fn, "Federation.submit")
         return self._submit(
             fn,
             args,
@@ -569,6 +576,7 @@ class Federation(concurrent.futures.Executor):
         each result is read (fewer while late binding already holds that many tasks), so
         a generator of a million inputs runs in the memory of ``buffersize`` tasks.
         """
+        check_callable(fn, "Federation.map")
         for name in sites or ():
             self.placement.check_request(name, frozenset())
         chosen = Policy(policy) if policy is not None else None

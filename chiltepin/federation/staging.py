@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
+from chiltepin.errors import shown
 from chiltepin.staging import Location, StagingError, expand, site_values
 from chiltepin.staging.locations import LocationError, placeholders
 from chiltepin.staging.stager import Stager
@@ -70,13 +71,6 @@ _PAIR = (
     "a (source, destination) pair of locations (strings, paths or Location objects),"
     " e.g. ('globus://NOAA Hera DTN/data/ic.nc', '{scratch}/ic.nc')"
 )
-_SHOWN_CHARS = 120
-
-
-def _shown(value: Any) -> str:
-    """``repr(value)``, cut short: a message names a bad value, it does not print a file."""
-    text = repr(value)
-    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
 def stage_specs(value: Any, argument: str) -> tuple[PairSpec, ...]:
@@ -85,18 +79,18 @@ def stage_specs(value: Any, argument: str) -> tuple[PairSpec, ...]:
     of characters and anything else into a bare ValueError or TypeError."""
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise LocationError(
-            f"{argument}: must be a list of pairs, each {_PAIR}; got {_shown(value)}"
+            f"{argument}: must be a list of pairs, each {_PAIR}; got {shown(value)}"
         )
     return tuple(_stage_spec(item, argument, index) for index, item in enumerate(value))
 
 
 def _stage_spec(item: Any, argument: str, index: int) -> PairSpec:
     if not (isinstance(item, tuple | list) and len(item) == 2):
-        raise LocationError(f"{argument} item {index}: must be {_PAIR}; got {_shown(item)}")
+        raise LocationError(f"{argument} item {index}: must be {_PAIR}; got {shown(item)}")
     for part in item:
         if not isinstance(part, str | PurePath | Location):
             raise LocationError(
-                f"{argument} item {index}: must be {_PAIR}; got {_shown(item)}"
+                f"{argument} item {index}: must be {_PAIR}; got {shown(item)}"
                 f" ({type(part).__name__} is not a location)"
             )
     return str(item[0]), str(item[1])

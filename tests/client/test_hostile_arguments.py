@@ -10,7 +10,7 @@ import pytest
 from chiltepin.client.config import load_config, resolve
 from chiltepin.client.resources import parse_resources
 from chiltepin.errors import ConfigError
-from chiltepin.federation import Federation
+from chiltepin.federation import Federation, NotCallable
 from chiltepin.federation.staging import stage_specs
 from chiltepin.staging import Location, LocationError
 from tests.federation import tasks
@@ -143,3 +143,19 @@ def test_stage_pairs_of_paths_and_locations_are_taken(tmp_path: Path) -> None:
         (str(tmp_path / "a"), "file:///b"),
         ("globus://c/d", "{scratch}/d"),
     )
+
+
+@pytest.mark.parametrize("fn", [5, "tasks.square", None, tasks.square(3)], ids=repr)
+def test_a_function_that_cannot_be_called_is_refused_at_submit_and_map(
+    federation: Federation, fn: object
+) -> None:
+    expected = (
+        "the function to run must be callable (a function, or an object with __call__);"
+        f" got {fn!r} ({type(fn).__name__}). Pass the function itself, not its result"
+    )
+    with pytest.raises(NotCallable) as info:
+        federation.submit(fn, 2)
+    assert str(info.value).startswith(f"Federation.submit: {expected}")
+    assert isinstance(info.value, TypeError)
+    with pytest.raises(NotCallable, match=r"^Federation\.map: the function to run must be"):
+        federation.map(fn, [1, 2])  # at the call, not when its results are read
