@@ -5,12 +5,20 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'partition'?)`` for a near miss, else an empty string."""
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def shown(value: Any, limit: int = 120) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a message names a bad value, it does
+    not print a megabyte of it."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ChiltepinError(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from chiltepin.errors import ConfigError, ConfigErrors, did_you_mean
 
 Model = TypeVar("Model", bound=BaseModel)
 _SEXAGESIMAL_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 KeyPath = tuple[str | int, ...]
 
 
@@ -63,6 +65,18 @@ class _Refused(Exception):
     """A document is too large or expands too far (turned into a ConfigError by callers)."""
 
 
+class _DuplicateKey(Exception):
+    """A mapping gives one key twice (turned into a ConfigError naming both lines)."""
+
+    advice = "give it once (YAML would silently keep only the last value)"
+
+    def __init__(self, path: KeyPath, first: int, second: int) -> None:
+        self.key = ".".join(str(part) for part in path)
+        self.first = first
+        self.second = second
+        super().__init__(self.key)
+
+
 def _expanded_size(root: yaml.Node) -> int:
     """Values ``root`` holds with every alias expanded, stopping past the cap."""
     sizes: dict[int, int] = {}
@@ -96,6 +110,40 @@ def _expanded_size(root: yaml.Node) -> int:
     return size(root)
 
 
+def _nodes(root: yaml.Node) -> Iterator[tuple[yaml.Node, KeyPath]]:
+    """Every node under ``root`` with its key path, each once (aliases are not followed
+    again: their lines are the anchor's)."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, KeyPath]] = [(root, ())]
+    while stack:
+        current, path = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current, path
+        if isinstance(current, yaml.MappingNode):
+            stack.extend((value, (*path, str(key.value))) for key, value in current.value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, (*path, index)) for index, item in enumerate(current.value))
+
+
+def _check_unique_keys(root: yaml.Node) -> None:
+    """Refuse a mapping that gives a key twice: PyYAML keeps the last value without a word,
+    so a site file with two ``account:`` lines would run with whichever came last. A merge
+    key (``<<: *defaults``) is not a duplicate of the keys it brings in."""
+    for node, path in _nodes(root):
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        first_lines: dict[tuple[str, str], int] = {}
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+                continue
+            line, written = key.start_mark.line + 1, (key.tag, key.value)
+            if written in first_lines:
+                raise _DuplicateKey((*path, str(key.value)), first_lines[written], line)
+            first_lines[written] = line
+
+
 def _compose(text: str) -> tuple[yaml.Node | None, Any]:
     """Parse ``text`` once into its node graph and its data, within the bounds above."""
     if len(text) > MAX_DOCUMENT_BYTES:
@@ -106,6 +154,7 @@ def _compose(text: str) -> tuple[yaml.Node | None, Any]:
         if node is None:
             return None, None
         _expanded_size(node)
+        _check_unique_keys(node)
         return node, loader.construct_document(node)
     except RecursionError:
         raise _Refused("nested more deeply than chiltepin reads") from None
@@ -119,6 +168,9 @@ def load_text(text: str, *, source: str = "<text>", key: str | None = None) -> A
         return _compose(text)[1]
     except _Refused as err:
         raise ConfigError(f"YAML refused: {err}", source=source, key=key) from None
+    except _DuplicateKey as err:
+        message = f"duplicate key {err.key!r}; {err.advice}"
+        raise ConfigError(message, source=source, key=key) from None
 
 
 @dataclass
@@ -130,25 +182,17 @@ class LocatedData:
     lines: dict[KeyPath, int] = field(default_factory=dict)
 
 
-def _record_lines(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int]) -> None:
+def _record_lines(root: yaml.Node) -> dict[KeyPath, int]:
     """Line of every key path, not following aliases (their lines are the anchor's)."""
-    seen: set[int] = set()
-    stack: list[tuple[yaml.Node, KeyPath]] = [(node, prefix)]
-    while stack:
-        current, path = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, yaml.MappingNode):
-            for key_node, value_node in current.value:
-                child = (*path, str(key_node.value))
-                lines[child] = key_node.start_mark.line + 1
-                stack.append((value_node, child))
-        elif isinstance(current, yaml.SequenceNode):
-            for index, item in enumerate(current.value):
-                child = (*path, index)
-                lines[child] = item.start_mark.line + 1
-                stack.append((item, child))
+    lines: dict[KeyPath, int] = {}
+    for node, path in _nodes(root):
+        if isinstance(node, yaml.MappingNode):
+            for key, _ in node.value:
+                lines[(*path, str(key.value))] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*path, index)] = item.start_mark.line + 1
+    return lines
 
 
 def read_text(path: Path, what: str = "file") -> str:
@@ -188,13 +232,14 @@ def load_mapping(path: Path) -> LocatedData:
         raise ConfigError(f"invalid YAML: {err}", source=path) from err
     except _Refused as err:
         raise ConfigError(f"YAML refused: {err}", source=path) from None
+    except _DuplicateKey as err:
+        message = f"duplicate key: written on lines {err.first} and {err.second}; {err.advice}"
+        raise ConfigError(message, source=path, key=err.key, line=err.second) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("must be a YAML mapping of key: value", source=path, line=1)
-    lines: dict[KeyPath, int] = {}
-    if node is not None:
-        _record_lines(node, (), lines)
+    lines = _record_lines(node) if node is not None else {}
     return LocatedData(data=data, source=str(path), lines=lines)
 
 

@@ -11,13 +11,14 @@ for every task, so they are serialised once per process and never journalled.
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
 from globus_compute_sdk.serialize import AllCodeStrategies, ComputeSerializer
 
-from chiltepin.client.limits import MAX_PAYLOAD_BYTES, check_payload
-from chiltepin.errors import ChiltepinError
+from chiltepin.client.limits import MAX_PAYLOAD_BYTES, too_large
+from chiltepin.errors import ChiltepinError, shown
 from chiltepin.probe import chiltepin_probe, portable_probe
 from chiltepin.upstream.wire import dill_data_payload, writes_dill_data
 
@@ -81,6 +82,22 @@ class NotSerializable(ChiltepinError):
     """A task's function or argument cannot be serialised to be sent to a site."""
 
 
+class NotCallable(ChiltepinError, TypeError):
+    """What was given as a task's function cannot be called. Refused at submit: a worker
+    would otherwise fail it with a traceback (and a hint about serialisation strategies
+    that does not apply). A TypeError too, as calling it would have raised."""
+
+
+def check_callable(fn: Any, where: str) -> None:
+    """Refuse ``fn`` unless it can be called; ``where`` names the call (``Federation.map``)."""
+    if not callable(fn):
+        raise NotCallable(
+            f"{where}: the function to run must be callable (a function, or an object with"
+            f" __call__); got {shown(fn)} ({type(fn).__name__}). Pass the function itself, not"
+            " its result: submit(f, x), not submit(f(x))"
+        )
+
+
 def _cause(err: BaseException) -> str:
     """The innermost reason a serialisation failed (the SDK wraps it in its own error)."""
     while err.__cause__ is not None or err.__context__ is not None:
@@ -97,6 +114,82 @@ def serialize(value: Any, what: str, serializer: CallSerializer = SERIALIZER) ->
             f"{what} ({type(value).__name__}) cannot be serialised to send to a site:"
             f" {_cause(err)}; pass data a worker can rebuild (plain values, paths) instead"
         ) from err
+
+
+_VERBATIM_LOOKS = 10_000
+"""Values :func:`verbatim_sizes` looks at, at most: every argument list a person writes,
+and a bound on what a huge nested one costs each submit."""
+_CONTAINERS = (list, tuple, set, frozenset)
+_END = object()
+
+
+def _parts(function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A call's parts by the name a message gives them."""
+    parts: dict[str, Any] = {"the function": function}
+    parts.update({f"argument {i}": a for i, a in enumerate(args)})
+    parts.update({f"keyword argument {k!r}": v for k, v in kwargs.items()})
+    return parts
+
+
+def _largest(sizes: dict[str, int]) -> str:
+    return max(sizes, key=sizes.__getitem__)
+
+
+def _verbatim(value: Any) -> int:
+    """Bytes a pickle of ``value`` holds as they are: a string (at least a byte per
+    character), bytes, or a numeric numpy array (not one of objects: its items are
+    pickled one by one, possibly smaller than their pointers)."""
+    kind = type(value)
+    if kind is str or kind is bytes or kind is bytearray:
+        return len(value)
+    if kind.__name__ == "ndarray" and kind.__module__ == "numpy" and not value.dtype.hasobject:
+        return int(value.nbytes)
+    return 0
+
+
+def verbatim_sizes(parts: dict[str, Any]) -> dict[str, int]:
+    """Per part, the bytes of the strings, bytes and numeric arrays in it (through lists,
+    tuples, sets and dicts), each object counted once, as a pickle writes a repeated
+    object once: a lower bound on the part's serialised size, found without copying it.
+    Looks at :data:`_VERBATIM_LOOKS` values at most (what it has not seen, it does not
+    count)."""
+    seen: set[int] = set()
+    looks = _VERBATIM_LOOKS
+    sizes: dict[str, int] = {}
+    for what, part in parts.items():
+        total, pending = 0, [iter((part,))]
+        while pending and looks > 0:
+            value = next(pending[-1], _END)
+            if value is _END:
+                pending.pop()
+                continue
+            looks -= 1
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            if type(value) in _CONTAINERS:
+                pending.append(iter(value))
+            elif type(value) is dict:
+                pending.append(itertools.chain.from_iterable(value.items()))
+            else:
+                total += _verbatim(value)
+        sizes[what] = total
+    return sizes
+
+
+def _serialize_call(
+    function: str, args: tuple[Any, ...], kwargs: dict[str, Any], parts: dict[str, Any]
+) -> str:
+    """The call's payload, or :class:`NotSerializable` naming the argument that cannot be
+    serialised, or :class:`PayloadTooLarge` when serialising it ran out of memory."""
+    try:
+        return SERIALIZER.serialize((function, args, kwargs))
+    except MemoryError:
+        raise too_large("the call", "more than this process's memory holds") from None
+    except Exception as err:
+        for what, value in parts.items():
+            serialize(value, what)
+        raise NotSerializable(f"the call cannot be serialised: {_cause(err)}") from err
 
 
 @functools.cache
@@ -119,25 +212,29 @@ class Call:
     @classmethod
     def of(cls, function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         """Serialise a call, refusing one over the service's payload limit (what an
-        endpoint is sent per task: these arguments) with its largest argument named, and
-        one that cannot be serialised with the argument that cannot named."""
-        try:
-            arguments = SERIALIZER.serialize((function, args, kwargs))
-        except Exception as err:
-            parts = {f"argument {i}": a for i, a in enumerate(args)}
-            parts.update({f"keyword argument {k!r}": v for k, v in kwargs.items()})
-            for what, value in parts.items():
-                serialize(value, what)
-            raise NotSerializable(f"the call cannot be serialised: {_cause(err)}") from err
-        call = cls(function, args, kwargs, arguments)
-        size = len(call.arguments)
-        if size > MAX_PAYLOAD_BYTES:
-            ser = SERIALIZER.serialize
-            sizes = {f"argument {i}": len(ser(a)) for i, a in enumerate(args)}
-            sizes.update({f"keyword argument {k!r}": len(ser(v)) for k, v in kwargs.items()})
-            biggest = max(sizes, key=sizes.__getitem__, default="the function")
-            check_payload(size, f"the call (largest part: {biggest})")
-        return call
+        endpoint is sent per task: these arguments) with its largest part named, and one
+        that cannot be serialised with the argument that cannot named.
+
+        A call whose strings, bytes and arrays alone are over the limit is refused before
+        it is serialised: serialising copies it several times over (pickle, base64 lines,
+        text), so a 3 GB argument would need tens of GB to be measured, and fail with a
+        MemoryError instead of this refusal."""
+        parts = _parts(function, args, kwargs)
+        floors = verbatim_sizes(parts)
+        floor = sum(floors.values()) * 4 // 3  # base64 of a pickle that holds them as they are
+        if floor > MAX_PAYLOAD_BYTES:
+            what = f"the call (largest part: {_largest(floors)})"
+            raise too_large(what, f"at least {floor / 1e6:.1f} MB")
+        arguments = _serialize_call(function, args, kwargs, parts)
+        if len(arguments) > MAX_PAYLOAD_BYTES:
+            size = len(arguments)
+            # Dropped before the parts are serialised again, one at a time, to name the
+            # largest: measuring never holds more than serialising the call did.
+            del arguments
+            sizes = {what: len(SERIALIZER.serialize(value)) for what, value in parts.items()}
+            what = f"the call (largest part: {_largest(sizes)})"
+            raise too_large(what, f"{size / 1e6:.1f} MB")
+        return cls(function, args, kwargs, arguments)
 
     @classmethod
     def restore(cls, arguments: str) -> Call:

@@ -109,10 +109,11 @@ def submit_pace_s(endpoint_sites: int, poll_s: float) -> float:
     return endpoint_sites * WINDOW_SECONDS / spare
 
 
-def check_payload(size: int, what: str) -> None:
-    if size > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLarge(
-            f"{what} serialises to {size / 1e6:.1f} MB; Globus Compute accepts at most"
-            f" {MAX_PAYLOAD_BYTES / 1e6:.0f} MB per task. Stage large data with"
-            " stage_in=/stage_out= (Globus Transfer) and pass its path instead."
-        )
+def too_large(what: str, size: str) -> PayloadTooLarge:
+    """The refusal of ``what``, which serialises to ``size`` (words: it may be a bound)."""
+    return PayloadTooLarge(
+        f"{what} serialises to {size}; Globus Compute accepts at most"
+        f" {MAX_PAYLOAD_BYTES / 1e6:.0f} MB per task (every site is held to that, local ones"
+        " too, so any site can take a task over). Stage large data with"
+        " stage_in=/stage_out= (Globus Transfer) and pass its path instead."
+    )

@@ -45,9 +45,13 @@ _DOCKER_RUN_OPTIONS = "--rm --network host"
 
 
 def _bind_options(container: Container) -> str:
-    """Container runtime options mounting the site's bind directories, shell-quoted."""
+    """Container runtime options mounting the site's binds, shell-quoted.
+
+    A bind that names only a host directory mounts it at the same path: apptainer does
+    that itself, docker and podman need ``dir:dir``.
+    """
     flag = "-B" if container.runtime in {"apptainer", "singularity"} else "-v"
-    mounts = (d if flag == "-B" else f"{d}:{d}" for d in container.bind)
+    mounts = (b if flag == "-B" or ":" in b else f"{b}:{b}" for b in container.bind)
     binds = " ".join(f"{flag} {shlex.quote(m)}" for m in mounts)
     if flag == "-B":
         return binds

@@ -1,5 +1,6 @@
 """The client side: fan tasks out across sites (see :class:`Federation`)."""
 
+from chiltepin.client.calls import NotCallable
 from chiltepin.client.config import FederationConfig, Policy, SiteEntry
 from chiltepin.client.limits import PayloadTooLarge
 from chiltepin.client.resources import Resources
@@ -15,6 +16,7 @@ __all__ = [
     "Federation",
     "FederationConfig",
     "NoSiteAvailable",
+    "NotCallable",
     "PayloadTooLarge",
     "Policy",
     "Resources",

@@ -26,7 +26,13 @@ from typing import Any
 import globus_sdk
 from globus_compute_sdk.errors import TaskExecutionFailed
 
-from chiltepin.client.calls import SERIALIZER, SOURCE_SERIALIZER, Call, serialize
+from chiltepin.client.calls import (
+    SERIALIZER,
+    SOURCE_SERIALIZER,
+    Call,
+    check_callable,
+    serialize,
+)
 from chiltepin.client.compute import BudgetedClient
 from chiltepin.client.config import (
     FederationArgs,
@@ -60,6 +66,7 @@ from chiltepin.federation.staging import (
     concrete_pairs,
     fill_args,
     has_site_paths,
+    stage_specs,
     template_values,
 )
 from chiltepin.federation.stats import RunStats, SiteCounts
@@ -218,6 +225,7 @@ class Federation(concurrent.futures.Executor):
         are home before its future resolves. :class:`SitePath` arguments are filled the
         same way.
         """
+        check_callable(fn, "Federation.submit")
         return self._submit(
             fn,
             args,
@@ -253,6 +261,8 @@ class Federation(concurrent.futures.Executor):
             self.cost.admit()
         wanted = frozenset(tags or ())
         parsed = parse_resources(resources)
+        stage_in_specs = stage_specs(stage_in, "stage_in")
+        stage_out_specs = stage_specs(stage_out, "stage_out")
         self.placement.check_request(site, wanted, parsed, allowed)
         function, number = self._serialized_function(fn)
         call = Call.of(function, args, kwargs)
@@ -268,8 +278,8 @@ class Federation(concurrent.futures.Executor):
             future=TaskFuture(task_id),
             allowed=tuple(allowed) if allowed else None,
             policy=policy,
-            stage_in=tuple((str(a), str(b)) for a, b in stage_in),
-            stage_out=tuple((str(a), str(b)) for a, b in stage_out),
+            stage_in=stage_in_specs,
+            stage_out=stage_out_specs,
         )
         options = TaskOptions(
             site=site,
@@ -625,6 +635,7 @@ class Federation(concurrent.futures.Executor):
         each result is read (fewer while late binding already holds that many tasks), so
         a generator of a million inputs runs in the memory of ``buffersize`` tasks.
         """
+        check_callable(fn, "Federation.map")
         for name in sites or ():
             self.placement.check_request(name, frozenset())
         chosen = Policy(policy) if policy is not None else None

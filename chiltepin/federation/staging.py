@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from chiltepin.client.burst import Burst
+from chiltepin.errors import shown
 from chiltepin.staging import Location, StagingError, expand, site_values
 from chiltepin.staging.locations import LocationError, placeholders
 from chiltepin.staging.stager import Stager
@@ -72,6 +74,35 @@ def fill_args(
 
 def has_site_paths(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return any(isinstance(v, SitePath) for v in (*args, *kwargs.values()))
+
+
+_PAIR = (
+    "a (source, destination) pair of locations (strings, paths or Location objects),"
+    " e.g. ('globus://NOAA Hera DTN/data/ic.nc', '{scratch}/ic.nc')"
+)
+
+
+def stage_specs(value: Any, argument: str) -> tuple[PairSpec, ...]:
+    """A task's ``stage_in``/``stage_out`` as (source, destination) strings, checked at
+    submit. Unpacking each item instead would turn a two-character string into a "pair"
+    of characters and anything else into a bare ValueError or TypeError."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise LocationError(
+            f"{argument}: must be a list of pairs, each {_PAIR}; got {shown(value)}"
+        )
+    return tuple(_stage_spec(item, argument, index) for index, item in enumerate(value))
+
+
+def _stage_spec(item: Any, argument: str, index: int) -> PairSpec:
+    if not (isinstance(item, tuple | list) and len(item) == 2):
+        raise LocationError(f"{argument} item {index}: must be {_PAIR}; got {shown(item)}")
+    for part in item:
+        if not isinstance(part, str | PurePath | Location):
+            raise LocationError(
+                f"{argument} item {index}: must be {_PAIR}; got {shown(item)}"
+                f" ({type(part).__name__} is not a location)"
+            )
+    return str(item[0]), str(item[1])
 
 
 def concrete_pairs(specs: Sequence[PairSpec], values: dict[str, str]) -> list[Pair]:

@@ -16,7 +16,15 @@ from enum import Enum
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 from chiltepin.endpoints.allowlist import check_entries
 from chiltepin.paths import data_dir
@@ -57,13 +65,6 @@ ImageRef = Annotated[
         " e.g. /images/wx.sif or docker://ghcr.io/org/img:1.2)",
     ),
 ]
-BindPath = Annotated[
-    str,
-    _matching(
-        r"/[A-Za-z0-9._/@+=,-]{0,1023}",
-        "an absolute host path of letters, digits and . _ / @ + = , - (no spaces or quotes)",
-    ),
-]
 Address = Annotated[
     str,
     _matching(
@@ -90,6 +91,17 @@ def _check_directive(value: str) -> str:
 Directive = Annotated[str, AfterValidator(_check_directive)]
 
 
+def _check_rate(value: float) -> float:
+    """A rate summed into a run's cost and checked against its budget: ``inf`` would make
+    every run over budget and ``nan`` every comparison false, so neither is a rate."""
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"must be a finite number >= 0; got {value!r}")
+    return value
+
+
+Rate = Annotated[float, AfterValidator(_check_rate)]
+
+
 def _auto_cores(value: Any) -> Any:
     """``cores_per_node: auto`` means this machine's cores (for the ``local`` scheduler)."""
     return (os.cpu_count() or 1) if value == "auto" else value
@@ -112,12 +124,83 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
+ContainerRuntime = Literal["apptainer", "singularity", "docker", "podman"]
+
+_APPTAINER_MOUNT_OPTIONS = ("ro", "rw")
+#: Mount options each runtime documents for a bind (apptainer/singularity ``-B``: "ro" or
+#: "rw", one of them, since ``,`` separates bind specs there; docker and podman ``-v``: a
+#: comma-separated list). podman's ``idmap=...`` form and ``--mount``-only options such as
+#: ``relabel=`` are left out: their values bring characters a shell interprets.
+MOUNT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "apptainer": _APPTAINER_MOUNT_OPTIONS,
+    "singularity": _APPTAINER_MOUNT_OPTIONS,
+    "docker": (
+        *("rw", "ro", "z", "Z", "nocopy", "consistent", "cached", "delegated"),
+        *("shared", "rshared", "slave", "rslave", "private", "rprivate"),
+    ),
+    "podman": (
+        *("rw", "ro", "z", "Z", "O", "U", "copy", "nocopy", "dev", "nodev", "exec", "noexec"),
+        *("suid", "nosuid", "bind", "rbind", "shared", "rshared", "slave", "rslave"),
+        *("private", "rprivate", "unbindable", "runbindable", "idmap"),
+    ),
+}
+_MOUNT_PATH = re.compile(r"/[A-Za-z0-9._/@+=-]{0,1023}")
+_BIND_FORM = (
+    "HOST_DIR[:CONTAINER_DIR[:OPTIONS]]: absolute paths of letters, digits and . _ / @ + = -"
+    " (e.g. /scratch1, /data:/data or /data:/data:ro)"
+)
+
+
+def _check_bind(value: str, info: ValidationInfo) -> str:
+    """A container bind the runtime reads as ``src[:dst[:options]]``, each part checked.
+
+    The engine puts binds into every worker's launch command after undoing shell quoting,
+    so each part is held to an allow-list of characters; ``:`` and ``,`` separate parts
+    and options, so no path may hold them.
+    """
+    parts = value.split(":")
+    if len(parts) > 3:
+        raise ValueError(f"must be {_BIND_FORM}; got {value!r} (more than two ':')")
+    for what, path in zip(("host path", "container path"), parts[:2], strict=False):
+        if not _MOUNT_PATH.fullmatch(path):
+            why = "has other characters" if path.startswith("/") else "is not absolute"
+            raise ValueError(f"must be {_BIND_FORM}; the {what} {path!r} {why}; got {value!r}")
+    if len(parts) == 3:
+        _check_mount_options(parts[2], info.data.get("runtime"), value)
+    return value
+
+
+def _check_mount_options(options: str, runtime: str | None, value: str) -> None:
+    """``options`` are ones ``runtime`` documents (unchecked when the runtime itself is
+    invalid: that is reported on its own)."""
+    known = MOUNT_OPTIONS.get(runtime or "")
+    if known is None:
+        return
+    listed = options.split(",")
+    if known is _APPTAINER_MOUNT_OPTIONS and len(listed) > 1:
+        raise ValueError(
+            f"{runtime} takes one mount option per bind, ro or rw (',' separates binds there);"
+            f" got {value!r}"
+        )
+    unknown = [option for option in listed if option not in known]
+    if unknown:
+        raise ValueError(
+            f"mount option {unknown[0]!r} is not one {runtime} takes; allowed: {', '.join(known)};"
+            f" got {value!r}"
+        )
+
+
+BindSpec = Annotated[str, AfterValidator(_check_bind)]
+
+
 class Container(_Strict):
     """A container every worker runs in (Globus Compute's ``container_type``/``container_uri``)."""
 
-    runtime: Literal["apptainer", "singularity", "docker", "podman"]
+    runtime: ContainerRuntime
     image: ImageRef = Field(description="image path or URI")
-    bind: list[BindPath] = Field(default_factory=list, description="host dirs to mount")
+    bind: list[BindSpec] = Field(
+        default_factory=list, description="host dirs to mount: HOST_DIR[:CONTAINER_DIR[:OPTIONS]]"
+    )
 
 
 class Tolerance(_Strict):
@@ -192,11 +275,27 @@ class Tolerance(_Strict):
         return self
 
 
+def _check_scratch(value: str) -> str:
+    """The per-run work area names its directory directly. Every path a task writes under
+    ``{scratch}`` is confined to it, so it is the root of what a task may touch on the
+    site; a ``..`` part makes that root somewhere other than where it is written (for a
+    relative path, above the directory it is taken from)."""
+    if ".." in value.split("/"):
+        raise ValueError(
+            "must not contain a '..' part: it is the per-run work area every task path is"
+            " confined to, and '..' would put it outside the directory it names; write that"
+            f" directory itself (e.g. /scratch/{{user}}/chiltepin/{{run_id}}); got {value!r}"
+        )
+    return value
+
+
 class Transfer(_Strict):
     """Where this site's data lives for Globus Transfer."""
 
     collection: str | None = Field(None, description="collection UUID or exact display name")
-    scratch: str = Field("/tmp/chiltepin/{run_id}", description="per-run work directory")
+    scratch: Annotated[str, AfterValidator(_check_scratch)] = Field(
+        "/tmp/chiltepin/{run_id}", description="per-run work directory"
+    )
 
 
 class Limits(_Strict):
@@ -250,7 +349,7 @@ class Site(_Strict):
     tolerance: Tolerance = Tolerance()
     limits: Limits = Limits()
     transfer: Transfer = Transfer()
-    cost_per_node_hour: float = Field(0.0, ge=0)
+    cost_per_node_hour: Rate = Field(0.0, description="cost of one node for an hour, in cost_unit")
     cost_unit: str = Field("USD", min_length=1, max_length=32, description="e.g. core-hours")
     tags: list[SafeName] = Field(default_factory=list, description="capabilities, e.g. gpu")
     allowed_functions: Annotated[list[str] | str | None, AfterValidator(check_entries)] = Field(

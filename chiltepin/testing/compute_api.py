@@ -27,6 +27,7 @@ from globus_compute_common.messagepack.message_types import (
     Task,
 )
 
+from chiltepin.client.limits import MAX_PAYLOAD_BYTES
 from chiltepin.testing.amqp import (
     HEARTBEATS_EXCHANGE,
     RESULTS_EXCHANGE,
@@ -52,7 +53,6 @@ from chiltepin.testing.state import (
 log = logging.getLogger("chiltepin.testing")
 
 API_VERSION = "1.0.0"
-MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 START_FAILURE_CODE = "USER_ENDPOINT_START_FAILED"
 CAPACITY_KEYS = ("total_workers", "idle_workers", "pending_tasks", "outstanding_tasks", "managers")
 """The status ``details`` Globus's example shows (``compute.v2.get_endpoint_status``)."""

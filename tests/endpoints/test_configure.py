@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -173,6 +174,29 @@ def test_container_image_and_binds_reach_the_engine(endpoint_root: Path, tmp_pat
     engine.shutdown()
 
 
+def test_host_container_binds_with_options_reach_the_launch_command(
+    endpoint_root: Path, tmp_path: Path
+) -> None:
+    """``/data:/data`` (and ``:ro,z``) is the usual podman/docker form: accepted, rendered
+    as one argument each, and still one argument in the worker's launch command."""
+    site = tmp_path / "boxed.yaml"
+    site.write_text(
+        "extends: docker\ncontainer:\n  runtime: podman\n  image: localhost/wx:1\n"
+        "  bind: [/scratch1, /data:/data, '/data/in:/in:ro,z']\n"
+    )
+    directory = configure(str(site), name="boxed")
+    rendered = endpoint_renders(directory.name, {}, tmp_path)
+    assert rendered.returncode == 0, rendered.stderr
+    engine = load_config_yaml(rendered.stdout).engine
+    binds = "-v /scratch1:/scratch1 -v /data:/data -v /data/in:/in:ro,z"
+    assert engine.container_cmd_options == f"--rm --network host {binds}"
+    engine.run_dir = str(tmp_path / "run")
+    words = shlex.split(engine.containerized_launch_cmd())
+    assert words[:2] == ["podman", "run"] and "/data/in:/in:ro,z" in words
+    assert words[words.index("/data/in:/in:ro,z") - 1] == "-v"
+    engine.shutdown()
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -182,7 +206,7 @@ def test_container_image_and_binds_reach_the_engine(endpoint_root: Path, tmp_pat
         ),
         (
             "container:\n  runtime: docker\n  image: img\n  bind: ['/data/x; rm -rf ~']\n",
-            "container.bind.0: must be an absolute host path",
+            "container.bind.0: must be HOST_DIR[:CONTAINER_DIR[:OPTIONS]]",
         ),
         ("address: '127.0.0.1 $(reboot)'\n", "address: must be an IP address or host name"),
     ],

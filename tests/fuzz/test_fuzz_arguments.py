@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chiltepin.client.calls import SERIALIZER, Call
+from chiltepin.client.calls import SERIALIZER, Call, verbatim_sizes
 from chiltepin.client.config import FederationArgs, coerce_sites, run_directory
 from chiltepin.client.resources import Resources, parse_resources
 from chiltepin.errors import ChiltepinError
@@ -124,3 +124,5 @@ def test_call_payloads(args: list[Any], big: int) -> None:
         return
     restored = Call.restore(call.arguments)
     assert restored.arguments == call.arguments
+    floor = sum(verbatim_sizes({"call": (FUNCTION, tuple(args))}).values()) * 4 // 3
+    assert floor <= len(call.arguments)  # the bound that refuses before serialising holds

@@ -51,6 +51,7 @@ def write(name: str, text: str | bytes) -> Path:
 
 safe_names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,8}", fullmatch=True)
 small = st.one_of(st.integers(0, 4), st.integers(-1, 30))
+binds = st.sampled_from(["/scratch1", "/data:/data", "/data/in:/in:ro", "/d:/d:ro,z", "/d:/d:rw"])
 # Per key, values a site file may well hold, mixed with hostile ones: most examples pass
 # validation, so rendering (and what reaches a shell) is exercised, not only refusal.
 PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
@@ -74,7 +75,7 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
         {
             "runtime": st.sampled_from(["apptainer", "docker", "podman", "singularity"]),
             "image": st.one_of(hostile_text, st.sampled_from(["/i/wx.sif", "docker://a/b:1"])),
-            "bind": st.lists(st.one_of(hostile_text, st.just("/scratch1")), max_size=3),
+            "bind": st.lists(st.one_of(hostile_text, binds), max_size=3),
         }
     ),
 }
@@ -140,7 +141,7 @@ SET_PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "limits.max_blocks": small,
     "container.runtime": st.sampled_from(["apptainer", "docker"]),
     "container.image": st.one_of(st.just("/i/wx.sif"), hostile_text),
-    "container.bind": st.lists(st.one_of(st.just("/data"), hostile_text), max_size=2),
+    "container.bind": st.lists(st.one_of(binds, hostile_text), max_size=2),
 }
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from chiltepin.cli.main import cli
 from chiltepin.errors import ConfigError
 from chiltepin.sites.loader import load_site
-from chiltepin.yamlfile import MAX_DOCUMENT_BYTES
+from chiltepin.yamlfile import MAX_DOCUMENT_BYTES, load_mapping
 
 BILLION_LAUGHS = "extends: hera\n" + "\n".join(
     [f"x0: &x0 [{', '.join(['lol'] * 10)}]"]
@@ -105,3 +105,123 @@ def test_sites_check_reports_every_bad_file(tmp_path: Path) -> None:
     assert f"{good}: ok" in result.output
     assert f"{bad2}:1: not UTF-8 text" in result.output
     assert "2 of 3 files have problems" in result.output
+
+
+def container(runtime: str, bind: str) -> str:
+    body = f"container:\n  runtime: {runtime}\n  image: img\n  bind:\n    - '{bind}'\n"
+    return "extends: hera\n" + body
+
+
+@pytest.mark.parametrize(
+    ("runtime", "bind"),
+    [
+        ("podman", "/data"),
+        ("podman", "/data:/data"),
+        ("podman", "/data/in:/in:ro,z,nosuid,rslave"),
+        ("docker", "/data:/data:rw,Z,delegated"),
+        ("apptainer", "/data:/mnt/data:ro"),
+        ("singularity", "/scratch1:/scratch1"),
+    ],
+)
+def test_container_binds_in_host_container_options_form_load(
+    tmp_path: Path, runtime: str, bind: str
+) -> None:
+    site = load_site(write(tmp_path, container(runtime, bind)))
+    assert site.container is not None and site.container.bind == [bind]
+
+
+@pytest.mark.parametrize(
+    ("runtime", "bind", "message"),
+    [
+        ("podman", "/data:data", "the container path 'data' is not absolute; got '/data:data'"),
+        ("docker", "data:/data", "the host path 'data' is not absolute; got 'data:/data'"),
+        ("podman", "/data:/data $(reboot)", "container path '/data $(reboot)' has other"),
+        ("podman", "/a,/etc:/x", "the host path '/a,/etc' has other characters"),
+        ("podman", "/a:/b:ro:x", "got '/a:/b:ro:x' (more than two ':')"),
+        ("podman", "/a:/b:ro;reboot", "mount option 'ro;reboot' is not one podman takes"),
+        ("podman", "/a:/b:idmap=uids=0-1-10", "mount option 'idmap=uids=0-1-10' is not one"),
+        ("docker", "/a:/b:O", "mount option 'O' is not one docker takes; allowed: rw, ro, z"),
+        ("apptainer", "/a:/b:ro,nosuid", "apptainer takes one mount option per bind, ro or rw"),
+        ("singularity", "/a:/b:z", "option 'z' is not one singularity takes; allowed: ro, rw"),
+        ("podman", "/a:/b:", "mount option '' is not one podman takes"),
+    ],
+)
+def test_container_bind_parts_are_each_checked(
+    tmp_path: Path, runtime: str, bind: str, message: str
+) -> None:
+    path = write(tmp_path, container(runtime, bind))
+    with pytest.raises(ConfigError) as info:
+        load_site(path)
+    assert str(info.value).startswith(f"{path}:6: container.bind.0: ")
+    assert message in str(info.value)
+
+
+def test_a_key_written_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, "extends: hera\naccount: mine\nqos: batch\naccount: theirs\n")
+    with pytest.raises(ConfigError) as info:
+        load_site(path)
+    assert str(info.value) == (
+        f"{path}:4: account: duplicate key: written on lines 2 and 4; give it once"
+        " (YAML would silently keep only the last value)"
+    )
+
+
+def test_a_nested_duplicate_names_its_key_path(tmp_path: Path) -> None:
+    body = "extends: hera\ntolerance:\n  drain_margin: 60\n  drain_margin: 600\n"
+    with pytest.raises(ConfigError, match=r"mine.yaml:4: tolerance.drain_margin: duplicate key:"):
+        load_site(write(tmp_path, body))
+    flow = "extends: hera\ncontainer: {runtime: podman, image: a, image: b}\n"
+    with pytest.raises(ConfigError, match=r"mine.yaml:2: container.image: .* lines 2 and 2"):
+        load_site(write(tmp_path, flow))
+
+
+def test_a_duplicate_in_an_extended_file_names_that_file(tmp_path: Path) -> None:
+    parent = write(tmp_path, "extends: hera\nqos: a\nqos: b\n", "parent.yaml")
+    with pytest.raises(ConfigError, match=rf"^{parent}:3: qos: duplicate key"):
+        load_site(write(tmp_path, "extends: parent.yaml\n"))
+
+
+def test_keys_brought_in_by_a_merge_key_may_be_overridden(tmp_path: Path) -> None:
+    path = write(tmp_path, "base: &b {a: 1, b: 2}\nderived:\n  <<: *b\n  a: 3\n")
+    assert load_mapping(path).data["derived"] == {"a": 3, "b": 2}
+
+
+def test_a_duplicate_in_a_set_value_is_refused() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_site("hera", ["tolerance={drain_margin: 60, drain_margin: 600}"])
+    assert str(info.value) == (
+        "--set: tolerance: duplicate key 'drain_margin'; give it once"
+        " (YAML would silently keep only the last value)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [(".inf", "inf"), ("-.inf", "-inf"), (".nan", "nan"), ("'1e999'", "inf"), ("-0.5", "-0.5")],
+)
+def test_a_cost_rate_must_be_finite_and_not_negative(tmp_path: Path, value: str, got: str) -> None:
+    path = write(tmp_path, f"extends: hera\ncost_per_node_hour: {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_site(path)
+    assert str(info.value) == (
+        f"{path}:2: cost_per_node_hour: must be a finite number >= 0; got {got}"
+    )
+    assert load_site(path, ["cost_per_node_hour=2.5"]).cost_per_node_hour == 2.5
+
+
+@pytest.mark.parametrize(
+    "scratch", ["../shared/{run_id}", "work/../../x", "/scratch1/me/../..", ".."]
+)
+def test_a_scratch_with_a_parent_part_is_refused(tmp_path: Path, scratch: str) -> None:
+    path = write(tmp_path, f"extends: hera\ntransfer:\n  scratch: '{scratch}'\n")
+    with pytest.raises(ConfigError) as info:
+        load_site(path)
+    assert str(info.value).startswith(
+        f"{path}:3: transfer.scratch: must not contain a '..' part: it is the per-run work area"
+    )
+    assert str(info.value).endswith(f"got {scratch!r}")
+
+
+def test_a_scratch_with_dots_in_names_loads(tmp_path: Path) -> None:
+    body = "extends: hera\ntransfer:\n  scratch: /scratch1/me/..hidden/v1..2/{run_id}\n"
+    assert load_site(write(tmp_path, body)).transfer.scratch.endswith("v1..2/{run_id}")
