@@ -173,6 +173,14 @@ def resolve_values(values: Mapping[str, Any]) -> dict[str, str]:
         if not changed:
             break
     bad = {k: v for k, v in done.items() if v is not None and placeholders(v)}
+    for key, value in bad.items():
+        unknown = [n for n in placeholders(value) if done.get(n) is None]
+        if unknown:
+            known = ", ".join(sorted(k for k, v in done.items() if v is not None and k not in bad))
+            raise LocationError(
+                f"template value {key}={value!r} uses {{{unknown[0]}}}, which has no value"
+                f" here; values: {known}"
+            )
     if bad:
         raise LocationError(f"template values refer to each other in a cycle: {bad}")
     return {k: v for k, v in done.items() if v is not None}

@@ -80,6 +80,14 @@ def test_missing_template_value_names_it_and_the_known_ones() -> None:
     assert "{task_id}" in str(info.value) and "run_id, scratch" in str(info.value)
 
 
+def test_a_site_scratch_with_an_unfilled_placeholder_names_it_not_a_cycle() -> None:
+    with pytest.raises(LocationError) as info:
+        site_values(Transfer(scratch="/scratch1/{project}/{user}/{run_id}"), run_id="r")
+    text = str(info.value)
+    assert "uses {project}, which has no value here" in text and "cycle" not in text
+    assert "values: run_id, user" in text
+
+
 def test_site_values_from_a_site_default_scratch() -> None:
     values = site_values(Transfer(), run_id="abc")
     assert values["scratch"] == "/tmp/chiltepin/abc"
