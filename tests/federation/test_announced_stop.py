@@ -5,10 +5,13 @@ The endpoint is a real one (the stand-in's ``localhost`` endpoint, two workers);
 other site is local with one worker. The stand-in reports the endpoint offline with the
 ``heartbeat_period: 0`` of its last heartbeat while it in fact runs on, as a stop that is
 undone looks to a client (an operator's restart with the tasks still queued for it), so
-the endpoint finishes everything it was given. The tasks it was running finish there
-long before their moved copies can (the local site's one worker is busy with a task of
-its own first), so their results win; each task still resolves exactly once, and every
-run that lost is counted as a duplicate.
+the endpoint finishes everything it was given.
+
+Every task waits for release files the test writes, so nothing depends on how fast the
+host is: the endpoint's runs cannot finish before their tasks are moved, and the moved
+copies on the local site cannot finish before the endpoint's runs are back. Those come
+back first and win; each task resolves exactly once, and every run that lost is counted
+as a duplicate.
 """
 
 from __future__ import annotations
@@ -28,25 +31,36 @@ from chiltepin.testing.site_endpoint import SiteEndpoint
 pytestmark = pytest.mark.rabbitmq
 
 TASKS = 4
-RUN_S = 8.0
 GRACE_S = 300.0  # a failover would wait this long; the announced stop must not
+MOVE_S = GRACE_S / 5  # moved well before the grace: "at once", with room for a slow host
+HOLD_S = 240.0  # how long a task waits for its release at most (the test writes it)
 
 
-def marked_nap(i: int, seconds: float, marks: str) -> int:
-    """Leave a mark when started, then sleep."""
+def held_until_released(i: int, marks: str, releases: str, hold_s: float) -> int:
+    """Leave a mark naming this worker's site (``CHILTEPIN_TEST_SITE``), then wait until
+    the release file ``<releases>/all`` exists, and on the local site also
+    ``<releases>/here`` (``hold_s`` at most)."""
+    import os
     import pathlib
     import time
 
-    pathlib.Path(marks, f"{i}-{time.time()}").touch()
-    time.sleep(seconds)
+    site = os.environ.get("CHILTEPIN_TEST_SITE", "ep")
+    pathlib.Path(marks, f"{i}-{site}-{time.time()}").touch()
+    wanted = [pathlib.Path(releases, "all")]
+    if site == "here":
+        wanted.append(pathlib.Path(releases, "here"))
+    deadline = time.monotonic() + hold_s
+    while not all(p.exists() for p in wanted) and time.monotonic() < deadline:
+        time.sleep(0.05)
     return i
 
 
 def test_an_announced_stop_moves_its_tasks_at_once_and_the_first_result_wins(
     standin: GlobusStandIn, standin_endpoint: SiteEndpoint, tmp_path: Path
 ) -> None:
-    marks = tmp_path / "marks"
+    marks, releases = tmp_path / "marks", tmp_path / "releases"
     marks.mkdir()
+    releases.mkdir()
     sites = {
         "ep": {
             "endpoint_id": standin_endpoint.endpoint_id,
@@ -58,13 +72,17 @@ def test_an_announced_stop_moves_its_tasks_at_once_and_the_first_result_wins(
         "here": {
             "kind": "local",
             "site": "localhost",
+            "set": ['worker_init=["export CHILTEPIN_TEST_SITE=here"]'],
             "options": {"max_workers_per_node": 1},
             "prefetch": 1,
         },
     }
     run_dir = tmp_path / "run"
     with Federation(sites, run_dir=run_dir, progress=False, status_poll_s=0.5) as fed:
-        futures = [fed.submit(marked_nap, i, RUN_S, str(marks)) for i in range(TASKS)]
+        futures = [
+            fed.submit(held_until_released, i, str(marks), str(releases), HOLD_S)
+            for i in range(TASKS)
+        ]
         ep = fed.placement.backends["ep"]
         # "here" runs one task at a time, so three started means two run on the endpoint
         wait_until(lambda: len(list(marks.iterdir())) >= 3, 120, what="three tasks started")
@@ -74,12 +92,20 @@ def test_an_announced_stop_moves_its_tasks_at_once_and_the_first_result_wins(
         stopped = time.monotonic()
         wait_until(
             lambda: {c.site: c for c in fed.summary()}["ep"].failovers == held,
-            30,
+            MOVE_S,
             interval=0.1,
             what="the stopped endpoint's tasks placed again",
         )
         moved_after = time.monotonic() - stopped
+        assert not any(f.done() for f in futures)  # none could have finished anywhere
+        (releases / "all").touch()  # the endpoint's runs may finish now
         standin.set_offline(standin_endpoint.endpoint_id, False)  # it was running all along
+        wait_until(
+            lambda: {c.site: c for c in fed.summary()}["ep"].succeeded == held,
+            120,
+            what="the endpoint's own runs back, first",
+        )
+        (releases / "here").touch()  # and the local site's, its moved copies among them
         assert sorted(f.result(timeout=180) for f in futures) == list(range(TASKS))
         won_at = [f.site for f in futures]
         backends = fed.placement.backends.values()
@@ -89,14 +115,15 @@ def test_an_announced_stop_moves_its_tasks_at_once_and_the_first_result_wins(
             what="every run of every task, winner or not, to come back",
         )
         counts = {c.site: c for c in fed.summary()}
-    assert moved_after < RUN_S  # before any of them could have finished there, not at the grace
-    assert counts["here"].raced == held  # each moved task ran beside its stood-by attempt
-    # the two the endpoint was running when it "stopped" came back first from it
-    assert won_at.count("ep") == counts["ep"].succeeded >= 2
-    assert counts["ep"].succeeded + counts["here"].succeeded == TASKS
-    # the loser of each moved task is counted once, wherever it lost; nothing is "late"
-    assert counts["ep"].duplicates + counts["here"].duplicates == held
-    assert counts["ep"].late == 0
+    copies = sum("-here-" in m.name for m in marks.iterdir()) - (TASKS - held)
+    assert moved_after < MOVE_S  # at once, not at the grace
+    # a moved task waits in the client until "here" has room; once its endpoint run wins it
+    # is not placed at all: those placed ran beside their old attempts, each counted
+    assert copies <= counts["here"].raced <= held
+    assert won_at.count("ep") == counts["ep"].succeeded == held  # the first results won
+    assert counts["here"].succeeded == TASKS - held
+    assert counts["here"].duplicates == copies  # each moved copy that ran lost, counted
+    assert counts["ep"].late == counts["ep"].duplicates == 0
     outcomes = [e for e in events(run_dir) if isinstance(e, DoneEvent)]
     assert sorted(e.id for e in outcomes) == sorted({e.id for e in outcomes})  # once each
     assert len(outcomes) == TASKS and all(e.ok for e in outcomes)
