@@ -7,6 +7,10 @@ other site is local with one worker. The stand-in reports the endpoint offline w
 undone looks to a client (an operator's restart with the tasks still queued for it), so
 the endpoint finishes everything it was given: each of those runs must come back as a
 late result, and each task must still resolve exactly once.
+
+Every task waits for a release file the test writes only after the move: the endpoint's
+runs cannot finish before their tasks are moved, however slow the host, so "moved before
+they could finish there" needs no race against a fixed run time.
 """
 
 from __future__ import annotations
@@ -26,17 +30,20 @@ from chiltepin.testing.site_endpoint import SiteEndpoint
 pytestmark = pytest.mark.rabbitmq
 
 TASKS = 4
-RUN_S = 8.0
 GRACE_S = 300.0  # a failover would wait this long; the announced stop must not
+MOVE_S = GRACE_S / 5  # moved well before the grace: "at once", with room for a slow host
+HOLD_S = 240.0  # how long a task waits for its release at most (the test writes it)
 
 
-def marked_nap(i: int, seconds: float, marks: str) -> int:
-    """Leave a mark when started, then sleep."""
+def held_until_released(i: int, marks: str, release: str, hold_s: float) -> int:
+    """Leave a mark when started, then wait until ``release`` exists (``hold_s`` at most)."""
     import pathlib
     import time
 
     pathlib.Path(marks, f"{i}-{time.time()}").touch()
-    time.sleep(seconds)
+    deadline = time.monotonic() + hold_s
+    while not pathlib.Path(release).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     return i
 
 
@@ -45,6 +52,7 @@ def test_an_announced_stop_moves_its_tasks_at_once_and_drops_their_late_results(
 ) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
+    release = tmp_path / "release"
     sites = {
         "ep": {
             "endpoint_id": standin_endpoint.endpoint_id,
@@ -62,7 +70,10 @@ def test_an_announced_stop_moves_its_tasks_at_once_and_drops_their_late_results(
     }
     run_dir = tmp_path / "run"
     with Federation(sites, run_dir=run_dir, progress=False, status_poll_s=0.5) as fed:
-        futures = [fed.submit(marked_nap, i, RUN_S, str(marks)) for i in range(TASKS)]
+        futures = [
+            fed.submit(held_until_released, i, str(marks), str(release), HOLD_S)
+            for i in range(TASKS)
+        ]
         ep = fed.placement.backends["ep"]
         # "here" runs one task at a time, so three started means two run on the endpoint
         wait_until(lambda: len(list(marks.iterdir())) >= 3, 120, what="three tasks started")
@@ -72,16 +83,18 @@ def test_an_announced_stop_moves_its_tasks_at_once_and_drops_their_late_results(
         stopped = time.monotonic()
         wait_until(
             lambda: {c.site: c for c in fed.summary()}["ep"].retries == held,
-            30,
+            MOVE_S,
             interval=0.1,
             what="the stopped endpoint's tasks placed again",
         )
         moved_after = time.monotonic() - stopped
+        assert ep.late_results == 0 and not release.exists()  # none could have finished
+        release.touch()  # now every run, there and here, may finish
         standin.set_offline(standin_endpoint.endpoint_id, False)  # it was running all along
         assert sorted(f.result(timeout=180) for f in futures) == list(range(TASKS))
         wait_until(lambda: ep.late_results == held, 60, what="the endpoint's own runs to come back")
         counts = {c.site: c for c in fed.summary()}
-    assert moved_after < RUN_S  # before any of them could have finished there, not at the grace
+    assert moved_after < MOVE_S  # at once, not at the grace
     assert counts["ep"].late == held and counts["ep"].succeeded == TASKS - counts["here"].succeeded
     assert counts["here"].succeeded >= held  # the moved tasks resolved where they were moved
     outcomes = [e for e in events(run_dir) if isinstance(e, DoneEvent)]
