@@ -3,8 +3,10 @@
 Register with ``pytest_plugins = ["chiltepin.testing.pytest_plugin"]`` in a conftest.
 
 ``globus_standin`` (session)
-    a running ``GlobusStandIn`` (RabbitMQ + service on localhost:5000) with its
-    ``client_env()`` applied to ``os.environ``, and ``HOME`` / ``GLOBUS_COMPUTE_USER_DIR``
+    a running ``GlobusStandIn`` (RabbitMQ and the service, each on a free port of
+    127.0.0.1, so sessions run side by side) with its ``client_env()`` applied to
+    ``os.environ`` (and the SDK's ``local`` environment following it, in this process and
+    in every Python process it starts), and ``HOME`` / ``GLOBUS_COMPUTE_USER_DIR``
     pointed at a temporary directory (user endpoints and token storage land there, never
     in the real home).  Fails when RabbitMQ is not installed (``./dev setup`` installs
     it), with or without ``CI`` set: never a skip.

@@ -10,9 +10,11 @@ import subprocess
 import sys
 
 import pytest
+from globus_compute_sdk import Client
 from globus_compute_sdk.sdk import _environments
 from globus_compute_sdk.sdk import client as sdk_client
 
+from chiltepin.testing.server import GlobusStandIn
 from chiltepin.upstream import compute_url
 from tests.upstream.contract import contract
 
@@ -74,3 +76,13 @@ def test_pythonpath_puts_the_startup_directory_first_once() -> None:
     assert compute_url.pythonpath(f"/a{os.pathsep}{startup}{os.pathsep}/b") == os.pathsep.join(
         [startup, "/a", "/b"]
     )
+
+
+@pytest.mark.rabbitmq
+def test_a_bare_client_reaches_the_session_stand_in_on_its_free_port(
+    globus_standin: GlobusStandIn,
+) -> None:
+    assert globus_standin.port != 5000  # the session picked a free one
+    client = Client(do_version_check=False)  # GLOBUS_SDK_ENVIRONMENT=local, no URL given
+    assert client.web_service_address == globus_standin.url
+    assert isinstance(client.get_endpoints(), list)
