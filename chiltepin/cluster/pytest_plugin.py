@@ -26,7 +26,7 @@ import pytest
 
 from chiltepin.cluster.binaries import INSTALL_HINT, missing_binaries
 from chiltepin.cluster.cluster import SlurmCluster, SlurmClusterError
-from chiltepin.cluster.compose import ComposeCluster, UpResult
+from chiltepin.cluster.compose import ComposeCluster, UpResult, unique_project
 from chiltepin.cluster.config import ClusterSpec
 from chiltepin.cluster.engine import ContainerEngine, NoContainerEngine, container_engine
 from chiltepin.cluster.images import ImageBuild, ensure_image
@@ -111,8 +111,9 @@ def chiltepin_image() -> ImageBuild:
 
 @pytest.fixture(scope="module")
 def compose_cluster(chiltepin_image: ImageBuild) -> Iterator[tuple[ComposeCluster, UpResult]]:
-    """The compose Slurm cluster, up (c1..c3 idle) for one test module, then removed."""
-    cluster = ComposeCluster(require_container_engine())
+    """The compose Slurm cluster, up (c1..c3 idle) for one test module, then removed; a
+    compose project of its own, so another session's cluster on this machine is not it."""
+    cluster = ComposeCluster(require_container_engine(), project=unique_project())
     try:
         result = cluster.up()
         print(f"\ncompose cluster up in {result.seconds:.1f} s (image {result.image.ref})")
