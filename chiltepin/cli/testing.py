@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -54,6 +55,8 @@ def command() -> None:
 
     \b
     chiltepin testing up        start RabbitMQ + the stand-in on localhost:5000, detached
+                                (--port N: another port; then also export the PYTHONPATH
+                                it prints, which makes the SDK and endpoint follow it)
     chiltepin testing status    is it running; endpoints, tasks
     chiltepin testing down      stop it (by the PIDs it recorded)
     """
@@ -65,7 +68,8 @@ def command() -> None:
     type=int,
     default=5000,
     show_default=True,
-    help="HTTP port; the endpoint's `local` environment only reaches 5000.",
+    help="HTTP port. The SDK's and endpoint's `local` environment means 5000; on another"
+    " port they follow it only with the PYTHONPATH line printed.",
 )
 @state_dir_option
 @click.option(
@@ -139,6 +143,12 @@ def up(port: int, state_dir: Path | None, rabbitmq_url: str | None, timeout: flo
         "# paste these to point the Globus Compute SDK and endpoint at the stand-in:", err=True
     )
     click.echo(export_lines(info["env"]))
+    if port != 5000:
+        from chiltepin.upstream.compute_url import STARTUP_DIR
+
+        click.echo(
+            f'export PYTHONPATH={shlex.quote(str(STARTUP_DIR))}"${{PYTHONPATH:+:$PYTHONPATH}}"'
+        )
 
 
 @command.command("status")

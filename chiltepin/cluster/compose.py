@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from chiltepin.paths import data_dir
 from chiltepin.system.waiting import wait_until
 
 PROJECT = "chiltepin"
+"""The compose project of ``chiltepin cluster compose`` (tests name one of their own)."""
 SERVICES = ("slurmctld", *DOCKER_NODES, "login")
 _PROJECT_LABEL = "com.docker.compose.project"
 _SERVICE_LABEL = "com.docker.compose.service"
@@ -52,15 +54,23 @@ class ComposeStatus:
         return all(self.nodes.get(n, "").startswith("idle") for n in DOCKER_NODES)
 
 
-class ComposeCluster:
-    """The compose cluster of this machine's container engine."""
+def unique_project() -> str:
+    """A compose project name no other run on this machine uses (its containers, network
+    and volumes carry it), so two test sessions' clusters never meet."""
+    return f"{PROJECT}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
-    def __init__(self, engine: ContainerEngine | None = None) -> None:
+
+class ComposeCluster:
+    """The compose cluster of this machine's container engine, as compose project
+    ``project`` (every container, network and volume it makes is labelled with it)."""
+
+    def __init__(self, engine: ContainerEngine | None = None, *, project: str = PROJECT) -> None:
         self.engine = engine or container_engine()
+        self.project = project
         self.compose_file = data_dir("docker") / "docker-compose.yml"
 
     def _compose(self, *args: str, image: str, timeout: float = 600) -> None:
-        cmd = [*self.engine.compose, "-p", PROJECT, "-f", str(self.compose_file), *args]
+        cmd = [*self.engine.compose, "-p", self.project, "-f", str(self.compose_file), *args]
         env = {**os.environ, "CHILTEPIN_IMAGE": image}
         result = subprocess.run(
             cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False
@@ -73,7 +83,7 @@ class ComposeCluster:
         """The id of ``service``'s container, found by compose's labels (either engine)."""
         out = self.engine.run(
             "ps", "-aq",
-            "--filter", f"label={_PROJECT_LABEL}={PROJECT}",
+            "--filter", f"label={_PROJECT_LABEL}={self.project}",
             "--filter", f"label={_SERVICE_LABEL}={service}",
         )  # fmt: skip
         ids = out.split()
@@ -164,5 +174,5 @@ class ComposeCluster:
 
     def _labelled(self, kind: str) -> list[str]:
         """Names of the project's networks or volumes (by compose's project label)."""
-        label = f"label={_PROJECT_LABEL}={PROJECT}"
+        label = f"label={_PROJECT_LABEL}={self.project}"
         return self.engine.run(kind, "ls", "-q", "--filter", label).split()

@@ -8,9 +8,9 @@ Enable with ``pytest_plugins = ["chiltepin.cluster.pytest_plugin"]`` in the root
   starts another independent cluster (a second "site") on its own free ports. Asking twice
   for the same name returns the same cluster. Every cluster is stopped at session end.
 
-When Slurm is not installed the fixtures skip the test with the reason, except in CI
-(:func:`chiltepin.system.ci.in_ci`: ``CI=true``, ``CI=1``...), where they fail it: CI must run
-the Slurm tests, never silently skip them.
+When Slurm (or, for the container fixtures, podman) is not installed the fixtures fail the
+test with the reason and the command that installs it (``./dev setup``), with or without
+``CI`` set: a suite that skips what it cannot run passes without proving anything.
 Tests using these fixtures are marked ``slurm`` (``-m "not slurm"`` deselects them).
 """
 
@@ -26,11 +26,11 @@ import pytest
 
 from chiltepin.cluster.binaries import INSTALL_HINT, missing_binaries
 from chiltepin.cluster.cluster import SlurmCluster, SlurmClusterError
-from chiltepin.cluster.compose import ComposeCluster, UpResult
+from chiltepin.cluster.compose import ComposeCluster, UpResult, unique_project
 from chiltepin.cluster.config import ClusterSpec
 from chiltepin.cluster.engine import ContainerEngine, NoContainerEngine, container_engine
 from chiltepin.cluster.images import ImageBuild, ensure_image
-from chiltepin.system.ci import in_ci
+from chiltepin.system.missing import missing_part
 
 SESSION_CLUSTER_NAME = "chiltepin-test"
 FIXTURES = frozenset({"slurm_cluster", "slurm_cluster_factory"})
@@ -48,13 +48,10 @@ def slurm_missing_reason() -> str | None:
 
 
 def require_slurm() -> None:
-    """Skip the current test when Slurm is missing, or fail it when running in CI."""
+    """Fail the current test when Slurm is missing."""
     reason = slurm_missing_reason()
-    if reason is None:
-        return
-    if in_ci():
-        pytest.fail(f"{reason} [in CI: a missing Slurm is a failure, not a skip]", pytrace=False)
-    pytest.skip(reason)
+    if reason is not None:
+        missing_part(reason)
 
 
 class ClusterFactory:
@@ -96,13 +93,11 @@ class ClusterFactory:
 
 
 def require_container_engine() -> ContainerEngine:
-    """Docker Engine or podman; skip without one, or fail in CI."""
+    """Docker Engine or podman; the current test fails without one."""
     try:
         return container_engine()
     except NoContainerEngine as err:
-        if in_ci():
-            pytest.fail(f"{err} [in CI: a missing podman is a failure, not a skip]", pytrace=False)
-        pytest.skip(str(err))
+        missing_part(str(err))
 
 
 @pytest.fixture(scope="session")
@@ -116,8 +111,9 @@ def chiltepin_image() -> ImageBuild:
 
 @pytest.fixture(scope="module")
 def compose_cluster(chiltepin_image: ImageBuild) -> Iterator[tuple[ComposeCluster, UpResult]]:
-    """The compose Slurm cluster, up (c1..c3 idle) for one test module, then removed."""
-    cluster = ComposeCluster(require_container_engine())
+    """The compose Slurm cluster, up (c1..c3 idle) for one test module, then removed; a
+    compose project of its own, so another session's cluster on this machine is not it."""
+    cluster = ComposeCluster(require_container_engine(), project=unique_project())
     try:
         result = cluster.up()
         print(f"\ncompose cluster up in {result.seconds:.1f} s (image {result.image.ref})")

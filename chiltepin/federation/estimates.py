@@ -28,6 +28,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,11 +90,16 @@ class SiteEstimate:
 
 
 class Estimates:
-    """Thread-safe per-site estimates, updated as attempts are handed out and finish."""
+    """Thread-safe per-site estimates, updated as attempts are handed out and finish.
 
-    def __init__(self, sites: list[str]) -> None:
+    ``clock``: the wall clock (``time.time``) a result's arrival and a site's asking are
+    read from, the same clock the workers stamp a task's start and end with.
+    """
+
+    def __init__(self, sites: list[str], *, clock: Callable[[], float] = time.time) -> None:
         self._sites = {name: SiteEstimate(name) for name in sites}
         self._lock = threading.Lock()
+        self._clock = clock
 
     def __getitem__(self, site: str) -> SiteEstimate:
         return self._sites[site]
@@ -103,14 +109,14 @@ class Estimates:
         with self._lock:
             estimate = self._sites[site]
             if was_idle and estimate._asked_at is None:
-                estimate._asked_at = time.time()
+                estimate._asked_at = self._clock()
 
     def ran(self, site: str, start: float, end: float, *, released: float | None = None) -> None:
         """A task ran on ``site`` from ``start`` to ``end`` (the worker's clock); its
         result is here now. ``released``: when it was released to a free worker there."""
         with self._lock:
             estimate = self._sites[site]
-            estimate.return_s = _blend(estimate.return_s, max(0.0, time.time() - end))
+            estimate.return_s = _blend(estimate.return_s, max(0.0, self._clock() - end))
             if released is not None:
                 estimate.out_s = _blend(estimate.out_s, max(0.0, start - released))
             estimate.run_s = _blend(estimate.run_s, max(0.0, end - start))

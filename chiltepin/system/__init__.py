@@ -1,2 +1,2 @@
 """Small pieces every layer needs: processes by PID (psutil), polling until a deadline,
-and whether this is a CI run. No chiltepin imports, so anything may use them."""
+and failing a test whose service is missing. No chiltepin imports, so anything may use them."""

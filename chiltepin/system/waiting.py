@@ -16,13 +16,25 @@ T = TypeVar("T")
 
 @overload
 def wait_until(
-    condition: Callable[[], T | None], timeout: float, *, interval: float = ..., what: str
+    condition: Callable[[], T | None],
+    timeout: float,
+    *,
+    interval: float = ...,
+    what: str,
+    clock: Callable[[], float] = ...,
+    sleep: Callable[[float], object] = ...,
 ) -> T: ...
 
 
 @overload
 def wait_until(
-    condition: Callable[[], T], timeout: float, *, interval: float = ..., what: None = ...
+    condition: Callable[[], T],
+    timeout: float,
+    *,
+    interval: float = ...,
+    what: None = ...,
+    clock: Callable[[], float] = ...,
+    sleep: Callable[[float], object] = ...,
 ) -> T: ...
 
 
@@ -32,6 +44,8 @@ def wait_until(
     *,
     interval: float = 0.1,
     what: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> T | None:
     """Call ``condition`` every ``interval`` seconds until it returns something truthy.
 
@@ -40,17 +54,18 @@ def wait_until(
     and an expensive check (``squeue``, a start attempt) is not repeated for nothing. If that
     call is still falsy, :class:`TimeoutError` naming ``what`` is raised, or, with
     ``what=None``, the falsy value is returned so the caller can decide (for example:
-    escalate to SIGKILL).
+    escalate to SIGKILL). ``clock`` and ``sleep`` are the time it runs by (tests pass a
+    fake pair, so what they assert does not depend on how loaded the host is).
     """
-    deadline = time.monotonic() + timeout
+    deadline = clock() + timeout
     while True:
-        began = time.monotonic()
+        began = clock()
         value = condition()
         if value:
             return value
         if began >= deadline:
             break
-        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        sleep(min(interval, max(0.0, deadline - clock())))
     if what is None:
         return value
     raise TimeoutError(f"{what}: not reached after {timeout:g} s")

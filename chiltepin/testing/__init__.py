@@ -13,7 +13,8 @@ RabbitMQ). See docs/architecture.md ("The testing stand-in").
         ...
 
 pytest: add ``"chiltepin.testing.pytest_plugin"`` to ``pytest_plugins`` and use the
-``globus_standin`` fixture.  CLI: ``chiltepin testing up|status|down``.
+``globus_standin`` fixture (a stand-in on a free port: ``chiltepin.testing.session``).
+CLI: ``chiltepin testing up|status|down``.
 """
 
 from chiltepin.testing.environment import client_env

@@ -11,6 +11,11 @@ What each variable does (verified against globus-compute-sdk/endpoint 4.19, glob
     where ``globus_sdk`` sends token and userinfo requests (the stand-in's Auth routes).
 ``GLOBUS_SDK_SERVICE_URL_COMPUTE``
     only read by bare ``globus_sdk.ComputeClientV2/V3()``; the Compute SDK ignores it.
+``CHILTEPIN_COMPUTE_URL`` (a stand-in with its Compute API only)
+    the URL the Compute SDK's ``local`` environment stands for, in every process that runs
+    with ``chiltepin.upstream.compute_url.STARTUP_DIR`` first on ``PYTHONPATH`` (the offline
+    session puts it there): without it ``local`` is ``http://localhost:5000`` in the SDK and
+    in the endpoint alike, so a stand-in on any other port is reached only this way.
 ``GLOBUS_SDK_SERVICE_URL_TRANSFER``
     where ``globus_sdk.TransferClient`` sends its ``/v0.10/...`` requests (read by
     ``globus_sdk.config.get_service_url("transfer")`` before any environment config).
@@ -21,9 +26,9 @@ What each variable does (verified against globus-compute-sdk/endpoint 4.19, glob
     a label other chiltepin code can check to say loudly that it is not talking to Globus.
 
 The endpoint side additionally needs ``local_compute_services: true`` in its
-``config.yaml`` (the only way to point it at ``localhost:5000``), and, when it runs as
-root, a ``user_environment.yaml`` carrying these variables plus ``HOME`` and ``PATH``:
-a privileged endpoint clears the environment of the user endpoints it forks.
+``config.yaml`` (the ``local`` environment), and, when it runs as root, a
+``user_environment.yaml`` carrying these variables plus ``HOME``, ``PATH`` and
+``PYTHONPATH``: a privileged endpoint clears the environment of the user endpoints it forks.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import os
 import shlex
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+
+from chiltepin.upstream.compute_url import URL_VAR
 
 STANDIN_CLIENT_ID = "c41e7e91-57a4-4d00-9e11-000000057a4d"
 STANDIN_CLIENT_SECRET = "chiltepin-stand-in-secret-not-a-globus-credential"
@@ -46,10 +53,12 @@ def client_env(
     *,
     client_id: str = STANDIN_CLIENT_ID,
     client_secret: str = STANDIN_CLIENT_SECRET,
+    compute: bool = True,
 ) -> dict[str, str]:
-    """Environment variables for SDK and endpoint processes that should use the stand-in."""
+    """Environment variables for SDK and endpoint processes that should use the stand-in
+    (``compute``: it serves the Compute API, so the SDK's ``local`` environment means it)."""
     base = base_url.rstrip("/")
-    return {
+    env = {
         "GLOBUS_SDK_ENVIRONMENT": "local",
         "GLOBUS_SDK_SERVICE_URL_AUTH": f"{base}/",
         "GLOBUS_SDK_SERVICE_URL_COMPUTE": f"{base}/",
@@ -58,6 +67,9 @@ def client_env(
         "GLOBUS_COMPUTE_CLIENT_SECRET": client_secret,
         MARKER_VAR: base,
     }
+    if compute:
+        env[URL_VAR] = base
+    return env
 
 
 def export_lines(env: Mapping[str, str]) -> str:

@@ -3,11 +3,13 @@
 Register with ``pytest_plugins = ["chiltepin.testing.pytest_plugin"]`` in a conftest.
 
 ``globus_standin`` (session)
-    a running ``GlobusStandIn`` (RabbitMQ + service on localhost:5000) with its
-    ``client_env()`` applied to ``os.environ``, and ``HOME`` / ``GLOBUS_COMPUTE_USER_DIR``
+    a running ``GlobusStandIn`` (RabbitMQ and the service, each on a free port of
+    127.0.0.1, so sessions run side by side) with its ``client_env()`` applied to
+    ``os.environ`` (and the SDK's ``local`` environment following it, in this process and
+    in every Python process it starts), and ``HOME`` / ``GLOBUS_COMPUTE_USER_DIR``
     pointed at a temporary directory (user endpoints and token storage land there, never
-    in the real home).  Skips when RabbitMQ is not installed -- but fails in CI
-    (:func:`chiltepin.system.ci.in_ci`: ``CI=true``, ``CI=1``...).
+    in the real home).  Fails when RabbitMQ is not installed (``./dev setup`` installs
+    it), with or without ``CI`` set: never a skip.
 ``standin``
     the same object for one test; clears injected faults and offline flags afterwards.
 ``standin_endpoint`` (session)
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from chiltepin.system.ci import in_ci
+from chiltepin.system.missing import missing_part
 from chiltepin.testing.rabbitmq import rabbitmq_installed
 from chiltepin.testing.server import GlobusStandIn
 from chiltepin.testing.session import offline_session, stop_result_watchers
@@ -34,14 +36,10 @@ from chiltepin.testing.site_endpoint import SiteEndpoint, running_site_endpoint
 
 
 def require_rabbitmq() -> None:
-    """Skip the current test when RabbitMQ is missing, or fail it when running in CI."""
+    """Fail the current test when RabbitMQ is missing."""
     missing = rabbitmq_installed()
-    if not missing:
-        return
-    msg = f"the Globus stand-in needs RabbitMQ: missing {missing}"
-    if in_ci():
-        pytest.fail(f"{msg} [in CI: a missing broker is a failure, not a skip]", pytrace=False)
-    pytest.skip(msg)
+    if missing:
+        missing_part(f"the Globus stand-in needs RabbitMQ: missing {missing}")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """``GlobusStandIn``: the local Globus stand-in (HTTP service + AMQP bridge + RabbitMQ).
 
 It listens on 127.0.0.1 only, port 5000 by default because the SDK's and the endpoint's
-``local`` environment hard-wire ``http://localhost:5000``.  Every response carries
+``local`` environment hard-wire ``http://localhost:5000``; on any other port (what the
+offline session and the tests use, so sessions run side by side) processes reach it through
+``CHILTEPIN_COMPUTE_URL`` (``chiltepin.upstream.compute_url``).  Every response carries
 ``X-Chiltepin-Stand-In: true`` and a banner is printed on start: nobody should mistake it
 for Globus.  Unknown routes answer 404 with a body naming the route, and are logged loudly
 and remembered (``unknown_routes``) so a new SDK version that calls something new is
@@ -261,7 +263,12 @@ class GlobusStandIn:
     # -- environment ------------------------------------------------------------------
     def client_env(self) -> dict[str, str]:
         """Variables that point the SDK and the endpoint at this stand-in (see environment)."""
-        return client_env(self.url, client_id=self.client_id, client_secret=self.client_secret)
+        return client_env(
+            self.url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            compute=self.with_compute,
+        )
 
     def sdk_client(self, **kwargs: Any) -> Any:
         """A real ``globus_compute_sdk.Client`` bound to this stand-in (any port).

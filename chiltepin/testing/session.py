@@ -19,7 +19,9 @@ from typing import Any
 
 from chiltepin.system.waiting import wait_until
 from chiltepin.testing.environment import applied
+from chiltepin.testing.rabbitmq import free_port
 from chiltepin.testing.server import GlobusStandIn, StandInError
+from chiltepin.upstream import compute_url
 
 
 def stop_result_watchers() -> None:
@@ -50,8 +52,8 @@ def _port_taken(error: BaseException) -> bool:
 def start_when_port_free(standin: GlobusStandIn, wait_s: float | None = None) -> GlobusStandIn:
     """``standin.start()``, waiting while another session holds its port.
 
-    The SDK's and endpoint's ``local`` environment hard-wire ``localhost:5000``, so test
-    sessions on one machine take turns: this one waits up to ``wait_s`` seconds (default
+    For a stand-in on a fixed port (5000, what the ``local`` environment means without
+    ``CHILTEPIN_COMPUTE_URL``): this waits up to ``wait_s`` seconds (default
     ``$CHILTEPIN_STANDIN_PORT_WAIT_S``, else 240) for the port, then fails with the
     stand-in's message naming the process that holds it.
     """
@@ -77,20 +79,47 @@ def start_when_port_free(standin: GlobusStandIn, wait_s: float | None = None) ->
     return result
 
 
+FREE_PORT_TRIES = 5
+
+
+def start_on_a_free_port(standin: GlobusStandIn) -> GlobusStandIn:
+    """``standin.start()`` on a port the kernel says is free, trying another should a
+    process take it between the pick and the bind."""
+    for attempt in range(1, FREE_PORT_TRIES + 1):
+        standin.port = free_port()
+        try:
+            return standin.start()
+        except (StandInError, OSError) as err:
+            if not _port_taken(err) or attempt == FREE_PORT_TRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def offline_session(
-    base: Path, *, port_wait_s: float | None = None, **standin_options: Any
+    base: Path,
+    *,
+    port: int | None = None,
+    port_wait_s: float | None = None,
+    **standin_options: Any,
 ) -> Iterator[GlobusStandIn]:
     """Start the stand-in under ``base`` and apply its environment until the block ends.
 
-    When another session holds the stand-in's port, wait for it (see
-    :func:`start_when_port_free`).
+    ``port``: ``None`` (the default) picks a free one, so sessions on one machine run side
+    by side; this process and every Python process started under the block reach it
+    through ``CHILTEPIN_COMPUTE_URL`` (``PYTHONPATH`` then begins with
+    ``chiltepin.upstream.compute_url.STARTUP_DIR``). A fixed port that another session
+    holds is waited for (see :func:`start_when_port_free`).
     """
     home = base / "home"
     user_dir = home / ".globus_compute"
     user_dir.mkdir(parents=True, exist_ok=True)
     standin = GlobusStandIn(state_dir=base / "service", **standin_options)
-    start_when_port_free(standin, port_wait_s)
+    if port is None:
+        start_on_a_free_port(standin)
+    else:
+        standin.port = port
+        start_when_port_free(standin, port_wait_s)
     standin.home = home
     standin.user_dir = user_dir
     bindir = str(Path(sys.executable).parent)
@@ -100,7 +129,9 @@ def offline_session(
         "HOME": str(home),
         "GLOBUS_COMPUTE_USER_DIR": str(user_dir),
         "PATH": path if path.startswith(bindir + ":") else f"{bindir}:{path}",
+        "PYTHONPATH": compute_url.pythonpath(os.environ.get("PYTHONPATH")),
     }
+    compute_url.follow_environment()
     try:
         with applied(env):
             yield standin

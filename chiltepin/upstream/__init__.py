@@ -14,6 +14,11 @@ Everything else chiltepin uses from these packages is their public API.
     watchers ``Executor.shutdown`` leaves connected, a ``Client``'s web client (pointed at
     a stand-in on another port than ``local``'s 5000), and the SDK's own Globus app and its
     token file (one login for chiltepin, the SDK and the endpoint).
+:mod:`~chiltepin.upstream.compute_url`
+    The SDK's ``local`` environment, hard-wired to ``localhost:5000`` in the SDK and the
+    endpoint alike, made to follow ``CHILTEPIN_COMPUTE_URL`` (here, and through a
+    ``sitecustomize`` on ``PYTHONPATH`` in processes started beneath): an offline session's
+    stand-in on a free port.
 :mod:`~chiltepin.upstream.engine`
     The endpoint engine's ``submit`` and ``GCFuture`` (the embedded engine drives an
     engine as the interchange does), and the PIDs Parsl starts (HTEX interchange, local

@@ -1,4 +1,5 @@
-"""The Slurm pytest plugin marks cluster tests ``slurm`` (its CI rule: tests/system/test_ci.py)."""
+"""The Slurm pytest plugin marks cluster tests ``slurm`` (a missing part fails them:
+tests/system/test_missing_parts.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Drive an endpoint inside the compose cluster's login container, through the stand-in.
 
 Run by tests/e2e/test_compose_cluster.py as
-``nsenter --net=/proc/<login pid>/ns/net python -m tests.e2e.compose_endpoint OUT.json``:
+``nsenter --net=/proc/<login pid>/ns/net python -m tests.e2e.compose_endpoint OUT.json
+PROJECT`` (the compose project of the test's cluster):
 this process shares the login container's network namespace (and nothing else), so the
 stand-in it starts on 127.0.0.1:5000 is the ``localhost:5000`` that the endpoint's ``local``
 environment hard-wires, and all traffic stays on that loopback and the compose network.
@@ -38,15 +39,15 @@ def login(cluster: ComposeCluster, *command: str, env: dict[str, str] | None = N
     return result.stdout
 
 
-def run(out: Path) -> None:
-    cluster = ComposeCluster()
+def run(out: Path, project: str) -> None:
+    cluster = ComposeCluster(project=project)
     login(cluster, "mpicc", HELLO_SOURCE, "-o", MPI_HELLO)
     # Parsl wants the interchange's address as an IP: login's on the compose network.
     address = login(cluster, "hostname", "-i").split()[0]
     report: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory(prefix="chiltepin-compose-") as base,
-        offline_session(Path(base)) as standin,
+        offline_session(Path(base), port=5000) as standin,  # login's own loopback
     ):
         env = {**standin.client_env(), "GLOBUS_COMPUTE_USER_DIR": CONFIG_DIR}
         configure = ["chiltepin", "endpoint", "configure", NAME, "--site", "docker", "--force"]
@@ -82,4 +83,4 @@ def run(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    run(Path(sys.argv[1]))
+    run(Path(sys.argv[1]), sys.argv[2])

@@ -54,7 +54,7 @@ def test_endpoint_in_login_runs_python_shell_and_mpi(
     # endpoint's localhost:5000, and no traffic leaves loopback and the compose network.
     driver = [
         "nsenter", f"--net=/proc/{pid}/ns/net",
-        sys.executable, "-m", "tests.e2e.compose_endpoint", str(out),
+        sys.executable, "-m", "tests.e2e.compose_endpoint", str(out), cluster.project,
     ]  # fmt: skip
     result = subprocess.run(
         driver, cwd=REPO, capture_output=True, text=True, timeout=540, check=False
@@ -98,6 +98,7 @@ def test_down_removes_containers_network_and_volumes(compose_cluster: Compose) -
     cluster.down()
     assert cluster.status().containers == {}
     engine = cluster.engine
-    label = "label=com.docker.compose.project=chiltepin"
+    assert cluster.project.startswith("chiltepin-")  # this session's own project
+    label = f"label=com.docker.compose.project={cluster.project}"
     for kind in ("network", "volume"):
         assert engine.run(kind, "ls", "-q", "--filter", label).split() == [], kind

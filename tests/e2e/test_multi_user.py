@@ -32,6 +32,7 @@ from chiltepin.endpoints.render import EndpointRequest
 from chiltepin.sites.loader import load_site
 from chiltepin.testing import GlobusStandIn
 from chiltepin.testing.site_endpoint import SiteEndpoint, stop_site_endpoint
+from chiltepin.upstream import compute_url
 from tests.e2e import mu_tasks
 
 pytestmark = [pytest.mark.rabbitmq]
@@ -114,7 +115,7 @@ def multi_user(
         environment = {
             **globus_standin.client_env(),
             "PATH": f"{env / 'bin'}:/usr/bin:/bin",
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": compute_url.pythonpath(str(REPO)),  # the stand-in's port too
         }
         request = EndpointRequest(
             endpoint_name="mu",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from chiltepin.federation.capacity import workers_of_managers, workers_of_status
 from chiltepin.federation.estimates import Estimates, most_at_once
 
@@ -14,16 +12,30 @@ def test_most_at_once_counts_overlap_and_not_touching_ends() -> None:
     assert most_at_once([(0, 10), (1, 2), (1.5, 3), (2.5, 4)]) == 3
 
 
+class Clock:
+    """The wall clock, moved only by the test."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_run_time_queue_wait_concurrency_and_failures_are_learned() -> None:
-    estimates = Estimates(["a", "b"])
+    clock = Clock()
+    estimates = Estimates(["a", "b"], clock=clock)
     assert estimates.typical_run_s() is None and estimates.in_transit("a", 4) == 0
-    asked = time.time()
+    asked = clock.now
     estimates.asked("a", was_idle=True)
+    clock.now += 10
     estimates.asked("a", was_idle=True)  # still waiting: the clock keeps its start
+    assert estimates.waiting_since("a") == asked
+    clock.now = asked + 32
     estimates.ran("a", asked + 30, asked + 31)  # the first node came after 30 s
     estimates.ran("a", asked + 30.5, asked + 31.5)
     a = estimates["a"]
-    assert 29 < a.queue_wait_s < 31 and a.run_s == 1.0 and a.concurrency == 2
+    assert a.queue_wait_s == 30.0 and a.run_s == 1.0 and a.concurrency == 2
     assert estimates.waiting_since("a") is None  # it started work
     estimates.ran("b", asked, asked + 3)
     assert estimates.typical_run_s() == 2.0
@@ -47,10 +59,11 @@ def test_live_workers_from_managers_and_from_an_endpoint_status() -> None:
 def test_the_way_out_counts_in_the_round_trip_only_from_tasks_with_a_free_worker() -> None:
     """A window covers the round trip; its way out is sampled only from tasks released to a
     free worker (a task queued behind busy ones would count its wait too)."""
-    estimates = Estimates(["a"])
-    now = time.time()
+    clock = Clock()
+    estimates = Estimates(["a"], clock=clock)
+    now = clock.now
     estimates.ran("a", now - 1.2, now - 0.2)  # back in 0.2 s; way out not sampled yet
-    assert abs(estimates["a"].round_trip_s - 0.4) < 0.05
+    assert abs(estimates["a"].round_trip_s - 0.4) < 1e-6
     assert 4 <= estimates.in_transit("a", 10) <= 5  # 10 workers x 0.4 s / 1 s, rounded up
     # released 5 s before it started: it queued behind busy workers, so no sample
     estimates.ran("a", now - 1.0, now - 0.2, released=None)

@@ -7,11 +7,16 @@ example counts keep the whole directory well under two minutes on a 2-core machi
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar, cast
 
 from hypothesis import HealthCheck, settings
+
+F = TypeVar("F", bound=Callable[..., None])
 
 for name, examples, deadline_s in (("chiltepin-ci", 120, 5), ("chiltepin-long", 3000, 10)):
     settings.register_profile(
@@ -28,6 +33,32 @@ fuzz = settings(settings.get_profile(PROFILE))
 
 TRIED: Counter[str] = Counter()
 """Inputs tried per boundary in this session (printed at its end by conftest)."""
+ACCEPTED: Counter[str] = Counter()
+"""Of those, the inputs each boundary accepted (refusing everything is a failure too)."""
+
+
+def accepting(boundary: str, at_least: float) -> Callable[[F], F]:
+    """Decorator above ``@given``: once hypothesis has run the test, at least ``at_least``
+    of the inputs it tried at ``boundary`` were accepted. A fuzz test passes for an input
+    that is accepted or refused with a ChiltepinError, so without this a change that
+    refuses every input would pass them all while proving nothing."""
+
+    def wrap(test: F) -> F:
+        @functools.wraps(test)
+        def run(*args: Any, **kwargs: Any) -> None:
+            tried, accepted = TRIED[boundary], ACCEPTED[boundary]
+            test(*args, **kwargs)
+            tried, accepted = TRIED[boundary] - tried, ACCEPTED[boundary] - accepted
+            assert tried > 0, f"{boundary}: no input was tried"
+            assert accepted >= at_least * tried, (
+                f"{boundary}: {accepted} of {tried} inputs accepted, under the"
+                f" {at_least:.0%} expected: does it refuse what it should take?"
+            )
+
+        return cast(F, run)
+
+    return wrap
+
 
 SHELL_SPECIAL = frozenset(';&|$`<>()\n\\"*?[]{}!#~\t\r')
 

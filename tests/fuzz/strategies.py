@@ -65,6 +65,8 @@ walltimes = st.builds(
     st.one_of(st.integers(0, 59), st.integers(0, 99)),
     st.integers(1, 3),
 )
+safe_names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,8}", fullmatch=True)
+"""Names a site file or a request may well hold (partition, account, site names...)."""
 scalars = st.one_of(hostile_text, numbers, st.booleans(), st.none(), walltimes)
 values: st.SearchStrategy[Any] = st.recursive(
     scalars,

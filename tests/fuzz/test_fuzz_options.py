@@ -13,7 +13,7 @@ from chiltepin.endpoints.options import schema_for, validate_user_options
 from chiltepin.errors import ChiltepinError
 from chiltepin.sites.loader import load_site
 from chiltepin.sites.model import user_options_schema
-from tests.fuzz.profiles import TRIED, fuzz
+from tests.fuzz.profiles import ACCEPTED, TRIED, accepting, fuzz
 from tests.fuzz.strategies import values, walltimes
 from tests.fuzz.test_fuzz_sites import PLAUSIBLE, check_rendered
 
@@ -40,6 +40,7 @@ options = st.dictionaries(option_keys, st.just(None), max_size=4).flatmap(
 )
 
 
+@accepting("user options", 0.1)  # accepted 22-43% in 7 runs of the CI profile
 @given(base=st.sampled_from(["hera", "derecho", "localhost"]), overrides=limits, opts=options)
 @fuzz
 def test_user_options(base: str, overrides: list[str], opts: dict[str, Any]) -> None:
@@ -52,5 +53,5 @@ def test_user_options(base: str, overrides: list[str], opts: dict[str, Any]) -> 
         validate_user_options(opts, schema_for(site), "fuzz")
     except ChiltepinError:
         return
-    TRIED["user options, accepted"] += 1
+    ACCEPTED["user options"] += 1
     check_rendered(site, opts)  # the endpoint's renderer validates with the same schema

@@ -1,8 +1,7 @@
 """Fixtures for the staging tests: a Transfer-only stand-in and fresh collections.
 
 The stand-in here runs without RabbitMQ (``compute=False``) on a free port, so these tests
-need no broker, start in a fraction of a second, and never wait for port 5000, which other
-test sessions on the machine use for the Compute stand-in. Everything else is real: the
+need no broker and start in a fraction of a second. Everything else is real: the
 real ``globus_sdk.TransferClient`` (through ``chiltepin.auth``, client credentials), real
 files, real copies and checksums.
 """
@@ -18,7 +17,6 @@ import pytest
 
 from chiltepin.staging import Stager
 from chiltepin.testing import GlobusStandIn
-from chiltepin.testing.rabbitmq import free_port
 from chiltepin.testing.session import offline_session
 
 
@@ -26,7 +24,7 @@ from chiltepin.testing.session import offline_session
 def transfer_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlobusStandIn]:
     """The stand-in (Auth + Transfer) with its environment applied for this package."""
     base = tmp_path_factory.mktemp("transfer-standin")
-    with offline_session(base, port=free_port(), compute=False, banner=False) as standin:
+    with offline_session(base, compute=False, banner=False) as standin:
         yield standin
 
 
