@@ -547,9 +547,11 @@ class Federation(concurrent.futures.Executor):
                 self.stats.bump(attempt.site, "failed")
 
     def _retry_elsewhere(self, task: LogicalTask, attempt: Attempt, error: BaseException) -> None:
+        """End ``attempt`` for a site failure and place its task again, or, with no
+        attempts left, fail the task (an attempt counts as retried or failed, never both:
+        the run report, from the journal, counts it the same way)."""
         if not task.is_current(attempt):
             return
-        self.stats.bump(attempt.site, "retries")
         if len(task.attempts) > self.retries:
             sites = ", ".join(a.site for a in task.attempts)
             lost = TaskLost(
@@ -558,6 +560,7 @@ class Federation(concurrent.futures.Executor):
             )
             self._end_failed(task, attempt, lost)
             return
+        self.stats.bump(attempt.site, "retries")
         task.excluded_sites.add(attempt.site)
         self.stats.bump(attempt.site, "failovers")
         log.info("task %s: %s failed (%s); placing it again", task.id, attempt.site, error)

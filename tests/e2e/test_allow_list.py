@@ -84,6 +84,7 @@ def test_the_allowed_function_runs_by_its_id_and_others_fail_fast(
     message = str(lost.value)
     assert "tests.federation.tasks:where" in message and endpoint.endpoint_id in message
     assert (guarded.succeeded, guarded.failed) == (6, 1)
+    assert guarded.running == 0  # its last attempt counted failed, not also retried
 
 
 def test_the_service_refuses_an_unlisted_function_id_naming_both(

@@ -103,6 +103,10 @@ def test_status_without_total_workers_windows_the_site_by_what_it_ran_at_once(
     }
     with Federation(sites, run_dir=tmp_path, progress=False, status_poll_s=0.5) as fed:
         assert fed.policy.value == "soonest"
+        # "here" warm first: a worker still starting on a loaded host has its tasks raced
+        # to the endpoint's idle ones, which then win them all (late binding's choice,
+        # not what this test is about)
+        assert fed.submit(nap, -1, 0.0, site="here").result(timeout=120) == -1
         futures = [fed.submit(nap, i, 0.5) for i in range(24)]
         assert [f.result(timeout=180) for f in futures] == list(range(24))
         ep = fed.placement.backends["ep"]
@@ -111,5 +115,5 @@ def test_status_without_total_workers_windows_the_site_by_what_it_ran_at_once(
     assert _status_polls(standin, standin_endpoint) >= 1  # it asked, and was not told
     assert ep.live_workers is None  # so it never believed a worker count
     assert learned >= 1  # it learned one from the tasks instead
-    assert counts["ep"].succeeded > 0 and counts["here"].succeeded > 0
-    assert counts["ep"].succeeded + counts["here"].succeeded == 24
+    assert counts["ep"].succeeded > 0 and counts["here"].succeeded - 1 > 0
+    assert counts["ep"].succeeded + counts["here"].succeeded - 1 == 24
