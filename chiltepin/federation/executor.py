@@ -367,7 +367,7 @@ class Federation(concurrent.futures.Executor):
             if race and task.withdraw(attempt):
                 return
         if not race:
-            self._end_failed(task, task.current, error)
+            self._end_failed(task, task.current or task.raced, error)
 
     def _place(
         self,

@@ -155,8 +155,8 @@ class LogicalTask:
         with self._lock:
             if attempt is not None:
                 attempt.finished_at = time.time()
-            if attempt is None:
-                stale = self._current is not None
+            if attempt is None:  # only a task that never had an attempt
+                stale = self._current is not None or self.raced is not None
             else:
                 stale = attempt not in (self._current, self.raced)
             if stale or self.future.done():
