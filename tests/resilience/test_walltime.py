@@ -82,12 +82,16 @@ def test_blocks_expire_drain_and_a_task_cut_by_walltime_is_retried(
     assert {s for job, s in states.items() if job != cut_job} <= {"COMPLETED", "RUNNING"}, states
     assert "is drained - telling manager to shutdown" in site.interchange_logs()
 
-    # Drain: no task started on a block within drain_margin of its walltime, counted
-    # (as Parsl counts it) from the start of the block's worker pool; 3 s allowed for
-    # the pool's own start-up before it reads the clock.
+    # Drain: no task starts so close to its block's walltime that the walltime could cut
+    # it, counted (as Parsl counts it) from the start of the block's worker pool. Parsl
+    # drains a pool drain_margin before the walltime from the moment its manager reads
+    # the clock, and a task dispatched just before that starts when its worker gets to
+    # it: each can lag by seconds on a loaded host (two suites side by side on 2 cores:
+    # 43.2 s against the drain's 40 s). Half the margin is kept whatever the load; with
+    # no drain, this run's steady work starts tasks up to the walltime itself.
     late = [
         (e["i"], e["job"], round(e["start"] - e["pool"], 1))
         for e in starts
-        if e["start"] - e["pool"] > WALLTIME_S - DRAIN_MARGIN_S + 3
+        if e["start"] - e["pool"] > WALLTIME_S - DRAIN_MARGIN_S / 2
     ]
     assert late == [], f"tasks started too close to their block's walltime: {late}"
