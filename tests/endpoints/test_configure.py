@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -159,15 +160,22 @@ def test_tolerance_knobs_reach_the_engine(endpoint_root: Path, tmp_path: Path) -
     config.engine.shutdown()
 
 
-def test_container_image_and_binds_reach_the_engine(endpoint_root: Path, tmp_path: Path) -> None:
+def boxed_engine(tmp_path: Path, site_text: str) -> Any:
+    """The engine the endpoint's own loader builds for a site file ``site_text``."""
     site = tmp_path / "boxed.yaml"
-    site.write_text(
-        "extends: hera\ncontainer:\n  runtime: apptainer\n  image: /images/wx.sif\n"
-        "  bind: [/scratch1, /data/run-1]\n"
-    )
+    site.write_text(site_text)
     directory = configure(str(site), name="boxed")
     rendered = endpoint_renders(directory.name, {}, tmp_path)
-    engine = load_config_yaml(rendered.stdout).engine
+    assert rendered.returncode == 0, rendered.stderr
+    return load_config_yaml(rendered.stdout).engine
+
+
+def test_container_image_and_binds_reach_the_engine(endpoint_root: Path, tmp_path: Path) -> None:
+    engine = boxed_engine(
+        tmp_path,
+        "extends: hera\ncontainer:\n  runtime: apptainer\n  image: /images/wx.sif\n"
+        "  bind: [/scratch1, /data/run-1]\n",
+    )
     assert engine.container_type == "apptainer"
     assert engine.container_uri == "/images/wx.sif"
     assert engine.container_cmd_options == "-B /scratch1 -B /data/run-1"
@@ -179,15 +187,11 @@ def test_host_container_binds_with_options_reach_the_launch_command(
 ) -> None:
     """``/data:/data`` (and ``:ro,z``) is the usual podman/docker form: accepted, rendered
     as one argument each, and still one argument in the worker's launch command."""
-    site = tmp_path / "boxed.yaml"
-    site.write_text(
+    engine = boxed_engine(
+        tmp_path,
         "extends: docker\ncontainer:\n  runtime: podman\n  image: localhost/wx:1\n"
-        "  bind: [/scratch1, /data:/data, '/data/in:/in:ro,z']\n"
+        "  bind: [/scratch1, /data:/data, '/data/in:/in:ro,z']\n",
     )
-    directory = configure(str(site), name="boxed")
-    rendered = endpoint_renders(directory.name, {}, tmp_path)
-    assert rendered.returncode == 0, rendered.stderr
-    engine = load_config_yaml(rendered.stdout).engine
     binds = "-v /scratch1:/scratch1 -v /data:/data -v /data/in:/in:ro,z"
     assert engine.container_cmd_options == f"--rm --network host {binds}"
     engine.run_dir = str(tmp_path / "run")
