@@ -208,7 +208,12 @@ class LocalBackend:
             return
         size = -(-len(files) // (pool._max_workers * 4))
         chunks = [files[i : i + size] for i in range(0, len(files), size)]
-        for _ in pool.map(lambda chunk: [fn(f) for f in chunk], chunks):
+
+        def run(chunk: list[_File]) -> None:
+            for f in chunk:
+                fn(f)
+
+        for _ in pool.map(run, chunks):
             pass
 
     def _next_token(self) -> str:

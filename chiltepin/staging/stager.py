@@ -186,8 +186,9 @@ class Stager:
         local = [(i, p.source, p.destination) for i, p in enumerate(unique) if p.source.is_local]
         remote = [(i, p.source, p.destination) for i, p in enumerate(unique) if p.source.is_globus]
         if remote:  # fail on a bad collection name before anything moves
-            for ref in sorted({r for _, s, d in remote for r in (s.collection, d.collection)}):
-                self.transfer.resolver.resolve(ref or "")
+            refs = {r or "" for _, s, d in remote for r in (s.collection, d.collection)}
+            for ref in sorted(refs):
+                self.transfer.resolver.resolve(ref)
         results: dict[int, ItemResult] = {}
         outcome: TransferOutcome | None = None
         with ThreadPoolExecutor(1, "chiltepin-transfer") as pool:
