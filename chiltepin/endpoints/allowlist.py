@@ -112,7 +112,7 @@ def import_function(name: str) -> Callable[..., Any]:
         raise ConfigError(f"cannot import {name}: {err}") from err
     if not callable(target):
         raise ConfigError(f"{name} is not a function")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 def register(client: Any, names: Iterable[str]) -> list[Allowed]:
