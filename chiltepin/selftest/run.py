@@ -93,7 +93,7 @@ class _Selftest:
             return [self.fail(python, str(err)), shell]
         python.ok = True
         python.nodes = [str(seen["node"])]
-        python.queue_wait = self.wait_of(seen["job"])  # type: ignore[arg-type]
+        python.queue_wait = self.wait_of(seen["job"])
         python.detail = f"Python {seen['python']} on {seen['host']}, job {seen['job'] or '-'}"
         if out.returncode != 0:
             return [python, self.fail(shell, out.stderr or f"exit {out.returncode}")]
