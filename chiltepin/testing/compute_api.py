@@ -346,7 +346,7 @@ class ComputeApi:
     def status(self, req: Request) -> Any:
         ep = self._endpoint(req.params["endpoint_id"])
         online = self.is_online(ep)
-        details = {
+        details: dict[str, Any] = {
             k: v
             for k, v in ep.last_report.items()
             if isinstance(v, (int, float, str, bool)) or v is None
