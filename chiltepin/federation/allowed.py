@@ -57,7 +57,7 @@ class AllowList:
         return found
 
 
-def with_record(future: Future[Any], site: str) -> Future[Any]:  # type: ignore[type-arg]
+def with_record(future: Future[Any], site: str) -> Future[Any]:
     """``future``'s value as the probe would return it: (value, record), the record
     knowing only the site and when the client saw the task sent and finished."""
     sent = time.time()

@@ -205,7 +205,7 @@ class Federation(concurrent.futures.Executor):
 
     # -- submission ---------------------------------------------------------------------
 
-    def submit(  # type: ignore[override]
+    def submit(  # type: ignore[override]  # site=, resources=, tags=, stage_*= are not fn's
         self,
         fn: Callable[..., Any],
         /,
@@ -326,7 +326,7 @@ class Federation(concurrent.futures.Executor):
 
     def _settled(self, future: concurrent.futures.Future[Any]) -> None:
         with self._lock:
-            self._unsettled.pop(future.task_id, None)  # type: ignore[attr-defined]
+            self._unsettled.pop(future.task_id, None)  # type: ignore[attr-defined]  # a TaskFuture
 
     def _dispatch(self, task: LogicalTask) -> None:
         """Hold ``task`` for late binding, or hand it to a site now (a fixed split)."""
@@ -419,8 +419,8 @@ class Federation(concurrent.futures.Executor):
         )
 
     def _staged_in(
-        self, attempt: Attempt, backend: Backend, staged: concurrent.futures.Future
-    ) -> None:  # type: ignore[type-arg]
+        self, attempt: Attempt, backend: Backend, staged: concurrent.futures.Future[Any]
+    ) -> None:
         """Inputs are on the site (or could not be put there): run the task, or fail it."""
         error = staged.exception()
         if error is None:
@@ -444,7 +444,7 @@ class Federation(concurrent.futures.Executor):
 
     # -- completion ---------------------------------------------------------------------
 
-    def _on_done(self, attempt: Attempt, future: concurrent.futures.Future) -> None:  # type: ignore[type-arg]
+    def _on_done(self, attempt: Attempt, future: concurrent.futures.Future[Any]) -> None:
         task = attempt.task
         backend = self.placement.backends[attempt.site]
         self.binder.finished(attempt)
@@ -471,8 +471,8 @@ class Federation(concurrent.futures.Executor):
         value: Any,
         ran: dict[str, Any],
         payload: str,
-        staged: concurrent.futures.Future,
-    ) -> None:  # type: ignore[type-arg]
+        staged: concurrent.futures.Future[Any],
+    ) -> None:
         """The task's outputs are home (or could not be brought home)."""
         error = staged.exception()
         if error is None:
@@ -619,7 +619,7 @@ class Federation(concurrent.futures.Executor):
 
     # -- the rest of the Executor interface ---------------------------------------------
 
-    def map(  # type: ignore[override]
+    def map(
         self,
         fn: Callable[..., Any],
         *iterables: Iterable[Any],
@@ -675,7 +675,9 @@ class Federation(concurrent.futures.Executor):
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         futures = self._handed_out(self.futures if futures is None else futures)
-        return as_completed_lazily(futures, deadline, buffersize, self._room(buffersize))  # type: ignore[return-value]
+        return as_completed_lazily(  # type: ignore[return-value]  # TaskFutures unless given others
+            futures, deadline, buffersize, self._room(buffersize)
+        )
 
     def _handed_out(
         self, futures: Iterable[concurrent.futures.Future[Any]]

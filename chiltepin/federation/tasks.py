@@ -25,7 +25,7 @@ from chiltepin.client.calls import Call
 from chiltepin.client.resources import Resources, Routing
 
 
-class TaskFuture(Future):  # type: ignore[type-arg]
+class TaskFuture(Future[Any]):
     """The future a user holds: a ``concurrent.futures.Future`` that also says which
     logical task it is, where its latest attempt went (where it ran, once done) and how
     many attempts it took."""

@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import CancelledError, Future
 from typing import Any
 
@@ -86,14 +86,14 @@ class EndpointBackend(Backend):
         self._poll_now = threading.Event()  # a result showed the last status is stale
         self._polled_at = 0.0  # monotonic
         self.pace_s = pace_s
-        self._burst: Burst[tuple[Attempt, Callable[[Future], None]]] = Burst(  # type: ignore[type-arg]
+        self._burst: Burst[tuple[Attempt, Callable[[Future[Any]], None]]] = Burst(
             self._forward, name=f"chiltepin-submit-{self.name}", min_interval=self._pace
         )
         self._client_versions = client_versions
         self._as_source = functions_as_source
         self._on_versions = on_versions
         # Per routing, the pre-flight's answer (a future) once its workers were asked.
-        self._verdicts: dict[tuple[str, str], Future] = {}  # type: ignore[type-arg]
+        self._verdicts: dict[tuple[str, str], Future[Any]] = {}
         self._allow_list: AllowList | None = None
         self._allow_known = False
         self._monitor = threading.Thread(
@@ -120,13 +120,13 @@ class EndpointBackend(Backend):
                 self._executors[key] = executor
             return executor
 
-    def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]
+    def _submit(self, attempt: Attempt, finished: Callable[[Future[Any]], None]) -> None:
         try:
             self._burst.add((attempt, finished))
         except RuntimeError as err:  # the backend is shut down: fail it like a refused submit
             finished(failed(err))
 
-    def _forward(self, batch: list[tuple[Attempt, Callable[[Future], None]]]) -> None:  # type: ignore[type-arg]
+    def _forward(self, batch: list[tuple[Attempt, Callable[[Future[Any]], None]]]) -> None:
         """Queue a burst of attempts in the SDK back to back, so it sends full batches."""
         batch = [(a, f) for a, f in batch if not a.reported]  # not given up on meanwhile
         allow_list = self._allowed()
@@ -158,7 +158,7 @@ class EndpointBackend(Backend):
             future.add_done_callback(finished)
             future.add_done_callback(self._heard_from_workers)
 
-    def _heard_from_workers(self, _: Future) -> None:  # type: ignore[type-arg]
+    def _heard_from_workers(self, _: Future[Any]) -> None:
         """A result came from a site whose last status said it was online with no
         workers: that status is stale (its blocks started since), so ask again now rather
         than a poll period later; until then late binding keeps the site's window at its
@@ -185,7 +185,7 @@ class EndpointBackend(Backend):
 
     def _forward_allowed(
         self,
-        batch: list[tuple[Attempt, Callable[[Future], None]]],  # type: ignore[type-arg]
+        batch: list[tuple[Attempt, Callable[[Future[Any]], None]]],
         allow_list: AllowList,
     ) -> None:
         """Submit each call's own function by its allowed id (no probe, no pre-flight:
@@ -214,7 +214,7 @@ class EndpointBackend(Backend):
         reason to start the user endpoint again). Their outcomes wait for the answer
         instead (:meth:`_after_verdict`)."""
         key = attempt.routing.key
-        verdict: Future = Future()  # type: ignore[type-arg]
+        verdict: Future[Any] = Future()
         self._verdicts[key] = verdict
         if self._client_versions is None:
             verdict.set_result(None)
@@ -228,7 +228,7 @@ class EndpointBackend(Backend):
             return
         probe.add_done_callback(lambda answer: self._judge(answer, verdict))
 
-    def _judge(self, answer: Future, verdict: Future) -> None:  # type: ignore[type-arg]
+    def _judge(self, answer: Future[Any], verdict: Future[Any]) -> None:
         """Compare the workers' versions with this client's; a mismatch takes the site
         out (unless functions travel as source)."""
         try:
@@ -259,13 +259,13 @@ class EndpointBackend(Backend):
     def _after_verdict(
         self,
         key: tuple[str, str],
-        finished: Callable[[Future], None],  # type: ignore[type-arg]
-    ) -> Callable[[Future], None]:  # type: ignore[type-arg]
+        finished: Callable[[Future[Any]], None],
+    ) -> Callable[[Future[Any]], None]:
         """``finished``, called only once the pre-flight of ``key`` has answered: on
         workers that cannot read this client's calls, an outcome is no outcome, and the
         attempt goes elsewhere as a site failure."""
 
-        def settle(outcome: Future) -> None:  # type: ignore[type-arg]
+        def settle(outcome: Future[Any]) -> None:
             if self.version_mismatch is not None:
                 finished(failed(SiteFailure(self.name, self.version_mismatch)))
             else:
@@ -284,7 +284,7 @@ class EndpointBackend(Backend):
                 found.append(attempt)
         return found
 
-    def adopt(self, attempt: Attempt, on_done: Completion, future: Future | None) -> None:  # type: ignore[type-arg]
+    def adopt(self, attempt: Attempt, on_done: Completion, future: Future[Any] | None) -> None:
         """Follow an attempt a previous (killed) client submitted here; ``future`` comes
         from :func:`reload_task_group`, ``None`` when the service no longer knows it."""
         if attempt.task_group:
@@ -417,7 +417,7 @@ def announced_stop(reply: dict[str, Any]) -> bool | None:
 
 def reload_task_group(
     client: BudgetedClient, task_group: str
-) -> tuple[Executor, dict[str, Future]]:  # type: ignore[type-arg]
+) -> tuple[Executor, Mapping[str, Future[Any]]]:
     """Futures for every task of ``task_group``, by task id, from the service.
 
     One reload per task group (not per site): the SDK's result watcher is per task group,
