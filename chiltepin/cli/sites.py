@@ -28,7 +28,7 @@ def command() -> None:
 @command.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_sites(as_json: bool) -> None:
-    """The sites chiltepin ships (endpoints/*.yaml)."""
+    """The sites chiltepin ships (`endpoints/*.yaml`)."""
     sites = [load_site(name) for name in shipped_site_names()]
     if as_json:
         click.echo(json.dumps([site.model_dump(mode="json") for site in sites], indent=2))
