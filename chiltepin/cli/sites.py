@@ -59,7 +59,7 @@ def show(site: str, overrides: tuple[str, ...]) -> None:
 @command.command("convert")
 @click.argument("legacy", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def convert(legacy: Path) -> None:
-    """Print a Chiltepin 0.1.7 resource file as a chiltepin sites file.
+    """Print LEGACY, a Chiltepin 0.1.7 resource file, as a chiltepin sites file.
 
     Federation and Workflow also read 0.1.7 files directly; converting once gives you a
     file to extend (tags, capacity, shipped site files). Unsupported keys are errors.
@@ -76,7 +76,7 @@ def convert(legacy: Path) -> None:
 @command.command("check")
 @click.argument("files", nargs=-1, required=True)
 def check(files: tuple[str, ...]) -> None:
-    """Validate site files; print every problem with file, line and allowed values.
+    """Validate site FILES; print every problem with file, line and allowed values.
 
     Every file is checked, so one run lists all that need fixing (exit status 1 if any).
     """

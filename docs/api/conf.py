@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's chiltepin, not an installed cop
 
 project = "chiltepin"
 author = "chiltepin contributors"
-copyright = "chiltepin contributors"  # noqa: A001 (Sphinx's name for it)
+copyright = "chiltepin contributors"
 
 extensions = [
     "sphinx.ext.autodoc",
