@@ -85,8 +85,9 @@ class SiteEntry(BaseModel):
     capacity: int | None = Field(
         None,
         ge=1,
-        description="concurrent tasks this site is given at most (default: what the site's"
-        " geometry holds, with your options applied)",
+        description="concurrent tasks the site holds: the shares of the fixed splits, and what"
+        " late binding sends a site whose workers are not up yet, so it asks for nodes"
+        " (default: what the site's geometry holds, with your options applied)",
     )
     tags: list[SafeName] = Field(
         default_factory=list,
@@ -114,7 +115,7 @@ class SiteEntry(BaseModel):
 class FederationConfig(BaseModel):
     """The whole sites file: which sites one run may use, and the run's own settings.
 
-    ``Federation(...)`` and ``Workflow(...)`` arguments of the same names override them.
+    ``Federation(...)`` arguments of the same names override them.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
