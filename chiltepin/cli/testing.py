@@ -186,7 +186,13 @@ def _recorded(info: dict[str, Any]) -> set[int]:
 
 @command.command("down")
 @state_dir_option
-@click.option("--timeout", type=float, default=30.0, show_default=True)
+@click.option(
+    "--timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the service to stop by itself before its recorded PIDs are killed.",
+)
 def down(state_dir: Path | None, timeout: float) -> None:
     """Stop the stand-in and its broker (only the PIDs recorded in the state file)."""
     state_dir = state_dir or _default_state_dir()
