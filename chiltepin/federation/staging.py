@@ -62,7 +62,11 @@ class SitePath:
         placeholders(text)  # a malformed template is refused now, not on the site
 
     def at(self, values: dict[str, str]) -> str:
-        """The path on the site whose placeholder ``values`` are given."""
+        """The path on one site.
+
+        Args:
+            values: that site's placeholder values (``scratch``, ``run_id``, ``task_id``).
+        """
         return expand(f"file://{self.template}", values).path
 
 
