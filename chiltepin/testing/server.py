@@ -38,7 +38,7 @@ from chiltepin.testing.rabbitmq import RabbitMQ
 from chiltepin.testing.shaping import Shaper, strict_from_env
 from chiltepin.testing.state import EndpointRecord, StandInState, TaskRecord
 from chiltepin.testing.transfer_api import TransferApi
-from chiltepin.testing.transfer_tasks import TaskRunner
+from chiltepin.testing.transfer_runner import TaskRunner
 from chiltepin.testing.transport import HttpTransport, StandInError, check_port_free
 
 __all__ = ["GlobusStandIn", "StandInError"]

@@ -50,7 +50,8 @@ from chiltepin.testing.collections import (
 )
 from chiltepin.testing.faults import error_body
 from chiltepin.testing.routing import ApiError, Request, Response, Route
-from chiltepin.testing.transfer_tasks import TaskRunner, TransferTask, new_task_id, parse_time
+from chiltepin.testing.transfer_runner import TaskRunner
+from chiltepin.testing.transfer_tasks import TransferTask, new_task_id, parse_time
 
 SYNC_LEVELS = {"exists": 0, "size": 1, "mtime": 2, "checksum": 3}
 UNSUPPORTED_OPTIONS = ("filter_rules", "delete_destination_extra")
