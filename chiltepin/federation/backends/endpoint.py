@@ -53,6 +53,9 @@ Finished = Callable[[Future], None]  # type: ignore[type-arg]
 
 
 class EndpointBackend(Backend):
+    """An ``endpoint`` site: its executor pool and submit, with its status monitor, its
+    pre-flight and its allow-list beside them."""
+
     def __init__(
         self,
         resolved: ResolvedSite,
