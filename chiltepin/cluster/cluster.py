@@ -32,6 +32,7 @@ from chiltepin.cluster.state import (
 )
 from chiltepin.errors import ChiltepinError
 from chiltepin.system import processes
+from chiltepin.system.spawn import Spawned, spawn_detached
 from chiltepin.system.waiting import wait_until
 
 CTLD = "slurmctld"
@@ -137,7 +138,7 @@ class SlurmCluster:
             if recorded is not None and self._requested.compatible_with(recorded.spec)
             else self._requested
         )
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._procs: dict[str, Spawned] = {}
 
     @classmethod
     def from_dir(cls, directory: Path | str) -> SlurmCluster:
@@ -293,25 +294,16 @@ class SlurmCluster:
 
     def _spawn(self, name: str, state: ClusterState, fresh: bool = False) -> None:
         """Start one daemon in its own session, stdout/stderr into ``log/<name>.out``."""
-        command = self._command(name, fresh)
         out_name = "slurmctld.out" if name == CTLD else f"slurmd-{name}.out"
-        with open(self.spec.log_dir / out_name, "ab") as out:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-                env=self.environ(),
-                cwd=self.directory,
-                preexec_fn=processes.parent_death_signal() if self._die_with_parent else None,
-            )
-        started = processes.started(proc.pid)
-        self._procs[name] = proc
-        state.daemons[name] = DaemonRecord(
-            name=name, pid=proc.pid, start_time=started or 0, command=command
+        spawned = spawn_detached(
+            self._command(name, fresh),
+            self.spec.log_dir / out_name,
+            env=self.environ(),
+            cwd=self.directory,
+            die_with_parent=self._die_with_parent,
         )
+        self._procs[name] = spawned
+        state.daemons[name] = DaemonRecord.of(name, spawned.record)
         # Recorded after every spawn: if we crash half-way, `down` still finds what runs.
         save_state(self.directory, state)
 
@@ -346,8 +338,8 @@ class SlurmCluster:
         targets = leader_pids | processes.group_members(leader_pids)
         survivors = processes.terminate(targets, timeout=timeout)
         survivors |= processes.terminate(self.step_processes(self.node_names), timeout=timeout)
-        for proc in self._procs.values():
-            proc.poll()
+        for spawned in self._procs.values():
+            spawned.exit_code()  # reaps it
         self._procs.clear()
         state.stopped_at = time.time()
         save_state(self.directory, state)
@@ -408,9 +400,9 @@ class SlurmCluster:
             targets |= {record.pid} | processes.group_members([record.pid])
         targets |= self.step_processes([name])
         survivors = processes.kill_now(targets)
-        proc = self._procs.pop(name, None)
-        if proc is not None:
-            proc.poll()
+        spawned = self._procs.pop(name, None)
+        if spawned is not None:
+            spawned.exit_code()  # reaps it
         if survivors:
             raise SlurmClusterError(f"could not kill PIDs {sorted(survivors)} of node {name}")
         return sorted(targets)
