@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import socket
 import subprocess
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from chiltepin.cluster.binaries import require_binary
+from chiltepin.cluster import slurm
 from chiltepin.cluster.config import ClusterSpec, render_slurm_conf
 from chiltepin.cluster.ports import LOOPBACK, port_is_free
 from chiltepin.cluster.state import (
@@ -289,8 +288,8 @@ class SlurmCluster:
         if name == CTLD:
             # -c on a fresh start: forget jobs and node states saved by an earlier cluster in
             # this directory; a restarted controller of a running cluster keeps them.
-            return [require_binary("slurmctld"), "-D", *(["-c"] if fresh else []), "-f", conf]
-        return [require_binary("slurmd"), "-D", "-f", conf, "-N", name]
+            return [slurm.require_binary("slurmctld"), "-D", *(["-c"] if fresh else []), "-f", conf]
+        return [slurm.require_binary("slurmd"), "-D", "-f", conf, "-N", name]
 
     def _spawn(self, name: str, state: ClusterState, fresh: bool = False) -> None:
         """Start one daemon in its own session, stdout/stderr into ``log/<name>.out``."""
@@ -454,16 +453,7 @@ class SlurmCluster:
         input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run a Slurm client command (``sinfo``, ``sbatch``, ...) against this cluster."""
-        command = [require_binary(args[0]), *args[1:]]
-        result = subprocess.run(
-            command,
-            env=self.environ(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=input,
-            check=False,
-        )
+        result = slurm.run(args, env=self.environ(), timeout=timeout, input=input)
         if check and result.returncode != 0:
             raise SlurmClusterError(
                 f"`{' '.join(args)}` failed on cluster {self.name!r} (exit {result.returncode}): "
@@ -474,13 +464,11 @@ class SlurmCluster:
     def node_states(self) -> dict[str, str]:
         """Node name → Slurm state as ``scontrol`` spells it (``IDLE``, ``DOWN+NOT_RESPONDING``)."""
         result = self.run(["scontrol", "show", "node", "-o"], timeout=10)
-        states: dict[str, str] = {}
-        for line in result.stdout.splitlines():
-            name = re.search(r"\bNodeName=(\S+)", line)
-            state = re.search(r"\bState=(\S+)", line)
-            if name and state:
-                states[name.group(1)] = state.group(1)
-        return states
+        return {
+            node["NodeName"]: node["State"]
+            for node in slurm.records(result.stdout)
+            if node.get("NodeName") and node.get("State")
+        }
 
     def wait_for_nodes(
         self,
@@ -561,7 +549,7 @@ class SlurmCluster:
     def job_info(self, job_id: str) -> dict[str, str]:
         """``scontrol show job -o`` as a dict (kept for ``MinJobAge``=300 s after the end)."""
         result = self.run(["scontrol", "show", "job", "-o", job_id], timeout=10)
-        return dict(re.findall(r"(\w+)=(\S*)", result.stdout))
+        return slurm.fields(result.stdout)
 
     def wait_job(self, job_id: str, timeout: float = 30.0) -> dict[str, str]:
         """Wait until ``job_id`` reaches a terminal state; return its ``scontrol`` fields."""
