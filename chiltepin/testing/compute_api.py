@@ -44,8 +44,8 @@ from chiltepin.testing.state import (
     EndpointRecord,
     FunctionRecord,
     StandInState,
+    StandInTask,
     TaskGroup,
-    TaskRecord,
     canonical_json,
     user_endpoint_id,
 )
@@ -575,7 +575,7 @@ class ComputeApi:
                 task = Task(task_id=uuid.UUID(tid), task_buffer=code + payload)
                 hdrs = dict(headers_base, function_uuid=fid, task_uuid=tid)
                 messages.append((hdrs, messagepack.pack(task)))
-                records.append(TaskRecord(tid, fid, ep.endpoint_id, target.endpoint_id, tg_id))
+                records.append(StandInTask(tid, fid, ep.endpoint_id, target.endpoint_id, tg_id))
                 ids.append(tid)
         with self.state.lock:
             group = self.state.task_groups.get(tg_id)
@@ -703,7 +703,7 @@ class ComputeApi:
         if "error" in gstate:
             self._fail_start(ep, str(gstate["error"]), pending)
 
-    def _fail_start(self, ep: EndpointRecord, error: str, pending: list[TaskRecord]) -> None:
+    def _fail_start(self, ep: EndpointRecord, error: str, pending: list[StandInTask]) -> None:
         """The parent could not start this user endpoint: fail its waiting tasks, once."""
         log.error(
             "stand-in: endpoint %s reported a start failure (%d waiting tasks failed): %s",
