@@ -11,8 +11,20 @@ from chiltepin.cli.console import console
 
 
 @click.command("demo")
-@click.option("--members", default=16, show_default=True, type=click.IntRange(2, 10000))
-@click.option("--steps", default=500, show_default=True, type=click.IntRange(1, 10**7))
+@click.option(
+    "--members",
+    default=16,
+    show_default=True,
+    type=click.IntRange(2, 10000),
+    help="Ensemble members: one task each, spread over the sites (at least 2 for a spread).",
+)
+@click.option(
+    "--steps",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 10**7),
+    help="Model time steps per member: how long each task computes.",
+)
 @click.option(
     "--sites",
     type=click.Path(dir_okay=False, path_type=Path),

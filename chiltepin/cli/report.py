@@ -21,8 +21,8 @@ from chiltepin.report import build_report, write_report
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON only.")
 def command(run_dir: Path, png: Path | None, as_json: bool) -> None:
-    """Per-site report of a run: tasks, failures, retries, failovers, task time, queue
-    wait, batch jobs, node-hours and cost; plus a timeline PNG and report.json.
+    """Per-site report of the run in RUN_DIR: tasks, failures, retries, failovers, task
+    time, queue wait, batch jobs, node-hours and cost; plus a timeline PNG and report.json.
 
     Node-hours count each batch job from its first task's start to its last task's end
     (a lower bound of what the scheduler charges); cost uses each site's cost_per_node_hour.

@@ -27,8 +27,8 @@ def command() -> None:
 @_run_dir
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(run_dir: Path, as_json: bool) -> None:
-    """Count the run's tasks by state, from its journal (no service is contacted):
-    held (submitted, not yet placed on a site), pending (placed), done, failed."""
+    """Count the tasks of the run in RUN_DIR by state, from its journal (no service is
+    contacted): held (submitted, not yet placed on a site), pending (placed), done, failed."""
     summary = {"run_dir": str(run_dir), **count_states(run_dir).as_dict()}
     if as_json:
         click.echo(json.dumps(summary))
@@ -46,7 +46,8 @@ def status(run_dir: Path, as_json: bool) -> None:
 )
 @click.option("--progress/--no-progress", default=None, help="[default: on a terminal]")
 def resume(run_dir: Path, sites: Path | None, progress: bool | None) -> None:
-    """Collect every result of a run whose client died (killed, logged out, rebooted).
+    """Collect every result of the run in RUN_DIR whose client died (killed, logged out,
+    rebooted).
 
     Finished tasks are read from the run directory, tasks still held by an endpoint are
     collected by their task ids, and tasks that never ran are submitted again. Results

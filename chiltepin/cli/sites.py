@@ -28,7 +28,7 @@ def command() -> None:
 @command.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_sites(as_json: bool) -> None:
-    """The sites chiltepin ships (endpoints/*.yaml)."""
+    """The sites chiltepin ships (`endpoints/*.yaml`)."""
     sites = [load_site(name) for name in shipped_site_names()]
     if as_json:
         click.echo(json.dumps([site.model_dump(mode="json") for site in sites], indent=2))
@@ -59,7 +59,7 @@ def show(site: str, overrides: tuple[str, ...]) -> None:
 @command.command("convert")
 @click.argument("legacy", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def convert(legacy: Path) -> None:
-    """Print a Chiltepin 0.1.7 resource file as a chiltepin sites file.
+    """Print LEGACY, a Chiltepin 0.1.7 resource file, as a chiltepin sites file.
 
     Federation and Workflow also read 0.1.7 files directly; converting once gives you a
     file to extend (tags, capacity, shipped site files). Unsupported keys are errors.
@@ -76,7 +76,7 @@ def convert(legacy: Path) -> None:
 @command.command("check")
 @click.argument("files", nargs=-1, required=True)
 def check(files: tuple[str, ...]) -> None:
-    """Validate site files; print every problem with file, line and allowed values.
+    """Validate site FILES; print every problem with file, line and allowed values.
 
     Every file is checked, so one run lists all that need fixing (exit status 1 if any).
     """

@@ -3,17 +3,22 @@
 The stand-in is NOT Globus: a small HTTP service on 127.0.0.1 plus a private RabbitMQ that
 the real SDK and the real ``globus-compute-endpoint`` can talk to when the cloud cannot be
 reached.  ``up`` starts it detached and prints the ``export`` lines that point the SDK and
-the endpoint at it; ``down`` stops exactly the processes it recorded.
+the endpoint at it; ``down`` stops exactly the processes it recorded; ``serve`` is what
+``up`` runs detached (the service in the foreground, until SIGTERM or SIGINT).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shlex
 import signal
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +64,7 @@ def command() -> None:
                                 it prints, which makes the SDK and endpoint follow it)
     chiltepin testing status    is it running; endpoints, tasks
     chiltepin testing down      stop it (by the PIDs it recorded)
+    chiltepin testing serve     run it in the foreground (what `up` starts detached)
     """
 
 
@@ -95,13 +101,15 @@ def up(port: int, state_dir: Path | None, rabbitmq_url: str | None, timeout: flo
             f" {current.get('url')}); run `chiltepin testing down --state-dir {state_dir}`"
         )
     (state_dir / "standin.json").unlink(missing_ok=True)
-    from chiltepin.testing.server import check_port_free
+    from chiltepin.testing.transport import check_port_free
 
     check_port_free("127.0.0.1", port)
     cmd = [
         sys.executable,
         "-m",
-        "chiltepin.testing.server",
+        "chiltepin",
+        "testing",
+        "serve",
         "--port",
         str(port),
         "--state-dir",
@@ -144,6 +152,54 @@ def up(port: int, state_dir: Path | None, rabbitmq_url: str | None, timeout: flo
         )
 
 
+@command.command("serve", hidden=True)
+@click.option("--port", type=int, default=5000, show_default=True)
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--rabbitmq-url", default=None)
+def serve(port: int, state_dir: Path, rabbitmq_url: str | None) -> None:
+    """Run the stand-in in the foreground (what `up` starts detached) until SIGTERM or
+    SIGINT, keeping STATE_DIR/standin.json up to date."""
+    from chiltepin.testing.server import GlobusStandIn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_file = state_dir / "standin.json"
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    standin = GlobusStandIn(port, state_dir=state_dir, rabbitmq_url=rabbitmq_url)
+    try:
+        standin.start()
+    except Exception as exc:
+        state_file.write_text(json.dumps({"ready": False, "error": str(exc), "pid": os.getpid()}))
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    try:
+        state_file.write_text(
+            json.dumps(
+                {
+                    "ready": True,
+                    "stand_in": True,
+                    "pid": os.getpid(),
+                    "pgid": os.getpgid(0),
+                    "url": standin.url,
+                    "amqp_url": standin.amqp_url,
+                    "rabbitmq_pids": standin.rabbitmq.pids(),
+                    "rabbitmq_dir": str(standin.rabbitmq.base_dir or ""),
+                    "env": standin.client_env(),
+                    "started_at": time.time(),
+                },
+                indent=2,
+            )
+        )
+        while not stop.wait(0.5):
+            pass
+    finally:
+        standin.stop()
+        with contextlib.suppress(OSError):
+            state_file.unlink()
+
+
 @command.command("status")
 @state_dir_option
 def status(state_dir: Path | None) -> None:
@@ -179,7 +235,13 @@ def _recorded(info: dict[str, Any]) -> set[int]:
 
 @command.command("down")
 @state_dir_option
-@click.option("--timeout", type=float, default=30.0, show_default=True)
+@click.option(
+    "--timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the service to stop by itself before its recorded PIDs are killed.",
+)
 def down(state_dir: Path | None, timeout: float) -> None:
     """Stop the stand-in and its broker (only the PIDs recorded in the state file)."""
     state_dir = state_dir or _default_state_dir()

@@ -37,19 +37,32 @@ log = logging.getLogger(__name__)
 
 
 class SiteKind(str, Enum):
+    """How a site is reached."""
+
+    #: A Globus Compute endpoint, by its UUID: a machine anywhere, through the service.
     endpoint = "endpoint"
+    #: An engine inside the client process: this machine, no Globus account needed.
     local = "local"
 
 
 class Policy(str, Enum):
-    soonest = "soonest"  # late binding: held until a site can start it (the default)
+    """How a federation places tasks on sites."""
+
+    #: Late binding (the default): each task is held in the client until a site can start
+    #: it, then sent where it is expected to finish first (learned queue wait, task speed,
+    #: failure rate), so no task waits in one site's queue while another has idle workers.
+    soonest = "soonest"
+    #: A fixed split: tasks go to the sites in turn, whatever their load.
     round_robin = "round_robin"
+    #: A fixed split: tasks go to the sites in proportion to their capacity.
     capacity = "capacity"
+    #: A fixed split: each task goes to the site with the fewest tasks out per capacity.
     least_loaded = "least_loaded"
 
 
 class SiteEntry(BaseModel):
-    """One site as a user reaches it."""
+    """One site as a user reaches it: which machine, through which endpoint, with which
+    of the user's own settings (account, geometry)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -58,10 +71,29 @@ class SiteEntry(BaseModel):
         description="shipped site name, path of a site file, or the site written inline"
     )
     set: list[str] = Field(default_factory=list, description="KEY=VALUE overrides of the site")
-    endpoint_id: uuid.UUID | None = None
-    options: dict[str, Any] = Field(default_factory=dict, description="user endpoint options")
-    capacity: int | None = Field(None, ge=1, description="concurrent tasks; default from site")
-    tags: list[SafeName] = Field(default_factory=list)
+    endpoint_id: uuid.UUID | None = Field(
+        None,
+        description="UUID of the Globus Compute endpoint configured from this site (chiltepin"
+        " endpoint configure prints it); makes the entry an endpoint site",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="user endpoint options (account, partition, walltime, nodes_per_block,"
+        " ...): your defaults on this machine, checked against the site's schema now rather"
+        " than failing at submit time",
+    )
+    capacity: int | None = Field(
+        None,
+        ge=1,
+        description="concurrent tasks the site holds: the shares of the fixed splits, and what"
+        " late binding sends a site whose workers are not up yet, so it asks for nodes"
+        " (default: what the site's geometry holds, with your options applied)",
+    )
+    tags: list[SafeName] = Field(
+        default_factory=list,
+        description="tags added to the site's own, e.g. to mark where your data already is;"
+        " a task submitted with tags runs only on sites that have them all",
+    )
     offline_grace_s: float = Field(
         60.0, gt=0, le=86400, description="seconds an endpoint may be offline before failover"
     )
@@ -81,14 +113,29 @@ class SiteEntry(BaseModel):
 
 
 class FederationConfig(BaseModel):
-    """The whole sites file."""
+    """The whole sites file: which sites one run may use, and the run's own settings.
+
+    ``Federation(...)`` arguments of the same names override them.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    sites: dict[SafeName, SiteEntry] = Field(min_length=1)
-    policy: Policy = Policy.soonest
-    retries: int = Field(3, ge=0, le=100, description="resubmissions after site failures")
-    run_dir: str | None = Field(None, description="where run journals go")
+    sites: dict[SafeName, SiteEntry] = Field(
+        min_length=1, description="the sites by the names tasks and reports use for them"
+    )
+    policy: Policy = Field(Policy.soonest, description="how tasks are placed on the sites")
+    retries: int = Field(
+        3,
+        ge=0,
+        le=100,
+        description="resubmissions of a task after site failures (lost workers, killed batch"
+        " job, endpoint offline); the task's own exceptions are never retried",
+    )
+    run_dir: str | None = Field(
+        None,
+        description="where the run journal goes, which chiltepin report and chiltepin run"
+        " resume read (default: ~/.chiltepin/runs/<time>-<id>)",
+    )
     gc_freeze: bool = Field(
         True, description="keep pre-run objects out of full GC passes while the run lasts"
     )

@@ -49,14 +49,23 @@ class Resources(BaseModel):
     ranks: int | None = Field(None, ge=1, description="total MPI ranks")
     launcher_options: LauncherOptions | None = Field(None, description="extra launcher flags")
     mpi: bool | None = Field(None, description="force the MPI engine (implied by nodes/ranks)")
-    walltime: Walltime | None = None
-    partition: SafeName | None = None
-    queue: SafeName | None = None
-    qos: SafeName | None = None
-    account: SafeName | None = None
-    exclusive: bool | None = None
-    max_workers_per_node: int | None = Field(None, ge=1)
-    cores_per_worker: float | None = Field(None, gt=0)
+    walltime: Walltime | None = Field(
+        None,
+        description="walltime of the batch job the task runs in (HH:MM:SS): a task that"
+        " needs longer than the site's default, or a short one that starts sooner in a"
+        " short job",
+    )
+    partition: SafeName | None = Field(None, description="Slurm partition, e.g. a GPU one")
+    queue: SafeName | None = Field(None, description="PBS Pro queue")
+    qos: SafeName | None = Field(None, description="Slurm quality of service")
+    account: SafeName | None = Field(None, description="allocation charged for this task")
+    exclusive: bool | None = Field(None, description="whole nodes for the task's batch job")
+    max_workers_per_node: int | None = Field(
+        None, ge=1, description="tasks a node runs at once, e.g. 1 for a memory-hungry task"
+    )
+    cores_per_worker: float | None = Field(
+        None, gt=0, description="cores each task gets, e.g. 8 for a threaded task"
+    )
 
     @functools.cached_property
     def requested(self) -> dict[str, Any]:

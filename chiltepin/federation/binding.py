@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from chiltepin.federation.backends.base import Backend
 from chiltepin.federation.estimates import Estimates
 from chiltepin.federation.placement import Placement, not_yet_failed
+from chiltepin.federation.placers import Start
 from chiltepin.federation.tasks import Attempt, LogicalTask
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,6 @@ TICK_S = 1.0  # how often held tasks are looked at without an event (a site's co
 RACE_AFTER_S = 5.0  # how long a task may wait on a site with no workers before it is raced
 RACE_AFTER_RUNS = 3  # ...or this many typical run times, when the site does not say workers
 
-Release = Callable[[LogicalTask, Backend, bool, bool], None]  # (task, site, race, unqueued)
 # (task, the attempt it got, race, error): a release that raised, for the federation to end
 NotReleased = Callable[[LogicalTask, Attempt | None, bool, BaseException], None]
 Handover = tuple[LogicalTask, Backend, bool]  # (task, site, a worker is free for it there)
@@ -71,18 +71,22 @@ def _head(item: tuple[tuple[object, ...], _Queue]) -> int:
 
 
 class Binder:
-    """The held tasks, each site's window, and the release of the one to the other."""
+    """The held tasks, each site's window, and the release of the one to the other: the
+    late-binding :class:`~chiltepin.federation.placers.Placer`."""
 
     def __init__(
         self,
         placement: Placement,
         estimates: Estimates,
         prefetch: dict[str, int],
-        release: Release,
+        release: Start,
         not_released: NotReleased,
         *,
         race_after_s: float = RACE_AFTER_S,
     ) -> None:
+        """``placement`` gives the candidates, ``estimates`` what each site is expected to
+        do, ``prefetch`` each site's tasks beyond its workers; ``release`` starts a chosen
+        attempt and ``not_released`` ends a task whose release raised."""
         self._placement = placement
         self._backends = placement.backends
         self._estimates = estimates
@@ -101,6 +105,12 @@ class Binder:
         self._ticker.start()
 
     # -- what the federation tells it -----------------------------------------------------
+
+    def place(self, task: LogicalTask) -> None:
+        """Hold ``task`` for a site that can start it, refusing it now if no healthy site
+        could ever take it (:class:`~chiltepin.federation.placement.NoSiteAvailable`)."""
+        self._placement.available_for(task)
+        self.hold(task)
 
     def hold(self, task: LogicalTask) -> None:
         """Queue ``task`` until a site it may use has room; release what can go now."""
@@ -231,7 +241,7 @@ class Binder:
             while progressed:
                 progressed = False
                 for key, queue in sorted(self._queues.items(), key=_head):
-                    while queue.tasks and queue.tasks[0][1].future.done():  # cancelled
+                    while queue.tasks and queue.tasks[0][1].state.settled:  # cancelled
                         queue.tasks.popleft()
                     if not queue.tasks:
                         del self._queues[key]
@@ -302,7 +312,7 @@ class Binder:
             for site in cold:
                 for attempt in self._backends[site].in_flight():
                     task = attempt.task
-                    if not attempt.in_window or task.was_raced or task.future.done():
+                    if not (attempt.in_window and task.state.live) or task.was_raced:
                         continue
                     target = next(
                         (s for s in self._sites_for(task) if s != site and idle.get(s, 0) > 0),

@@ -52,6 +52,7 @@ from chiltepin.federation.journal_format import (
     decode,
     line,
 )
+from chiltepin.federation.states import TaskState
 
 log = logging.getLogger(__name__)
 JOURNAL = "journal.jsonl"
@@ -144,10 +145,12 @@ class Journal:
         options: dict[str, Any],
         resource_specification: dict[str, Any],
         *,
-        race: bool = False,
+        via: TaskState = TaskState.PLACED,
     ) -> None:
+        """Attempt ``number`` of a task went to ``site``; ``via`` is the move that
+        started it (placed, retried, raced or failed over)."""
         event = AttemptEvent(
-            task_id, number, site, options, resource_specification, race, round(time.time(), 3)
+            task_id, number, site, options, resource_specification, via, round(time.time(), 3)
         )
         with self._lock:
             self._write(event)
@@ -202,7 +205,7 @@ class AttemptRecord:
     options: dict[str, Any]
     resource_specification: dict[str, Any]
     submitted: float = 0.0
-    race: bool = False  # started beside the one before it, not after it failed
+    via: TaskState = TaskState.PLACED  # the move that started it
     remote: str | None = None
     task_group: str | None = None
 
@@ -384,7 +387,7 @@ def read_journal(run_dir: Path, *, finished: bool = True) -> RunRecord:
                         event.options,
                         event.resource_specification,
                         event.submitted,
-                        event.race,
+                        event.via,
                     )
                 )
             elif isinstance(event, RemoteEvent):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chiltepin.errors import ChiltepinError
+from chiltepin.federation.states import TaskState
 
 VERSION = 2
 OLDEST = 1  # the oldest format this module still reads
@@ -182,7 +183,7 @@ class AttemptEvent:
     site: str
     options: dict[str, Any]
     resource_specification: dict[str, Any]
-    race: bool = False
+    via: TaskState = TaskState.PLACED  # the move that started it (placed for the first)
     submitted: float = 0.0
 
     def event(self) -> dict[str, Any]:
@@ -191,8 +192,12 @@ class AttemptEvent:
             out["o"] = self.options
         if self.resource_specification:
             out["rs"] = self.resource_specification
-        if self.race:
+        # Both leave the attempt before live ("race", which a reader that predates
+        # failing over also understands); a retry follows a failed one (no key).
+        if self.via in (TaskState.RACED, TaskState.FAILED_OVER):
             out["race"] = 1
+        if self.via is TaskState.FAILED_OVER:
+            out["fo"] = 1
         out["t"] = self.submitted
         return out
 
@@ -305,6 +310,15 @@ def _ran(fields: list[Any]) -> dict[str, Any]:
     return {"job": job, "nodes": nodes, "host": host, "start": start, "end": end}
 
 
+def _via(e: dict[str, Any]) -> TaskState:
+    """The move that started an attempt, from its line (format 1 and 2 alike)."""
+    if e.get("fo"):
+        return TaskState.FAILED_OVER
+    if e.get("race"):
+        return TaskState.RACED
+    return TaskState.PLACED if e["n"] == 1 else TaskState.RETRIED
+
+
 def _header(event: dict[str, Any]) -> Header:
     version = event.get("v", 1)
     if not isinstance(version, int) or version > VERSION:
@@ -320,7 +334,7 @@ def _v2(kind: str, e: dict[str, Any]) -> Event:
         return TaskEvent(e["id"], int(e["f"]), "", Stored.of(e, "a"), TaskOptions.of(e))
     if kind == ATTEMPT:
         return AttemptEvent(
-            e["id"], e["n"], e["s"], e.get("o", {}), e.get("rs", {}), bool(e.get("race")), e["t"]
+            e["id"], e["n"], e["s"], e.get("o", {}), e.get("rs", {}), _via(e), e["t"]
         )
     if kind == REMOTE:
         return RemoteEvent(e["id"], e["n"], e["rid"], e.get("tg"))
@@ -358,7 +372,7 @@ def _v1(kind: str, e: dict[str, Any]) -> Event:
             e["site"],
             e.get("options", {}),
             e.get("resource_specification", {}),
-            bool(e.get("race")),
+            _via(e),
             e["t"],
         )
     if kind == "remote":

@@ -19,12 +19,16 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from chiltepin.client.config import Policy
 from chiltepin.client.resources import Resources
 from chiltepin.errors import ChiltepinError, did_you_mean
 from chiltepin.federation.backends.base import Backend
 from chiltepin.sites.model import walltime_seconds
+
+if TYPE_CHECKING:
+    from chiltepin.federation.tasks import LogicalTask
 
 
 class NoSiteAvailable(ChiltepinError):
@@ -130,6 +134,29 @@ class Placement:
             return pool[0]
         with self._lock:
             return self._pick(pool, policy or self.policy)
+
+    def choose_for(self, task: LogicalTask, policy: Policy) -> Backend:
+        """The site ``policy`` gives ``task`` now, among those it may use."""
+        return self.choose(
+            task.tags,
+            pinned=task.pinned_site,
+            excluded=task.excluded_sites,
+            allowed=task.allowed,
+            policy=policy,
+            walltime=task.resources.walltime,
+        )
+
+    def available_for(self, task: LogicalTask, *, leaving: str | None = None) -> list[Backend]:
+        """The healthy sites ``task`` may go to now, ``leaving`` (a site it is moving
+        off) aside; :class:`NoSiteAvailable` if none."""
+        excluded = task.excluded_sites
+        return self.available(
+            task.tags,
+            pinned=task.pinned_site,
+            excluded=excluded if leaving is None else excluded | {leaving},
+            allowed=task.allowed,
+            walltime=task.resources.walltime,
+        )
 
     def available(
         self,

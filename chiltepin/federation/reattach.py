@@ -12,7 +12,6 @@ twice because its record was damaged.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,6 @@ from chiltepin.client.resources import Routing, parse_resources
 from chiltepin.embedded import reap_leftovers
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation.backends import EndpointBackend
-from chiltepin.federation.backends.endpoint import reload_task_group
 from chiltepin.federation.journal import JOURNAL, RunRecord, TaskRecord, read_journal
 from chiltepin.federation.tasks import Attempt, LogicalTask, TaskFuture
 
@@ -88,8 +86,8 @@ def _call(record: RunRecord, rec: TaskRecord) -> Call:
 def restore(federation: Federation, record: RunRecord) -> None:
     """Give every task of ``record`` its future back on ``federation``."""
     rewatch: dict[str, list[Attempt]] = {}
-    federation._ids = itertools.count(record.last_number + 1)
-    federation._function_numbers = itertools.count(max(record.functions, default=-1) + 1)
+    federation.ledger.continue_after(record.last_number)
+    federation.function_texts.continue_after(max(record.functions, default=-1))
     for rec in record.tasks.values():
         try:
             task = logical_task(record, rec)
@@ -97,14 +95,16 @@ def restore(federation: Federation, record: RunRecord) -> None:
             task = LogicalTask(
                 rec.id, rec.name, None, parse_resources(None), None, frozenset(), TaskFuture(rec.id)
             )
-            federation._track(task, keep=True)
+            _adopt(federation, task)
             task.future.set_exception(_unreadable(record, rec, "arguments", err))
             continue
         for old in rec.attempts:  # keep attempt numbers increasing across clients
-            previous = task.new_attempt(old.site, Routing(old.options, old.resource_specification))
+            previous = task.restore_attempt(
+                old.site, Routing(old.options, old.resource_specification)
+            )
             previous.remote_id, previous.task_group = old.remote, old.task_group
             previous.reported = True
-        federation._track(task, keep=True)
+        _adopt(federation, task)
         last = task.current
         if rec.outcome is not None:  # with no attempt: refused before any site took it
             _restore_outcome(federation, record, rec, task, last)
@@ -119,15 +119,15 @@ def restore(federation: Federation, record: RunRecord) -> None:
             federation.stats.bump(last.site, "tasks")
             rewatch.setdefault(last.task_group, []).append(attempt)
         else:
-            federation._dispatch(task)
+            federation.conductor.dispatch(task)
     for task_group, attempts in rewatch.items():
-        executor, futures = reload_task_group(federation.client, task_group)
-        federation._reloaders.append(executor)
-        for attempt in attempts:
-            backend = federation.placement.backends[attempt.site]
-            assert isinstance(backend, EndpointBackend)
-            federation.binder.adopted(attempt)
-            backend.adopt(attempt, federation._on_done, futures.get(str(attempt.remote_id)))
+        federation.conductor.collect(task_group, attempts, federation.client)
+
+
+def _adopt(federation: Federation, task: LogicalTask) -> None:
+    """The federation holds ``task``'s future as one of its own ``submit()``'s."""
+    federation.ledger.track(task, keep=True)
+    federation.stats.submitted()
 
 
 def _unreadable(record: RunRecord, rec: TaskRecord, what: str, err: Exception) -> ChiltepinError:

@@ -44,6 +44,10 @@ class SitePath:
     It lives in the site's per-run work area: the template starts with ``{scratch}`` and
     stays inside it (``..`` cannot climb out), checked here for its form and again for
     the site it is filled for.
+
+    Args:
+        template: the path, starting ``{scratch}/``; ``{run_id}`` and ``{task_id}`` are
+            filled too.
     """
 
     template: str
@@ -58,6 +62,11 @@ class SitePath:
         placeholders(text)  # a malformed template is refused now, not on the site
 
     def at(self, values: dict[str, str]) -> str:
+        """The path on one site.
+
+        Args:
+            values: that site's placeholder values (``scratch``, ``run_id``, ``task_id``).
+        """
         return expand(f"file://{self.template}", values).path
 
 

@@ -10,6 +10,10 @@ while another site has idle ones, so a second attempt starts there and the earli
 stays live beside it (``raced``). Whichever finishes first settles the task; the other's
 result is a duplicate, counted and dropped. A task is raced at most once, so it never
 runs more than twice at the same time.
+
+Each task has a :class:`~chiltepin.federation.states.TaskState`; every method here that
+changes what a task is doing moves it along the lifecycle's allowed transitions, so the
+state the binder, the journal and the live views read is never out of step.
 """
 
 from __future__ import annotations
@@ -17,18 +21,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from chiltepin.client.calls import Call
 from chiltepin.client.resources import Resources, Routing
+from chiltepin.federation.states import TaskState, check_move
 
 
 class TaskFuture(Future):  # type: ignore[type-arg]
     """The future a user holds: a ``concurrent.futures.Future`` that also says which
     logical task it is, where its latest attempt went (where it ran, once done) and how
-    many attempts it took."""
+    many attempts it took.
+
+    Args:
+        task_id: the task's id in the run's journal (``t000042``).
+    """
 
     def __init__(self, task_id: str) -> None:
         super().__init__()
@@ -57,6 +66,8 @@ class Attempt:
     # This site's own call, when the task's arguments hold site paths (SitePath).
     site_call: Call | None = None
     in_window: bool = False  # takes a place in its site's late-binding window
+    # The move that started it: placed (the first), retried, raced or failed over.
+    via: TaskState = TaskState.PLACED
     # Released while its site had a worker free for it: its start there measures the way
     # out (submit, service, dispatch) with no wait for a busy worker in it.
     unqueued: bool = False
@@ -89,24 +100,73 @@ class LogicalTask:
     raced: Attempt | None = None  # an earlier attempt still live beside the current one
     was_raced: bool = False
     _current: Attempt | None = None
+    _state: TaskState = TaskState.HELD
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def current(self) -> Attempt | None:
         return self._current
 
-    def new_attempt(self, site: str, routing: Routing, *, race: bool = False) -> Attempt:
+    @property
+    def state(self) -> TaskState:
+        """Where the task is now (a future the user cancelled reads ``cancelled``)."""
+        state = self._state
+        if not state.settled and self.future.cancelled():
+            return TaskState.CANCELLED
+        return state
+
+    def _move(self, new: TaskState) -> None:
+        check_move(self.id, self._state, new)
+        self._state = new
+
+    def new_attempt(
+        self, site: str, routing: Routing, *, race: bool = False, running: bool = False
+    ) -> Attempt:
         """A new attempt on ``site``: it replaces the current one, or with ``race`` runs
-        beside it (once per task)."""
+        beside it (once per task). ``running``: a worker there is free for it."""
         with self._lock:
-            attempt = Attempt(task=self, number=len(self.attempts) + 1, site=site, routing=routing)
+            number = len(self.attempts) + 1
             if race:
                 self.raced, self.was_raced = self._current, True
+                via = TaskState.RACED
+            elif self.raced is not None:  # beside the attempt its stopped site holds
+                via = TaskState.FAILED_OVER
+            else:
+                via = TaskState.PLACED if number == 1 else TaskState.RETRIED
+            attempt = Attempt(task=self, number=number, site=site, routing=routing, via=via)
+            self._move(
+                TaskState.RACED
+                if self.raced is not None
+                else TaskState.RUNNING
+                if running
+                else TaskState.PLACED
+            )
             self.attempts.append(attempt)
             self._current = attempt
             self.future.attempts = attempt.number
             self.future.site = site
             return attempt
+
+    def restore_attempt(self, site: str, routing: Routing) -> Attempt:
+        """An attempt a previous client of the run made, as history: it keeps attempt
+        numbers increasing across clients and may settle the task from the journal, but
+        the task stays held until it is collected or placed again."""
+        with self._lock:
+            attempt = Attempt(task=self, number=len(self.attempts) + 1, site=site, routing=routing)
+            self.attempts.append(attempt)
+            self._current = attempt
+            self.future.attempts = attempt.number
+            self.future.site = site
+            return attempt
+
+    def retrying(self, attempt: Attempt) -> bool:
+        """``attempt`` ended with a site failure and the task will be placed again; False
+        if ``attempt`` no longer decides the task (it is settled, or moved on)."""
+        with self._lock:
+            if self.future.done() or attempt not in (self._current, self.raced):
+                return False
+            self._move(TaskState.RETRIED)
+            return True
 
     def is_current(self, attempt: Attempt) -> bool:
         """Whether ``attempt`` may still settle the task."""
@@ -125,7 +185,10 @@ class LogicalTask:
             elif attempt is not self.raced:
                 return False
             self.raced = None
-            return self._current is not None
+            if self._current is None:  # a stood-by attempt failed while the task is held
+                return False
+            self._move(TaskState.PLACED)
+            return True
 
     def stand_by(self, attempt: Attempt) -> bool:
         """``attempt``'s site stopped: it stays live, as the earlier attempt of a race,
@@ -135,6 +198,7 @@ class LogicalTask:
             if self.future.done() or attempt is not self._current or self.raced is not None:
                 return False
             self.raced, self._current, self.was_raced = attempt, None, True
+            self._move(TaskState.FAILED_OVER)
             return True
 
     def resolve(
@@ -163,6 +227,7 @@ class LogicalTask:
                 return False
             if record is not None:
                 record()
+            self._move(_ending(error))
             self._release()
             self.future.site = attempt.site if attempt is not None else None
             if error is not None:
@@ -181,3 +246,10 @@ class LogicalTask:
             attempt.handle = attempt.site_call = None
         self.attempts = []
         self._current = self.raced = None
+
+
+def _ending(error: BaseException | None) -> TaskState:
+    """The state a task settles in with ``error`` (None: its value)."""
+    if error is None:
+        return TaskState.SUCCEEDED
+    return TaskState.CANCELLED if isinstance(error, CancelledError) else TaskState.FAILED

@@ -19,6 +19,7 @@ from typing import Any
 
 from chiltepin.client.config import FederationConfig, resolve
 from chiltepin.federation.journal import RunRecord, read_journal
+from chiltepin.federation.states import TaskState
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,10 @@ def build_report(run_dir: Path) -> RunReport:
             site(attempt.site).tasks += 1
             times.append(attempt.submitted)
         for earlier, later in zip(task.attempts, task.attempts[1:], strict=False):
-            if later.race:  # a race is not a retry: the earlier attempt ran on
+            if later.via is TaskState.RACED:  # not a retry: the earlier attempt ran on
+                continue
+            if later.via is TaskState.FAILED_OVER:  # its site stopped; it stood by
+                site(earlier.site).failovers += 1
                 continue
             site(earlier.site).retries += 1
             if later.site != earlier.site:

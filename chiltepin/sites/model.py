@@ -26,8 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from chiltepin.endpoints.allowlist import check_entries
 from chiltepin.paths import data_dir
+from chiltepin.sites.allowlist import check_entries
 
 
 @cache
@@ -108,14 +108,24 @@ def _auto_cores(value: Any) -> Any:
 
 
 class Scheduler(str, Enum):
+    """The batch system that starts a site's workers."""
+
+    #: Slurm (sbatch): most RDHPCS systems and cloud clusters.
     slurm = "slurm"
+    #: PBS Pro (qsub): e.g. Derecho.
     pbspro = "pbspro"
+    #: No batch system: worker processes on this machine (a laptop, a login node).
     local = "local"
 
 
 class MpiLauncher(str, Enum):
+    """The command that starts an MPI task's ranks on its nodes."""
+
+    #: Slurm's own launcher.
     srun = "srun"
+    #: The MPI library's launcher (MPICH, Open MPI, Cray PALS on PBS).
     mpiexec = "mpiexec"
+    #: Cray ALPS systems.
     aprun = "aprun"
 
 
@@ -196,10 +206,17 @@ BindSpec = Annotated[str, AfterValidator(_check_bind)]
 class Container(_Strict):
     """A container every worker runs in (Globus Compute's ``container_type``/``container_uri``)."""
 
-    runtime: ContainerRuntime
-    image: ImageRef = Field(description="image path or URI")
+    runtime: ContainerRuntime = Field(
+        description="the container runtime the site's workers start with (apptainer or"
+        " singularity on most HPC systems); it decides which bind mount options are allowed"
+    )
+    image: ImageRef = Field(
+        description="image path or URI, e.g. /images/wx.sif or docker://ghcr.io/org/img:1.2"
+    )
     bind: list[BindSpec] = Field(
-        default_factory=list, description="host dirs to mount: HOST_DIR[:CONTAINER_DIR[:OPTIONS]]"
+        default_factory=list,
+        description="host directories to mount, as HOST_DIR[:CONTAINER_DIR[:OPTIONS]]: a"
+        " container sees none of the host's file systems (scratch, shared data) unless bound",
     )
 
 
@@ -212,8 +229,17 @@ class Tolerance(_Strict):
     dead node's tasks within minutes.
     """
 
-    worker_heartbeat_period: int = Field(30, ge=1, le=3600, description="seconds")
-    worker_heartbeat_threshold: int = Field(360, ge=2, le=86400, description="seconds")
+    worker_heartbeat_period: int = Field(
+        30, ge=1, le=3600, description="seconds between heartbeats of workers and interchange"
+    )
+    worker_heartbeat_threshold: int = Field(
+        360,
+        ge=2,
+        le=86400,
+        description="seconds of silence before a block's workers are declared lost and their"
+        " tasks rerun: long enough to ride out an interconnect outage, short enough that a"
+        " dead node's tasks run again within minutes",
+    )
     drain_margin: int | None = Field(
         300,
         ge=1,
@@ -230,7 +256,14 @@ class Tolerance(_Strict):
     idle_heartbeats_hard: int = Field(
         5760, ge=0, le=100000, description="endpoint heartbeats with nothing moving, at most"
     )
-    max_retries_on_system_failure: int = Field(2, ge=0, le=100)
+    max_retries_on_system_failure: int = Field(
+        2,
+        ge=0,
+        le=100,
+        description="times the endpoint reruns a task whose worker died under it (lost node,"
+        " killed batch job) before reporting it failed; the user's own exceptions are never"
+        " rerun",
+    )
     strategy_period: float = Field(
         5.0, gt=0, le=600, description="seconds between scaling decisions"
     )
@@ -292,66 +325,164 @@ def _check_scratch(value: str) -> str:
 class Transfer(_Strict):
     """Where this site's data lives for Globus Transfer."""
 
-    collection: str | None = Field(None, description="collection UUID or exact display name")
+    collection: str | None = Field(
+        None,
+        description="the site's Globus collection (UUID or exact display name): where"
+        " stage_in and stage_out move data to and from; unset when nothing is staged",
+    )
     scratch: Annotated[str, AfterValidator(_check_scratch)] = Field(
-        "/tmp/chiltepin/{run_id}", description="per-run work directory"
+        "/tmp/chiltepin/{run_id}",
+        description="per-run work directory on the site, {scratch} in staging locations and"
+        " SitePath; every path a task writes there is confined to it",
     )
 
 
 class Limits(_Strict):
     """Upper bounds a user may ask for at submit time (they tighten the endpoint's schema)."""
 
-    max_nodes_per_block: int = Field(16, ge=1, le=100000)
-    max_blocks: int = Field(10, ge=1, le=1000)
-    max_walltime: Walltime = "08:00:00"
+    max_nodes_per_block: int = Field(
+        16,
+        ge=1,
+        le=100000,
+        description="largest nodes_per_block a user may set (in options or a task's resources)",
+    )
+    max_blocks: int = Field(
+        10, ge=1, le=1000, description="largest max_blocks (batch jobs at once) a user may set"
+    )
+    max_walltime: Walltime = Field(
+        "08:00:00", description="longest walltime a user may ask for (HH:MM:SS)"
+    )
 
 
 class Site(_Strict):
     """One place where tasks run. Field names are what users write in a site file."""
 
-    name: SafeName
-    description: str = ""
-    scheduler: Scheduler
-    # Scheduler placement. Only the keys that mean something for `scheduler` may be set.
-    partition: SafeName | None = None
-    queue: SafeName | None = None
-    qos: SafeName | None = None
-    account: SafeName | None = Field(None, description="your allocation; usually set per user")
-    clusters: SafeName | None = Field(None, description="Slurm --clusters (e.g. Gaea c5/c6)")
-    scheduler_options: list[Directive] = Field(default_factory=list)
-    # Block geometry.
-    cores_per_node: Annotated[int, BeforeValidator(_auto_cores)] = Field(ge=1, le=1024)
-    memory_per_node_gb: int | None = Field(None, ge=1, le=65536)
-    nodes_per_block: int = Field(1, ge=1, le=100000)
-    walltime: Walltime = "00:30:00"
-    init_blocks: int = Field(0, ge=0, le=1000)
-    min_blocks: int = Field(0, ge=0, le=1000)
-    max_blocks: int = Field(1, ge=1, le=1000)
-    exclusive: bool = True
-    max_idletime: float = Field(
-        120.0, gt=0, le=86400, description="seconds an idle block is kept before it is released"
+    name: SafeName = Field(
+        description="the site's name: what sites files, --site and the run report call it"
     )
-    max_workers_per_node: int | None = Field(None, ge=1, le=1024)
-    cores_per_worker: float = Field(1.0, gt=0, le=1024)
+    description: str = Field("", description="one line for humans (chiltepin sites list)")
+    scheduler: Scheduler = Field(
+        description="the batch system that starts workers: slurm, pbspro, or local (this"
+        " machine's processes, no batch jobs)"
+    )
+    # Scheduler placement. Only the keys that mean something for `scheduler` may be set.
+    partition: SafeName | None = Field(None, description="Slurm partition batch jobs go to")
+    queue: SafeName | None = Field(None, description="PBS Pro queue batch jobs go to")
+    qos: SafeName | None = Field(None, description="Slurm quality of service")
+    account: SafeName | None = Field(
+        None,
+        description="the allocation batch jobs are charged to; usually set per user (their"
+        " sites file options or --set account=...), since a shared site file cannot know it",
+    )
+    clusters: SafeName | None = Field(
+        None, description="Slurm --clusters, for machines with several (e.g. Gaea c5/c6)"
+    )
+    scheduler_options: list[Directive] = Field(
+        default_factory=list,
+        description="extra '#SBATCH ...' or '#PBS ...' lines for what no field covers (a"
+        " constraint, a reservation); one directive per entry",
+    )
+    # Block geometry.
+    cores_per_node: Annotated[int, BeforeValidator(_auto_cores)] = Field(
+        ge=1,
+        le=1024,
+        description="cores of one compute node ('auto': this machine's, for the local"
+        " scheduler); with cores_per_worker it sets how many tasks a node runs at once",
+    )
+    memory_per_node_gb: int | None = Field(
+        None, ge=1, le=65536, description="memory to request per node (Slurm --mem), in GB"
+    )
+    nodes_per_block: int = Field(
+        1,
+        ge=1,
+        le=100000,
+        description="nodes in one batch job (a block); more than one for multi-node MPI tasks",
+    )
+    walltime: Walltime = Field(
+        "00:30:00",
+        description="walltime of one batch job (HH:MM:SS): shorter jobs start sooner on a"
+        " busy machine, longer ones spend less time in the queue per task",
+    )
+    init_blocks: int = Field(
+        0, ge=0, le=1000, description="batch jobs submitted when the endpoint starts"
+    )
+    min_blocks: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="batch jobs kept even when idle: warm workers cost node-hours",
+    )
+    max_blocks: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="batch jobs at once at most; with the geometry, the site's capacity",
+    )
+    exclusive: bool = Field(
+        True, description="ask for whole nodes (Slurm --exclusive), so no other job shares them"
+    )
+    max_idletime: float = Field(
+        120.0,
+        gt=0,
+        le=86400,
+        description="seconds an idle block is kept before it is released: long enough to reuse"
+        " it for the next wave of tasks, short enough not to pay for idle nodes",
+    )
+    max_workers_per_node: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="tasks a node runs at once at most (default: cores_per_node /"
+        " cores_per_worker)",
+    )
+    cores_per_worker: float = Field(
+        1.0,
+        gt=0,
+        le=1024,
+        description="cores each task gets: above 1 for threaded tasks, below 1 to oversubscribe",
+    )
     # MPI.
-    mpi: bool = False
-    mpi_launcher: MpiLauncher = MpiLauncher.srun
-    max_mpi_apps: int = Field(1, ge=1, le=1024)
+    mpi: bool = Field(
+        False,
+        description="run tasks with the MPI engine (each task launched over its own nodes)"
+        " by default; a task's resources turn it on per task",
+    )
+    mpi_launcher: MpiLauncher = Field(
+        MpiLauncher.srun, description="how MPI tasks are launched on this machine"
+    )
+    max_mpi_apps: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="MPI tasks one block runs side by side (they share its nodes)",
+    )
     # Environment of every worker.
-    worker_init: list[str] = Field(default_factory=list, description="shell lines run first")
-    container: Container | None = None
+    worker_init: list[str] = Field(
+        default_factory=list,
+        description="shell lines run first in every batch job (module loads, conda"
+        " activate): the environment tasks run in",
+    )
+    container: Container | None = Field(
+        None, description="a container every worker runs in (unset: none)"
+    )
     address: Address | None = Field(
         None, description="address workers use to reach the endpoint (127.0.0.1 on one host)"
     )
     encrypted: bool = Field(
         True, description="CurveZMQ between workers and interchange (needless on loopback)"
     )
-    tolerance: Tolerance = Tolerance()
-    limits: Limits = Limits()
-    transfer: Transfer = Transfer()
+    tolerance: Tolerance = Field(
+        Tolerance(), description="how long silence is tolerated before work is declared lost"
+    )
+    limits: Limits = Field(Limits(), description="upper bounds of what users may ask for")
+    transfer: Transfer = Field(Transfer(), description="where this site's data lives")
     cost_per_node_hour: Rate = Field(0.0, description="cost of one node for an hour, in cost_unit")
     cost_unit: str = Field("USD", min_length=1, max_length=32, description="e.g. core-hours")
-    tags: list[SafeName] = Field(default_factory=list, description="capabilities, e.g. gpu")
+    tags: list[SafeName] = Field(
+        default_factory=list,
+        description="capabilities, e.g. gpu: a task submitted with tags runs only on sites"
+        " that have them all",
+    )
     allowed_functions: Annotated[list[str] | str | None, AfterValidator(check_entries)] = Field(
         None,
         description="function ids the endpoint runs (all when unset): entries"

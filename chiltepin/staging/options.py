@@ -30,8 +30,16 @@ class StagingOptions(BaseModel):
         description="let Transfer go on past a missing/unreadable source (each such item is"
         " still reported as failed)",
     )
-    preserve_timestamp: bool = False
-    encrypt_data: bool = False
+    preserve_timestamp: bool = Field(
+        False,
+        description="give copied files their source's modification time (Transfer only), for"
+        " tools that decide what to redo by file times",
+    )
+    encrypt_data: bool = Field(
+        False,
+        description="encrypt data on the wire (Transfer only); collections that require it"
+        " refuse unencrypted transfers, and it costs throughput elsewhere",
+    )
     default_deadline_s: float = Field(
         6 * 3600, gt=0, description="deadline of a stage/delete call when none is given"
     )
@@ -43,7 +51,12 @@ class StagingOptions(BaseModel):
     )
     poll_interval_s: float = Field(0.2, gt=0, le=60, description="first task status poll")
     max_poll_interval_s: float = Field(10.0, gt=0, le=600, description="slowest status poll")
-    label: str = Field("chiltepin staging", max_length=128)
+    label: str = Field(
+        "chiltepin staging",
+        max_length=128,
+        description="label of the Transfer tasks, which is how they show in the Globus web"
+        " app's activity list",
+    )
     local_workers: int | None = Field(
         None, ge=1, le=64, description="threads of the local copier (default: 2 per core, <= 8)"
     )

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import globus_sdk
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chiltepin.staging.errors import ConsentRequiredError, StagingError
 from chiltepin.staging.local import LocalCopier
@@ -51,8 +51,14 @@ class StagePair(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    source: Location
-    destination: Location
+    source: Location = Field(
+        description="where the data is: globus://<collection>/<path> or file:///<path>;"
+        " a trailing / copies the directory tree"
+    )
+    destination: Location = Field(
+        description="where it goes; a trailing / with a file source puts the file inside"
+        " that directory under its own name"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -98,13 +104,22 @@ def deadline_at(deadline: Deadline, default_s: float) -> float:
 class Stager:
     """Stages pairs of locations and deletes locations, reporting every item.
 
-    ``client``: a ``globus_sdk.TransferClient`` to use; by default one is built on first
-    need from chiltepin's Globus app (``chiltepin.auth.transfer_client(collections)``),
-    which also enables automatic ``data_access`` consent under client credentials.
-    ``collections``: mapped collections to ask ``data_access`` consent for up front.
-    ``local_collection``: a collection whose root is this machine's ``/`` (Globus Connect
-    Personal); with it, ``file://`` ↔ ``globus://`` pairs go through Transfer.
-    Other keyword arguments are :class:`StagingOptions` fields.
+    One per run is enough: it is thread-safe, and its Transfer client and collection
+    lookups are reused by every call.
+
+    Args:
+        client: A ``globus_sdk.TransferClient`` to use, for a caller that manages its own
+            Globus login. By default one is built on first need from chiltepin's Globus app
+            (``chiltepin.auth.transfer_client(collections)``), which also lets chiltepin
+            fetch ``data_access`` consent by itself under client credentials; local-only
+            staging never builds one, so it needs no login.
+        collections: Mapped collections to ask ``data_access`` consent for up front, so a
+            person logging in is asked once, not after the first transfer fails for it.
+        local_collection: A collection whose root is this machine's ``/`` (Globus Connect
+            Personal). With it, ``file://`` ↔ ``globus://`` pairs go through Transfer;
+            without it they are refused, since Transfer cannot reach a plain path here.
+        **options: :class:`StagingOptions` fields (sync level, checksums, deadlines, ...),
+            checked at once: a misspelt option is an error, not a silent default.
     """
 
     def __init__(
@@ -160,7 +175,13 @@ class Stager:
         return auth.transfer_client(collections)
 
     def resolve_collection(self, ref: str) -> CollectionInfo:
-        """The collection a UUID or exact display name names (errors list candidates)."""
+        """The collection a UUID or exact display name names (errors list candidates).
+
+        Args:
+            ref: A collection UUID or its exact display name, as written after
+                ``globus://``. A name must match exactly one collection: a guess could move
+                data to the wrong place.
+        """
         return self.transfer.resolver.resolve(ref)
 
     # -- stage ------------------------------------------------------------------------
@@ -174,10 +195,23 @@ class Stager:
     ) -> StagingReport:
         """Copy every pair; return the report, or raise ``StagingError`` naming failures.
 
-        ``values`` fills ``{scratch}``, ``{run_id}``, ``{task_id}``, ``{user}``,
-        ``{collection}`` in both sides (see :func:`chiltepin.staging.site_values`).
-        ``deadline``: seconds from now, a timedelta or a datetime; when it passes, running
-        Transfer tasks are cancelled and unfinished items fail with ``TIMEOUT``.
+        Everything is checked before anything moves, so a typo in the tenth pair does not
+        leave nine copied.
+
+        Args:
+            pairs: (source, destination) locations, as tuples, mappings or
+                :class:`StagePair`: ``globus://<collection>/<path>`` or ``file:///<path>``;
+                a trailing ``/`` on the source copies a directory tree. Identical pairs are
+                staged once; two sources for one destination are an error.
+            deadline: Seconds from now, a ``timedelta`` or a ``datetime``; when it passes,
+                running Transfer tasks are cancelled and unfinished items fail with
+                ``TIMEOUT``, so a stuck transfer never holds a run forever. Default:
+                ``default_deadline_s`` of the options.
+            values: Fills ``{scratch}``, ``{run_id}``, ``{task_id}``, ``{user}``,
+                ``{collection}`` in both sides (see :func:`chiltepin.staging.site_values`),
+                so one list of pairs serves every site.
+            raise_on_failure: With ``False``, return the report even when items failed,
+                for a caller that handles them item by item.
         """
         started = time.monotonic()
         until = deadline_at(deadline, self.options.default_deadline_s)
@@ -276,7 +310,17 @@ class Stager:
         raise_on_failure: bool = True,
     ) -> StagingReport:
         """Delete files (and, with a trailing ``/``, directory trees); Globus deletes are
-        batched into one Delete task per collection (and recursive flag)."""
+        batched into one Delete task per collection (and recursive flag).
+
+        Args:
+            locations: ``globus://`` or ``file://`` locations; a trailing ``/`` deletes a
+                directory tree.
+            deadline: As for :meth:`stage`.
+            values: As for :meth:`stage`: fills the template placeholders.
+            missing_ok: Count a location that is already gone as deleted, for clean-ups
+                that may run twice.
+            raise_on_failure: As for :meth:`stage`.
+        """
         started = time.monotonic()
         until = deadline_at(deadline, self.options.default_deadline_s)
         locs = [expand(loc, values or {}) for loc in locations]

@@ -101,12 +101,6 @@ class StandInTask:
         return doc
 
 
-# TEMPORARY, for the lead to drop when merging the split of testing/server.py: server.py
-# (being split on another branch, not edited here) still imports the stand-in's task record
-# by its old name, which the journal's TaskRecord also had. Rename it there, then delete this.
-TaskRecord = StandInTask
-
-
 @dataclass
 class TaskGroup:
     task_group_id: str

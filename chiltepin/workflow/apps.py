@@ -47,7 +47,17 @@ def _dropping_resource_spec(fn: Callable[..., Any], prefix: str = "") -> Callabl
 
 
 class Task:
-    """A decorated function; calling it inside a :class:`Workflow` returns an AppFuture."""
+    """A decorated function; calling it inside a :class:`Workflow` returns an AppFuture.
+
+    Made by :func:`python_task`, :func:`bash_task` and :func:`mpi_task`, not directly. The
+    Parsl app behind each (function, executor) pair is made on the first call that needs
+    it, since which executors exist is only known once a workflow places a call.
+
+    Args:
+        fn: The decorated function, called on the workers with the call's own arguments.
+        kind: ``"python"``, ``"bash"`` or ``"mpi"``: which Parsl app runs ``fn`` and
+            whether its command is prefixed with the site's MPI launch.
+    """
 
     def __init__(self, fn: Callable[..., Any], kind: str) -> None:
         self.fn = fn
@@ -76,22 +86,51 @@ class Task:
         resources: Resources | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> AppFuture:
+        """Run the task in the open :class:`Workflow`; returns its Parsl ``AppFuture``.
+
+        Args:
+            *args: The function's positional arguments. Futures of other tasks are
+                resolved first, which is how a DAG is written.
+            site: The site to run on; ``None`` lets the workflow place the call (see
+                :class:`Workflow`).
+            resources: What the task asks of its site (nodes, ranks, walltime, ...), as a
+                :class:`~chiltepin.client.resources.Resources` or its fields in a dict;
+                unset fields take the site's defaults.
+            **kwargs: The function's keyword arguments (and, for bash and MPI tasks,
+                Parsl's ``stdout=``/``stderr=``).
+        """
         label, spec = current().placement(site, resources, mpi=self.kind == "mpi")
         return self._app(label)(*args, parsl_resource_specification=spec, **kwargs)
 
 
 def python_task(fn: Callable[..., Any]) -> Task:
-    """A Python function run on a site's workers; returns its value."""
+    """A Python function run on a site's workers; the task's result is its return value.
+
+    Args:
+        fn: The function. It is serialised to the workers, so it must not rely on this
+            process's state (open files, globals set at run time).
+    """
     return Task(fn, "python")
 
 
 def bash_task(fn: Callable[..., str]) -> Task:
     """A function returning a shell command; the task's result is the command's exit code
-    (non-zero raises), with ``stdout=``/``stderr=`` keyword arguments as in Parsl."""
+    (non-zero raises), with ``stdout=``/``stderr=`` keyword arguments as in Parsl.
+
+    Args:
+        fn: Called on the worker with the call's arguments; the string it returns is run by
+            the worker's shell, in the site's ``worker_init`` environment.
+    """
     return Task(fn, "bash")
 
 
 def mpi_task(fn: Callable[..., str]) -> Task:
     """A function returning an MPI program's command line, launched with the site's MPI
-    launcher over the ``resources`` geometry (``nodes``, ``ranks_per_node``, ``ranks``)."""
+    launcher over the ``resources`` geometry (``nodes``, ``ranks_per_node``, ``ranks``).
+
+    Args:
+        fn: Called on the worker with the call's arguments; returns the program and its
+            arguments without a launcher (``srun``/``mpiexec`` and their flags are added for
+            the site it lands on, so the same task runs on any of them).
+    """
     return Task(fn, "mpi")

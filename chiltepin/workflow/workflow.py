@@ -56,9 +56,32 @@ def current() -> Workflow:
 class Workflow:
     """A Parsl DataFlowKernel over the federation's sites.
 
+    Open it with ``with Workflow(...):`` and call task-decorated functions inside; leaving
+    the block waits for every task (unless the block raised) and shuts the sites down.
     Calls that name no site are placed by late binding across all sites; with
     ``default_site`` (or a single site) they go to that site instead. MPI calls that name
     no site go to ``default_site``, else the first site (they need its MPI executor).
+
+    Args:
+        sites: The sites to run on, in any form :class:`~chiltepin.federation.Federation`
+            takes: the path of a sites file, a
+            :class:`~chiltepin.client.config.FederationConfig`, a mapping of site name to
+            entry, or ``None`` for one embedded local site (no Globus account needed).
+        default_site: Where calls that name no site go, instead of being late-bound across
+            all sites: for a DAG that should stay on one machine, or when every site but one
+            is only there for calls that name it. Default: late binding when there is more
+            than one site.
+        run_dir: Where Parsl's run directory and the late-binding federation's journal go
+            (``chiltepin report`` reads the latter). Default:
+            ``~/.chiltepin/runs/<time>-<id>``.
+        client: A Globus Compute client to share with other runs in this process, so their
+            requests all count against one rate budget (the service counts requests per
+            client). Default: one made on first use from your ``chiltepin login``; only
+            endpoint sites need it.
+        linger_s: Seconds an endpoint site's executor waits for more ready tasks before
+            handing them to the SDK. A DAG releases tasks one at a time as their inputs
+            resolve; gathering them into full batches keeps the SDK's client-side rate
+            limiter from stalling the run, at the cost of this much latency per batch.
     """
 
     def __init__(
@@ -87,6 +110,8 @@ class Workflow:
 
     @property
     def client(self) -> BudgetedClient:
+        """The Globus Compute client every endpoint site's executor submits through
+        (the ``client`` argument, or one made on first use from your login)."""
         if self._client is None:
             from chiltepin import auth
 
@@ -139,6 +164,14 @@ class Workflow:
     # -- calls --------------------------------------------------------------------------
 
     def check_site(self, name: str) -> None:
+        """Refuse a site name this workflow does not have, suggesting the closest one.
+
+        Args:
+            name: A site name as a task call gives it in ``site=``.
+
+        Raises:
+            ChiltepinError: ``name`` is not one of the workflow's sites.
+        """
         if name not in self.sites:
             raise ChiltepinError(
                 f"unknown site {name!r}{did_you_mean(name, self.sites)};"
@@ -148,7 +181,21 @@ class Workflow:
     def placement(
         self, site: str | None, resources: Resources | dict[str, Any] | None, mpi: bool
     ) -> tuple[str, dict[str, Any]]:
-        """(executor label, parsl_resource_specification) for one call."""
+        """(executor label, parsl_resource_specification) for one call.
+
+        Task calls ask this; it decides which Parsl executor runs the call and how its
+        ``resources`` reach that executor, so the task decorators know nothing of sites.
+
+        Args:
+            site: The call's ``site=``; ``None`` lets the workflow place it (late binding,
+                or ``default_site``).
+            resources: The call's ``resources=``: a
+                :class:`~chiltepin.client.resources.Resources` or its fields as a dict;
+                translated into the chosen site's user endpoint options and resource
+                specification.
+            mpi: Whether the call is an ``mpi_task``: it then needs a site's MPI executor,
+                so it is never late-bound.
+        """
         parsed = parse_resources(resources)
         if site is None and self.late_binding and not (mpi or parsed.wants_mpi):
             return LABEL, parsed.requested  # the federation routes it per site

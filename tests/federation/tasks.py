@@ -35,3 +35,10 @@ def paced(x: int, seconds: float) -> int:
     """Sleep ``seconds`` times the worker's CHILTEPIN_TEST_PACE (a site's slowness)."""
     time.sleep(seconds * float(os.environ.get("CHILTEPIN_TEST_PACE", "1")))
     return x
+
+
+def wait_for(path: str, x: int) -> int:
+    """Return ``x`` once ``path`` exists: a task the test releases when it has looked."""
+    while not os.path.exists(path):
+        time.sleep(0.05)
+    return x

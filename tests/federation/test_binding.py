@@ -14,6 +14,7 @@ from chiltepin.errors import ChiltepinError
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import events, read_journal
 from chiltepin.federation.journal_format import DoneEvent
+from chiltepin.federation.states import TaskState
 from chiltepin.report import build_report
 from chiltepin.system.waiting import wait_until
 from tests.federation import tasks
@@ -59,9 +60,9 @@ class Watch:
         while not self._stop.wait(0.005):
             for name, backend in self.fed.placement.backends.items():
                 self.most_out[name] = max(self.most_out[name], backend.outstanding)
-                window = self.fed.binder.window(name)
+                window = self.fed.conductor.binder.window(name)
                 self.most_window[name] = max(self.most_window[name], window)
-            self.most_held = max(self.most_held, self.fed.binder.held)
+            self.most_held = max(self.most_held, self.fed.conductor.binder.held)
 
     def __enter__(self) -> Watch:
         self._thread.start()
@@ -136,6 +137,29 @@ def test_every_result_exactly_once_in_the_journal(federation: Federation) -> Non
     assert settled and all(t.outcome.ok for t in settled)
     done = Counter(e.id for e in events(federation.run_dir) if isinstance(e, DoneEvent))
     assert set(done.values()) == {1}
+
+
+def test_live_counts_by_state_follow_the_tasks(federation: Federation, tmp_path: Path) -> None:
+    """While tasks are blocked, each is held on the client or out at a site (running only
+    where a worker was free for it), as many held as the binder holds; once released,
+    every one is counted succeeded."""
+    release = tmp_path / "release"
+    before = federation.states()
+    futures = [federation.submit(tasks.wait_for, str(release), i) for i in range(12)]
+
+    def out() -> dict[TaskState, int]:
+        now = federation.states()
+        return {s: now[s] - before[s] for s in TaskState if now[s] != before[s]}
+
+    wait_until(lambda: out().get(TaskState.HELD, 0) > 0, 60, what="tasks held beyond the windows")
+    counts = out()
+    assert counts[TaskState.HELD] == federation.conductor.binder.held
+    assert sum(counts.values()) == 12
+    assert set(counts) <= {TaskState.HELD, TaskState.PLACED, TaskState.RUNNING}
+    assert counts.get(TaskState.RUNNING, 0) <= 2 * WORKERS
+    release.touch()
+    assert [f.result(60) for f in futures] == list(range(12))
+    wait_until(lambda: out() == {TaskState.SUCCEEDED: 12}, 10, what="all 12 counted succeeded")
 
 
 def test_held_tasks_fail_fast_when_no_healthy_site_may_take_them(tmp_path: Path) -> None:

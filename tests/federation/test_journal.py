@@ -23,6 +23,7 @@ from chiltepin.federation.journal import (
 )
 from chiltepin.federation.journal_format import VERSION, TaskOptions
 from chiltepin.federation.reattach import logical_task
+from chiltepin.federation.states import TaskState
 from chiltepin.federation.tasks import LogicalTask
 from tests.federation import tasks
 
@@ -106,7 +107,7 @@ def test_every_submit_option_round_trips(tmp_path: Path) -> None:
     sites = {name: {"kind": "local", "site": "localhost", "tags": ["gpu"]} for name in ("a", "b")}
     submitted: list[LogicalTask] = []
     with Federation(sites, run_dir=tmp_path, progress=False) as fed:
-        fed._dispatch = submitted.append  # type: ignore[method-assign]
+        fed.conductor.dispatch = submitted.append  # type: ignore[method-assign]
         given = [
             fed._submit(
                 tasks.square,
@@ -222,7 +223,7 @@ def test_status_counts_a_format_2_journal_without_reading_it(tmp_path: Path) -> 
     _task(journal, "t2", ok=False)
     _task(journal, "t3", ok=None)  # placed, no outcome
     journal.task("t4", 0, "00\nx", TaskOptions())  # held
-    journal.attempt("t1", 2, "b", {}, {}, race=True)  # a race is not a new task placed
+    journal.attempt("t1", 2, "b", {}, {}, via=TaskState.RACED)  # a race is not a new task placed
     journal.close()
     with (tmp_path / JOURNAL).open("ab") as f:
         f.write(b'{"e":"d","ok":1,')  # torn

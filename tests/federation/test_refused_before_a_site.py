@@ -138,7 +138,7 @@ def test_a_release_that_raises_ends_the_task_journalled_and_gives_its_place_back
         with pytest.raises(RuntimeError, match=f"{fault} broke"):
             refused.result(timeout=30)
         # its window place was given back: as many tasks as the window holds still run
-        window = fed.binder.window("here")
+        window = fed.conductor.binder.window("here")
         more = [fed.submit(tasks.square, i) for i in range(window + 1)]
         assert [f.result(timeout=60) for f in more] == [i * i for i in range(window + 1)]
     outcome = read_journal(run_dir).tasks[refused.task_id].outcome

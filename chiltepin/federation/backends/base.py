@@ -59,7 +59,8 @@ class Backend(ABC):
         # request (client.limits.submit_pace_s): a window must cover it as well.
         self.pace_s = 0.0
 
-    def _set_live_workers(self, workers: int | None) -> None:
+    def set_live_workers(self, workers: int | None) -> None:
+        """What the site says it has now (its status, or its engines' managers)."""
         if workers != self.live_workers:
             self.live_workers = workers
             self.on_capacity()
@@ -81,6 +82,11 @@ class Backend(ABC):
     def in_flight(self) -> list[Attempt]:
         with self._lock:
             return [attempt for attempt, _ in self._in_flight.values()]
+
+    def held(self, attempts: list[Attempt]) -> list[Attempt]:
+        """Those of ``attempts`` still in flight here."""
+        with self._lock:
+            return [a for a in attempts if id(a) in self._in_flight]
 
     def newly_identified(self) -> list[Attempt]:
         """In-flight attempts whose remote task id became known since last asked (now

@@ -68,7 +68,7 @@ class LocalBackend(Backend):
             except Exception as err:  # an engine shutting down or its interchange gone
                 log.debug("workers of %s unknown: %s", self.name, err)
                 continue
-            self._set_live_workers(workers)
+            self.set_live_workers(workers)
 
     def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]
         try:
