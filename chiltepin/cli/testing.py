@@ -15,7 +15,6 @@ import logging
 import os
 import shlex
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,6 +26,7 @@ import click
 
 from chiltepin.errors import ChiltepinError
 from chiltepin.system import processes
+from chiltepin.system.spawn import spawn_detached
 from chiltepin.system.waiting import wait_until
 
 BANNER = (
@@ -118,24 +118,17 @@ def up(port: int, state_dir: Path | None, rabbitmq_url: str | None, timeout: flo
     if rabbitmq_url:
         cmd += ["--rabbitmq-url", rabbitmq_url]
     log_path = state_dir / "standin.log"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    standin = spawn_detached(cmd, log_path)
 
     def written() -> dict[str, Any] | None:
         info = _read_state(state_dir)
-        return info if info is not None and info.get("pid") == proc.pid else None
+        return info if info is not None and info.get("pid") == standin.pid else None
 
-    wait_until(lambda: written() or proc.poll() is not None, timeout, interval=0.2)
+    wait_until(lambda: written() or standin.exit_code() is not None, timeout, interval=0.2)
     info = written()
     if not info or not info.get("ready"):
-        processes.terminate(processes.group_members([proc.pid]), timeout=30)
-        proc.poll()
+        processes.terminate(processes.group_members([standin.pid]), timeout=30)
+        standin.exit_code()  # reaps it
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
         reason = (info or {}).get("error") or "not ready in time"
         raise ChiltepinError(f"the stand-in did not start: {reason}\n{tail}")

@@ -17,11 +17,11 @@ from typing import Any
 
 from globus_compute_sdk import MPIFunction, ShellFunction
 
-from chiltepin.demo.foundation import compile_mpi_hello
 from chiltepin.embedded import EmbeddedEngine
 from chiltepin.errors import ChiltepinError
 from chiltepin.selftest import slurm
 from chiltepin.selftest.diagnose import Facts, diagnose
+from chiltepin.selftest.mpi import compile_mpi_hello
 from chiltepin.selftest.tasks import where
 from chiltepin.sites.model import Scheduler, Site
 

@@ -140,7 +140,7 @@ class _Item:
     error: tuple[str, str] | None = None
 
 
-class LocalBackend:
+class LocalCopier:
     """Copies and deletes on this machine's file systems."""
 
     def __init__(self, options: StagingOptions | None = None) -> None:

@@ -44,8 +44,8 @@ from chiltepin.testing.state import (
     EndpointRecord,
     FunctionRecord,
     StandInState,
+    StandInTask,
     TaskGroup,
-    TaskRecord,
 )
 
 log = logging.getLogger("chiltepin.testing")
@@ -238,7 +238,7 @@ class ComputeApi:
                 task = Task(task_id=uuid.UUID(tid), task_buffer=code + payload)
                 hdrs = dict(headers_base, function_uuid=fid, task_uuid=tid)
                 messages.append((hdrs, messagepack.pack(task)))
-                records.append(TaskRecord(tid, fid, ep.endpoint_id, target.endpoint_id, tg_id))
+                records.append(StandInTask(tid, fid, ep.endpoint_id, target.endpoint_id, tg_id))
                 ids.append(tid)
         with self.state.lock:
             group = self.state.task_groups.get(tg_id)

@@ -40,7 +40,7 @@ from chiltepin.testing.state import (
     WAITING,
     EndpointRecord,
     StandInState,
-    TaskRecord,
+    StandInTask,
     canonical_json,
     user_endpoint_id,
 )
@@ -447,7 +447,7 @@ class EndpointsApi:
         if "error" in gstate:
             self._fail_start(ep, str(gstate["error"]), pending)
 
-    def _fail_start(self, ep: EndpointRecord, error: str, pending: list[TaskRecord]) -> None:
+    def _fail_start(self, ep: EndpointRecord, error: str, pending: list[StandInTask]) -> None:
         """The parent could not start this user endpoint: fail its waiting tasks, once."""
         log.error(
             "stand-in: endpoint %s reported a start failure (%d waiting tasks failed): %s",

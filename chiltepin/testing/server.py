@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chiltepin.client.limits import REQUESTS_PER_WINDOW, WINDOW_SECONDS
 from chiltepin.system.waiting import wait_until
 from chiltepin.testing.admin_api import AdminApi
 from chiltepin.testing.amqp import AmqpBridge, queue_names
@@ -36,7 +37,7 @@ from chiltepin.testing.environment import (
 from chiltepin.testing.faults import FailRule, Faults
 from chiltepin.testing.rabbitmq import RabbitMQ
 from chiltepin.testing.shaping import Shaper, strict_from_env
-from chiltepin.testing.state import EndpointRecord, StandInState, TaskRecord
+from chiltepin.testing.state import EndpointRecord, StandInState, StandInTask
 from chiltepin.testing.transfer_api import TransferApi
 from chiltepin.testing.transfer_runner import TaskRunner
 from chiltepin.testing.transport import HttpTransport, StandInError, check_port_free
@@ -244,7 +245,12 @@ class GlobusStandIn:
             route, count, status=status, code=code, message=message, retry_after=retry_after
         )
 
-    def limit_rate(self, route: str = "submit", requests: int = 20, window: float = 10.0) -> None:
+    def limit_rate(
+        self,
+        route: str = "submit",
+        requests: int = REQUESTS_PER_WINDOW,
+        window: float = WINDOW_SECONDS,
+    ) -> None:
         """Answer 429 past ``requests`` per ``window`` seconds on ``route`` (the service's
         published limit by default; see ``Faults.limit_rate``)."""
         self._check_route(route)
@@ -419,6 +425,6 @@ class GlobusStandIn:
     def user_endpoints(self, parent_id: str) -> list[EndpointRecord]:
         return self.state.user_endpoints(str(parent_id))
 
-    def task(self, task_id: str) -> TaskRecord:
+    def task(self, task_id: str) -> StandInTask:
         with self.state.lock:
             return self.state.tasks[str(task_id)]

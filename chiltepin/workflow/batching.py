@@ -4,7 +4,7 @@ Parsl's DataFlowKernel launches each task the moment its inputs are ready, so th
 ``GlobusComputeExecutor`` feeds the SDK ``Executor`` one task at a time. The SDK then
 sends many tiny batches, and its client-side limiter (a few small batches per 16 s)
 stalls the run for seconds. This executor forwards what the DFK hands it through a
-:class:`~chiltepin.client.burst.Burst`, so the SDK fills its batches (up to 128
+:class:`~chiltepin.client.burst.Burst`, so the SDK fills its batches (up to ``MAX_BATCH``
 tasks per request) and the limiter never engages.
 """
 
@@ -16,7 +16,8 @@ from typing import Any
 
 from parsl.executors import GlobusComputeExecutor
 
-from chiltepin.client.burst import LINGER_S, MAX_BATCH, Burst
+from chiltepin.client.burst import LINGER_S, Burst
+from chiltepin.client.limits import MAX_BATCH
 
 _Pending = tuple[Future[Any], Any, dict[str, Any], tuple[Any, ...], dict[str, Any]]
 
