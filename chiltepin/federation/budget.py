@@ -7,7 +7,7 @@ so the task is refused with :class:`BudgetExceeded` (tasks already running finis
 
 The meter also says when spending reaches each of :data:`LEVELS` of the budget (once
 each, to :attr:`CostMeter.on_level`), for the run's alerts: the estimate reaching it, or
-for the last level, the first task refused, whichever comes first.
+for the last level (the whole budget), the first task refused, whichever comes first.
 """
 
 from __future__ import annotations
@@ -50,9 +50,14 @@ class CostMeter:
         self._reached(self.spent)
 
     def _reached(self, spent: float, *, refused: bool = False) -> None:
-        """Tell each level ``spent`` reached (all of them once a task was refused)."""
+        """Tell each level ``spent`` reached; a refused task reaches the last level (the
+        budget is reached when no new task fits, even with the estimate short of it)."""
         with self._lock:
-            reached = [lv for lv in self._levels if refused or spent >= lv * self.budget]
+            reached = [
+                lv
+                for lv in self._levels
+                if spent >= lv * self.budget or (refused and lv == LEVELS[-1])
+            ]
             self._levels = [lv for lv in self._levels if lv not in reached]
         for level in reached:
             self.on_level(level, spent)

@@ -48,6 +48,7 @@ class AlertSender:
         self.delivered = 0  # alerts every target took
         self.failed = 0  # alerts some target never took
         self.dropped = 0  # alerts the full queue (or the shutdown) left unsent
+        self._current: Alert | None = None  # being delivered
         self._thread = threading.Thread(target=self._run, name="chiltepin-alerts", daemon=True)
         self._thread.start()
 
@@ -73,13 +74,13 @@ class AlertSender:
                 unsent += self._queue.get_nowait() is not None
             except queue.Empty:
                 break
-        busy = self._thread.is_alive()  # a delivery under way: it ends within its timeout
+        busy = self._current if self._thread.is_alive() else None  # ends within its timeout
         if unsent or busy:
             self.dropped += unsent
             log.warning(
                 "alerts: %d not sent%s after waiting %.3g s at shutdown",
                 unsent,
-                " and one still being delivered" if busy else "",
+                f", {busy.kind.value} still being delivered" if busy else "",
                 self._timeout_s,
             )
 
@@ -92,7 +93,9 @@ class AlertSender:
                 alert = self._queue.get()
                 if alert is None or self._past_deadline():
                     return
+                self._current = alert
                 self._deliver(alert)
+                self._current = None
         finally:
             self._session.close()
 
@@ -110,7 +113,8 @@ class AlertSender:
 
     def _try(self, alert: Alert, target: str, attempt: Callable[[], None]) -> bool:
         """``attempt`` until it succeeds, at most 1 + :data:`RETRIES` times (fewer once
-        the shutdown's deadline passed); a last failure is logged."""
+        the run is shutting down: no retry that would start past its deadline); a last
+        failure is logged."""
         pause = RETRY_PAUSE_S
         for number in range(1 + RETRIES):
             try:
@@ -118,11 +122,11 @@ class AlertSender:
                 return True
             except DeliveryFailed as err:
                 last = str(err)
-            if number == RETRIES or self._past_deadline():
-                break
-            log.debug("alert %s to %s failed (%s); trying again", alert.kind.value, target, last)
             left = None if self._deadline is None else self._deadline - time.monotonic()
-            time.sleep(pause if left is None else max(0.0, min(pause, left)))
+            if number == RETRIES or (left is not None and left <= pause):
+                break  # no retry left, or none that could end before shutdown stops waiting
+            log.debug("alert %s to %s failed (%s); trying again", alert.kind.value, target, last)
+            time.sleep(pause)
             pause *= 2
         log.warning("alert %s not delivered to %s: %s", alert.kind.value, target, last)
         return False
