@@ -31,10 +31,9 @@ from chiltepin.client.config import AlertKind, AlertsConfig
 from chiltepin.federation.alerts.payload import Alert
 from chiltepin.federation.backends import EndpointState, SiteHealth
 
-#: Named states in which a site's tasks go elsewhere although it may still say it is healthy.
-LOST_STATES = frozenset(
-    s.value for s in (EndpointState.STOPPED, EndpointState.LOST, EndpointState.VERSION_MISMATCH)
-)
+#: The named state in which a site's tasks go elsewhere while it is still in placement
+#: (an announced stop; lost and version-mismatch take it out of placement, with a reason).
+STOPPED = EndpointState.STOPPED.value
 #: Named states in which a site is back (None: a site without named states).
 BACK_STATES = frozenset({None, EndpointState.ONLINE.value, EndpointState.RETURNED.value})
 BUDGET_LEVELS = {0.8: AlertKind.budget_80, 1.0: AlertKind.budget_100}
@@ -59,7 +58,7 @@ class AlertRules:
 
     def site(self, health: SiteHealth) -> None:
         """A site's health or named state changed."""
-        down = not health.healthy or health.state in LOST_STATES
+        down = not health.healthy or health.state == STOPPED
         with self._lock:
             since = self._down_since.get(health.site)
             if down and since is None:
