@@ -181,7 +181,7 @@ class Federation(concurrent.futures.Executor):
             cost=self.cost,
             stager=staging,
         )
-        wanted = args.alerts or config.alerts
+        wanted = args.alerts if args.alerts is not None else config.alerts
         self._alert_sender = (
             None
             if wanted is None
