@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -140,7 +140,7 @@ class AlertsConfig(BaseModel):
     webhook: str | None = Field(
         None, description="http(s) URL that each alert is POSTed to as JSON"
     )
-    command: list[str] | None = Field(
+    command: list[Annotated[str, Field(min_length=1)]] | None = Field(
         None,
         min_length=1,
         description="a command as an argv list (no shell), run once per alert with the JSON"

@@ -179,6 +179,7 @@ def test_an_unreachable_webhook_delays_the_end_by_its_timeout_only(
     [
         ({"webhook": "ftp://example.org/hook"}, "alerts.webhook", "http:// or https://"),
         ({"command": "notify.sh --run x"}, "alerts.command", "list of arguments"),
+        ({"command": ["notify.sh", ""]}, "alerts.command.1", "at least 1 character"),
         ({"webhook": "http://h/", "failure_rate": 1.5}, "alerts.failure_rate", "1"),
         ({"webhook": "http://h/", "failure_rate": -0.1}, "alerts.failure_rate", "0"),
         ({"webhook": "http://h/", "events": ["site_gone"]}, "alerts.events.0", "site_lost"),
