@@ -23,9 +23,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from chiltepin.endpoints.options import schema_for, validate_user_options
 from chiltepin.errors import ConfigError
@@ -112,6 +113,87 @@ class SiteEntry(BaseModel):
         return self
 
 
+class AlertKind(str, Enum):
+    """What a run can alert on (see :mod:`chiltepin.federation.alerts`)."""
+
+    #: A site left placement (taken out after failures, or offline past its grace) or its
+    #: endpoint stopped: its tasks go elsewhere.
+    site_lost = "site_lost"
+    #: A lost site is back in placement.
+    site_back = "site_back"
+    #: A site's failure rate over its recent attempts passed ``failure_rate``.
+    failure_rate = "failure_rate"
+    #: The run's estimated cost reached 80 % of its budget.
+    budget_80 = "budget_80"
+    #: The run's budget is reached: no new tasks are submitted.
+    budget_100 = "budget_100"
+    #: The run shut down; its totals are in the details.
+    run_finished = "run_finished"
+
+
+class AlertsConfig(BaseModel):
+    """Where a run's alerts go and which ones it sends (the sites file's ``alerts:``,
+    or ``Federation(alerts=...)``). Delivery never blocks or fails the run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhook: str | None = Field(
+        None, description="http(s) URL that each alert is POSTed to as JSON"
+    )
+    command: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None,
+        min_length=1,
+        description="a command as an argv list (no shell), run once per alert with the JSON"
+        " on its stdin",
+    )
+    failure_rate: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="alert when more than this fraction of a site's recent attempts failed"
+        " for the site's own reasons (the user's exceptions do not count)",
+    )
+    failure_window: int = Field(
+        20, ge=1, le=10000, description="how many of a site's latest attempts the rate covers"
+    )
+    events: list[AlertKind] = Field(
+        default_factory=lambda: list(AlertKind), description="which alerts to send (default: all)"
+    )
+    timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="seconds one delivery may take; also the longest shutdown waits for the"
+        " last alerts",
+    )
+
+    @field_validator("webhook")
+    @classmethod
+    def _http_only(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http:// or https:// URL with a host; got {url!r}")
+        return url
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _argv_only(cls, command: Any) -> Any:
+        if isinstance(command, str):
+            raise ValueError(
+                "must be a list of arguments, run without a shell (e.g. [notify.sh, --run]);"
+                f" got the string {command!r}"
+            )
+        return command
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> AlertsConfig:
+        if self.webhook is None and self.command is None:
+            raise ValueError("name a webhook, a command, or both, for the alerts to go to")
+        return self
+
+
 class FederationConfig(BaseModel):
     """The whole sites file: which sites one run may use, and the run's own settings.
 
@@ -143,6 +225,9 @@ class FederationConfig(BaseModel):
         False,
         description="send functions as source (AllCodeStrategies), so sites whose workers"
         " run another Python minor or dill can still run them",
+    )
+    alerts: AlertsConfig | None = Field(
+        None, description="a webhook and/or command told of site losses, budget and the end"
     )
 
 
@@ -286,6 +371,7 @@ class FederationArgs(BaseModel):
     gc_freeze: bool | None = None
     progress: bool | None = None
     run_dir: str | Path | None = None
+    alerts: AlertsConfig | None = None
 
     @classmethod
     def check(cls, **values: Any) -> FederationArgs:

@@ -4,18 +4,23 @@ Cost is estimated as the report computes it: per batch job, nodes times the span
 tasks seen running in it, times the site's cost per node-hour. Before each new task the
 meter asks whether the cost so far plus one more average task would pass the budget; if
 so the task is refused with :class:`BudgetExceeded` (tasks already running finish).
+
+The meter also says when spending reaches each of :data:`LEVELS` of the budget (once
+each, to :attr:`CostMeter.on_level`), for the run's alerts: the estimate reaching it, or
+for the last level (the whole budget), the first task refused, whichever comes first.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chiltepin.errors import ChiltepinError
 
 log = logging.getLogger(__name__)
+LEVELS = (0.8, 1.0)  # fractions of the budget whose reaching is told
 
 
 class BudgetExceeded(ChiltepinError):
@@ -31,6 +36,9 @@ class CostMeter:
         self._completed = 0
         self._lock = threading.Lock()
         self.refused = 0
+        self._levels = list(LEVELS)  # not reached yet, lowest first
+        # Told (level, spent) once as spending reaches each level.
+        self.on_level: Callable[[float, float], None] = lambda level, spent: None
 
     def record(self, site: str, ran: Mapping[str, Any]) -> None:
         """Account one finished attempt's probe record."""
@@ -39,6 +47,20 @@ class CostMeter:
             span = self._jobs.setdefault(key, [ran["start"], ran["end"], ran.get("nodes", 1)])
             span[0], span[1] = min(span[0], ran["start"]), max(span[1], ran["end"])
             self._completed += 1
+        self._reached(self.spent)
+
+    def _reached(self, spent: float, *, refused: bool = False) -> None:
+        """Tell each level ``spent`` reached; a refused task reaches the last level (the
+        budget is reached when no new task fits, even with the estimate short of it)."""
+        with self._lock:
+            reached = [
+                lv
+                for lv in self._levels
+                if spent >= lv * self.budget or (refused and lv == LEVELS[-1])
+            ]
+            self._levels = [lv for lv in self._levels if lv not in reached]
+        for level in reached:
+            self.on_level(level, spent)
 
     @property
     def spent(self) -> float:
@@ -63,6 +85,7 @@ class CostMeter:
         )
         if first:
             log.warning(message)
+            self._reached(spent, refused=True)
         raise BudgetExceeded(message)
 
 

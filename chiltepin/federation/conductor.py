@@ -17,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import globus_sdk
@@ -84,6 +85,9 @@ class Conductor:
         self._stager = stager
         self._staging: StagingQueue | None = None
         self._reloaders: list[Any] = []  # SDK executors that reloaded a dead client's tasks
+        # An attempt on a site ended with a value (False) or a site failure (True): what a
+        # site's failure rate is made of (the user's own exceptions are not the site's).
+        self.on_attempt_ended: Callable[[str, bool], None] = lambda site, site_failed: None
         self._lock = threading.Lock()
         backends = list(placement.backends.values())
         # Late binding (also for a map(policy="soonest") under a fixed-split default);
@@ -216,6 +220,7 @@ class Conductor:
             ran = record(raw)
             released = attempt.submitted_at if attempt.unqueued else None
             self.estimates.ran(attempt.site, ran["start"], ran["end"], released=released)
+            self.on_attempt_ended(attempt.site, False)
             payload = SERIALIZER.serialize(value)  # ``ran`` is journalled beside it
             if task.stage_out and task.is_current(attempt):
                 values = template_values(backend.resolved.site, self.run_name, task.id)
@@ -268,6 +273,7 @@ class Conductor:
             return
         if is_site_failure(error):
             self.estimates.failed(attempt.site)
+            self.on_attempt_ended(attempt.site, True)
             if task.withdraw(attempt):  # it lost a race by failing; the other attempt runs on
                 log.info(
                     "task %s: %s failed (%s) beside a racing attempt", task.id, attempt.site, error

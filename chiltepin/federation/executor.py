@@ -32,6 +32,7 @@ from chiltepin.client.calls import (
 )
 from chiltepin.client.compute import BudgetedClient
 from chiltepin.client.config import (
+    AlertsConfig,
     FederationArgs,
     Policy,
     ResolvedSite,
@@ -44,7 +45,8 @@ from chiltepin.client.config import (
 )
 from chiltepin.client.limits import polls_crowd_submits, submit_pace_s
 from chiltepin.client.resources import Resources, parse_resources
-from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend
+from chiltepin.federation.alerts import Alert, AlertRules, AlertSender
+from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend, SiteHealth
 from chiltepin.federation.budget import BudgetExceeded, meter_for
 from chiltepin.federation.conductor import Conductor
 from chiltepin.federation.estimates import Estimates
@@ -108,6 +110,12 @@ class Federation(concurrent.futures.Executor):
         functions_as_source: send functions as source text instead of by reference, for
             workers whose Python cannot import the client's modules. Overrides the sites
             file.
+        alerts: where to send alerts (a webhook URL and/or a command given the JSON on
+            stdin) and which: site lost or back, a site's failure rate over a threshold,
+            budget at 80 % and 100 %, run finished; an
+            :class:`~chiltepin.client.config.AlertsConfig` or a mapping of its keys
+            (:mod:`chiltepin.federation.alerts`). Delivery never blocks or fails the run.
+            Overrides the sites file's ``alerts``.
     """
 
     def __init__(
@@ -124,6 +132,7 @@ class Federation(concurrent.futures.Executor):
         staging: Stager | None = None,
         gc_freeze: bool | None = None,
         functions_as_source: bool | None = None,
+        alerts: AlertsConfig | dict[str, Any] | None = None,
     ) -> None:
         args = FederationArgs.check(
             policy=policy,
@@ -133,6 +142,7 @@ class Federation(concurrent.futures.Executor):
             gc_freeze=gc_freeze,
             progress=progress,
             run_dir=run_dir,
+            alerts=alerts,
         )
         config, source, base_dir = coerce_sites(sites)
         self.config = config
@@ -171,6 +181,15 @@ class Federation(concurrent.futures.Executor):
             cost=self.cost,
             stager=staging,
         )
+        wanted = args.alerts if args.alerts is not None else config.alerts
+        self._alert_sender = (
+            None
+            if wanted is None
+            else AlertSender(wanted.webhook, wanted.command, timeout_s=wanted.timeout_s)
+        )
+        self.alerts = None if wanted is None else self._alert_rules(wanted)
+        for backend in self.backends:
+            backend.on_health = self._site_changed
         # Futures of submit()ted tasks until as_completed() hands them out (a map's are
         # its own); and every unsettled task, for shutdown and the live counts. Nothing
         # else is kept of a settled task: a long run's client holds only what is out and
@@ -221,6 +240,50 @@ class Federation(concurrent.futures.Executor):
             functions_as_source=self.functions_as_source,
             on_versions=self.journal.versions,
         )
+
+    def _alert_rules(self, config: AlertsConfig) -> AlertRules:
+        """The run's alert rules, fed by its sites, attempts and budget."""
+        rules = AlertRules(config, self.run_dir, self._alerted)
+        self.conductor.on_attempt_ended = rules.attempt_ended
+        cost = self.cost
+        if cost is not None:
+            cost.on_level = lambda level, spent: rules.budget(level, spent, cost.budget, cost.unit)
+        return rules
+
+    def _alerted(self, alert: Alert) -> None:
+        """Send ``alert``, and journal it for the run's readers (the dashboard's log)."""
+        assert self._alert_sender is not None
+        self._alert_sender.send(alert)
+        self.journal.alert(alert.kind.value, alert.site, alert.details, alert.at)
+
+    def _site_changed(self, health: SiteHealth) -> None:
+        """A site's health or named state changed: journalled, and judged for alerts."""
+        self.journal.site(health.site, health.healthy, health.reason, health.state)
+        if self.alerts is not None:
+            self.alerts.site(health)
+
+    def _totals(self) -> dict[str, Any]:
+        """The run's totals, as the ``run_finished`` alert carries them."""
+        states = self.states()
+        totals: dict[str, Any] = {
+            "tasks": sum(states.values()),
+            "succeeded": states[TaskState.SUCCEEDED],
+            "failed": states[TaskState.FAILED],
+            "cancelled": states[TaskState.CANCELLED],
+            "sites": {
+                c.site: {
+                    "tasks": c.tasks,
+                    "succeeded": c.succeeded,
+                    "failed": c.failed,
+                    "retries": c.retries,
+                    "failovers": c.failovers,
+                }
+                for c in self.summary()
+            },
+        }
+        if self.cost is not None:
+            totals |= {"spent": round(self.cost.spent, 6), "unit": self.cost.unit}
+        return totals
 
     # -- submission ---------------------------------------------------------------------
 
@@ -478,6 +541,9 @@ class Federation(concurrent.futures.Executor):
             self.conductor.close()
             for backend in self.backends:
                 backend.shutdown(cancel=cancel_futures or not wait)
+            if self.alerts is not None and self._alert_sender is not None:
+                self.alerts.finished(self._totals())
+                self._alert_sender.close()  # waits one delivery timeout at most
             if self._progress:
                 self._progress.stop()
             self.journal.close()

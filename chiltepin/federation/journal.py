@@ -35,6 +35,7 @@ from chiltepin.federation.journal_format import (
     FORMAT_2_HEADER,
     REFUSED,
     VERSION,
+    AlertEvent,
     AttemptEvent,
     BadLine,
     DoneEvent,
@@ -112,6 +113,7 @@ class Journal:
         self._calls = _AppendFile(run_dir / CALLS)
         self._results = _AppendFile(run_dir / RESULTS)
         self._lock = threading.Lock()
+        self._closed = False
 
     def _write(self, record: Event) -> None:
         self._lines.append(line(record.event()))
@@ -175,9 +177,19 @@ class Journal:
             now = round(time.time(), 3)
             self._write(DoneEvent(task_id, number, ok, kind, stored, ran, now))
 
-    def site(self, name: str, healthy: bool, reason: str | None) -> None:
+    def site(self, name: str, healthy: bool, reason: str | None, state: str | None = None) -> None:
+        """A site's health changed (``state``: an endpoint's named state). A site's
+        monitor may still say so while the run shuts down: after close it is dropped."""
+        event = SiteEvent(name, healthy, reason, state, round(time.time(), 3))
         with self._lock:
-            self._write(SiteEvent(name, healthy, reason))
+            if not self._closed:
+                self._write(event)
+
+    def alert(self, kind: str, site: str | None, details: dict[str, Any], at: float) -> None:
+        """An alert the run sent, for readers of the journal (dropped after close)."""
+        with self._lock:
+            if not self._closed:
+                self._write(AlertEvent(kind, site, details, round(at, 3)))
 
     def versions(self, site: str, versions: dict[str, Any]) -> None:
         """What a site's workers run, beside this client (the version pre-flight)."""
@@ -191,6 +203,7 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for file in (self._lines, self._calls, self._results):
                 file.close()
 

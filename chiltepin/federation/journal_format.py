@@ -32,7 +32,7 @@ OLDEST = 1  # the oldest format this module still reads
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per line
 
-RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES, VERSIONS = (
+RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES, VERSIONS, ALERT = (
     "run",
     "f",
     "T",
@@ -42,6 +42,7 @@ RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES, VERSIONS = (
     "s",
     "x",
     "versions",
+    "alert",
 )
 COUNTED = {
     "tasks": b'\n{"e":"T",',
@@ -255,12 +256,45 @@ class Header:
 
 @dataclass(frozen=True, slots=True)
 class SiteEvent:
+    """A site's health changed: whether placement may use it, why not, and (an endpoint
+    site) its named state (``EndpointState``: online, stopped, lost, ...). Lines written
+    before ``state`` and ``t`` existed read back with None and 0."""
+
     site: str
     healthy: bool
     reason: str | None
+    state: str | None = None
+    at: float = 0.0
 
     def event(self) -> dict[str, Any]:
-        return {"e": SITE, "site": self.site, "healthy": self.healthy, "reason": self.reason}
+        out: dict[str, Any] = {"e": SITE, "site": self.site, "healthy": self.healthy}
+        out["reason"] = self.reason
+        if self.state is not None:
+            out["state"] = self.state
+        out["t"] = self.at
+        return out
+
+    @classmethod
+    def of(cls, e: dict[str, Any]) -> SiteEvent:
+        state = e.get("state")
+        return cls(e["site"], bool(e["healthy"]), e.get("reason"), state, float(e.get("t", 0.0)))
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """An alert the run sent (:mod:`chiltepin.federation.alerts`): its kind, the site it
+    is about (None: the run), and its details, as in the payload delivered."""
+
+    kind: str
+    site: str | None
+    details: dict[str, Any]
+    at: float
+
+    def event(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"e": ALERT, "alert": self.kind}
+        if self.site is not None:
+            out["site"] = self.site
+        return {**out, "details": self.details, "t": self.at}
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +326,7 @@ Event = (
     | SiteEvent
     | EstimatesEvent
     | VersionsEvent
+    | AlertEvent
 )
 
 
@@ -346,9 +381,11 @@ def _v2(kind: object, e: dict[str, Any]) -> Event:
     if kind == FUNCTION:
         return FunctionEvent(int(e["f"]), _text(e["name"], "name"), Stored.of(e, "fn"))
     if kind == SITE:
-        return SiteEvent(e["site"], bool(e["healthy"]), e.get("reason"))
+        return SiteEvent.of(e)
     if kind == ESTIMATES:
         return EstimatesEvent(list(e["sites"]))
+    if kind == ALERT:
+        return AlertEvent(_text(e["alert"], "alert"), e.get("site"), dict(e["details"]), e["t"])
     if kind == VERSIONS:
         return VersionsEvent(e["site"], dict(e["versions"]))
     raise BadLine(f"unknown event {kind!r}")
@@ -383,7 +420,7 @@ def _v1(kind: object, e: dict[str, Any]) -> Event:
             e["id"], e["n"], bool(e["ok"]), e["kind"], stored, e.get("ran"), e["t"], version=1
         )
     if kind == "site":
-        return SiteEvent(e["site"], bool(e["healthy"]), e.get("reason"))
+        return SiteEvent.of(e)
     if kind == "estimates":
         return EstimatesEvent(list(e["sites"]))
     raise BadLine(f"unknown event {kind!r}")

@@ -78,6 +78,9 @@ class Site:
     def set_live_workers(self, workers: int | None) -> None:
         self.live_workers = workers
 
+    def report_health(self) -> None:
+        """What the backend tells the federation on each change (journalled there)."""
+
     def on_capacity(self) -> None:
         pass
 

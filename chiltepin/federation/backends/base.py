@@ -7,6 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from chiltepin.client.config import ResolvedSite
@@ -18,6 +19,17 @@ QUARANTINE_S = 30.0
 
 Completion = Callable[[Attempt, Future[Any]], None]
 """Called once per attempt with a future holding its value or its error."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteHealth:
+    """A site's health as it changed: whether placement may use it, why not, and its
+    named state where the site has them (an endpoint's ``EndpointState`` value)."""
+
+    site: str
+    healthy: bool
+    reason: str | None
+    state: str | None
 
 
 def failed(error: BaseException) -> Future[Any]:
@@ -55,6 +67,8 @@ class Backend(ABC):
         # they stay live, in case the site comes back with them and answers first; it
         # returns how many it moved (those it moved before are not moved twice).
         self.on_stopped: Callable[[list[Attempt]], int] = lambda attempts: 0
+        # Every change of the site's health or named state, for the journal and alerts.
+        self.on_health: Callable[[SiteHealth], None] = lambda health: None
         # The longest a released attempt may wait on the client for its site's next
         # request (client.limits.submit_pace_s): a window must cover it as well.
         self.pace_s = 0.0
@@ -106,14 +120,30 @@ class Backend(ABC):
     def unhealthy_reason(self) -> str | None:
         return self.version_mismatch or self._unhealthy_reason
 
+    @property
+    def state_name(self) -> str | None:
+        """The site's named state (sites that have none: None)."""
+        return None
+
+    def report_health(self) -> None:
+        """Tell the federation (:attr:`on_health`) where the site stands now."""
+        healthy = self._unhealthy_reason is None and self.version_mismatch is None
+        self.on_health(SiteHealth(self.name, healthy, self.unhealthy_reason, self.state_name))
+
     def mark_unhealthy(self, reason: str, *, cool_down_s: float | None = None) -> None:
+        changed = reason != self._unhealthy_reason
         self._unhealthy_reason = reason
         self._unhealthy_until = None if cool_down_s is None else time.monotonic() + cool_down_s
+        if changed:
+            self.report_health()
 
     def mark_healthy(self) -> None:
+        was_out = self._unhealthy_reason is not None
         self._unhealthy_reason = None
         self._unhealthy_until = None
         self._submission_failures = 0
+        if was_out:
+            self.report_health()
 
     def record_submission_ok(self) -> None:
         self._submission_failures = 0

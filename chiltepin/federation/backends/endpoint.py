@@ -108,6 +108,10 @@ class EndpointBackend(Backend):
         """Where the endpoint stands now, as its status polls and pre-flight say."""
         return self._status.state
 
+    @property
+    def state_name(self) -> str | None:
+        return self.state.value
+
     def _pace(self) -> float:
         """Seconds between this site's submit requests: its pace while the shared budget
         is under pressure, else none (a lone task goes at once)."""
@@ -178,6 +182,7 @@ class EndpointBackend(Backend):
         self.versions = versions
         if mismatch is not None:
             self.version_mismatch = mismatch
+            self.report_health()
         self._on_versions(self.name, versions)
 
     def _after_verdict(self, key: tuple[str, str], finished: Finished) -> Finished:

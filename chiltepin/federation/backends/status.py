@@ -147,6 +147,7 @@ class StatusMonitor:
             log.error("site %s: unexpected status %s -> %s", self.name, self._state, state)
         log.debug("site %s: status %s -> %s", self.name, self._state.value, state.value)
         self._state = state
+        self._backend.report_health()
 
     @property
     def name(self) -> str:
