@@ -45,7 +45,7 @@ from chiltepin.client.config import (
 )
 from chiltepin.client.limits import polls_crowd_submits, submit_pace_s
 from chiltepin.client.resources import Resources, parse_resources
-from chiltepin.federation.alerts import Alert, AlertRules, AlertSender
+from chiltepin.federation.alerts.run import RunAlerts, run_totals
 from chiltepin.federation.backends import Backend, EndpointBackend, LocalBackend, SiteHealth
 from chiltepin.federation.budget import BudgetExceeded, meter_for
 from chiltepin.federation.conductor import Conductor
@@ -182,12 +182,11 @@ class Federation(concurrent.futures.Executor):
             stager=staging,
         )
         wanted = args.alerts if args.alerts is not None else config.alerts
-        self._alert_sender = (
+        self.alerts = (
             None
             if wanted is None
-            else AlertSender(wanted.webhook, wanted.command, timeout_s=wanted.timeout_s)
+            else RunAlerts(wanted, self.run_dir, self.journal, self.conductor, self.cost)
         )
-        self.alerts = None if wanted is None else self._alert_rules(wanted)
         for backend in self.backends:
             backend.on_health = self._site_changed
         # Futures of submit()ted tasks until as_completed() hands them out (a map's are
@@ -241,49 +240,11 @@ class Federation(concurrent.futures.Executor):
             on_versions=self.journal.versions,
         )
 
-    def _alert_rules(self, config: AlertsConfig) -> AlertRules:
-        """The run's alert rules, fed by its sites, attempts and budget."""
-        rules = AlertRules(config, self.run_dir, self._alerted)
-        self.conductor.on_attempt_ended = rules.attempt_ended
-        cost = self.cost
-        if cost is not None:
-            cost.on_level = lambda level, spent: rules.budget(level, spent, cost.budget, cost.unit)
-        return rules
-
-    def _alerted(self, alert: Alert) -> None:
-        """Send ``alert``, and journal it for the run's readers (the dashboard's log)."""
-        assert self._alert_sender is not None
-        self._alert_sender.send(alert)
-        self.journal.alert(alert.kind.value, alert.site, alert.details, alert.at)
-
     def _site_changed(self, health: SiteHealth) -> None:
         """A site's health or named state changed: journalled, and judged for alerts."""
         self.journal.site(health.site, health.healthy, health.reason, health.state)
         if self.alerts is not None:
             self.alerts.site(health)
-
-    def _totals(self) -> dict[str, Any]:
-        """The run's totals, as the ``run_finished`` alert carries them."""
-        states = self.states()
-        totals: dict[str, Any] = {
-            "tasks": sum(states.values()),
-            "succeeded": states[TaskState.SUCCEEDED],
-            "failed": states[TaskState.FAILED],
-            "cancelled": states[TaskState.CANCELLED],
-            "sites": {
-                c.site: {
-                    "tasks": c.tasks,
-                    "succeeded": c.succeeded,
-                    "failed": c.failed,
-                    "retries": c.retries,
-                    "failovers": c.failovers,
-                }
-                for c in self.summary()
-            },
-        }
-        if self.cost is not None:
-            totals |= {"spent": round(self.cost.spent, 6), "unit": self.cost.unit}
-        return totals
 
     # -- submission ---------------------------------------------------------------------
 
@@ -541,9 +502,8 @@ class Federation(concurrent.futures.Executor):
             self.conductor.close()
             for backend in self.backends:
                 backend.shutdown(cancel=cancel_futures or not wait)
-            if self.alerts is not None and self._alert_sender is not None:
-                self.alerts.finished(self._totals())
-                self._alert_sender.close()  # waits one delivery timeout at most
+            if self.alerts is not None:
+                self.alerts.finished(run_totals(self.states(), self.summary(), self.cost))
             if self._progress:
                 self._progress.stop()
             self.journal.close()
