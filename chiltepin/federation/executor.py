@@ -62,6 +62,7 @@ from chiltepin.federation.staging import (
 )
 from chiltepin.federation.states import TaskState
 from chiltepin.federation.stats import RunStats, SiteCounts
+from chiltepin.federation.status import StatusWriter
 from chiltepin.federation.streams import BUFFER, as_completed_lazily, in_order
 from chiltepin.federation.tasks import LogicalTask, TaskFuture
 from chiltepin.staging.stager import Stager
@@ -191,6 +192,8 @@ class Federation(concurrent.futures.Executor):
             target=self._watch_remote_ids, name="chiltepin-journal", daemon=True
         )
         self._watcher.start()
+        self._status = StatusWriter(self)  # live status in the journal, for its readers
+        self._status.start()
         if self.gc_freeze:
             freeze_for_run()
 
@@ -469,6 +472,7 @@ class Federation(concurrent.futures.Executor):
             elif wait:
                 concurrent.futures.wait(futures)
             self.conductor.stop_placing(cancel=cancel_futures or not wait)
+            self._status.stop()
             self.journal.estimates(self.estimates.snapshot())
             self._stop_watch.set()
             self._watcher.join()
