@@ -63,7 +63,7 @@ class Buckets:
         series, the tasks running on average in each bucket; for a count, the rate."""
         sums = self._sums.get(name, [])
         padded = sums + [0.0] * (length - len(sums))
-        return [round(s / self.width, 4) for s in padded[:length]]
+        return [s / self.width for s in padded[:length]]
 
     @property
     def length(self) -> int:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from chiltepin.dashboard.buckets import Buckets
+from chiltepin.errors import ChiltepinError
 from chiltepin.federation.journal import JOURNAL, RESULTS, read_blob
 from chiltepin.federation.journal_format import (
     TASK,
@@ -254,22 +255,30 @@ class RunView:
         span[2] = max(span[2], int(ran.get("nodes") or 1))
 
     def _failure(self, event: DoneEvent, site: str | None) -> Failure:
-        stored = event.stored
-        if stored.inline is not None:
-            text = stored.inline
-        else:
-            assert stored.at is not None
-            offset, length = stored.at
-            try:
-                blob = read_blob(self.run_dir / RESULTS, (offset, min(length, ERROR_BYTES)))
-                text = blob.decode(errors="replace")
-            except (OSError, ValueError) as err:
-                text = f"(its text could not be read: {err})"
-        lines = text.splitlines()
-        message = next((s for s in reversed(lines) if s.strip()), event.kind)
+        head, tail = self._error_text(event)
+        lines = head.splitlines()
+        message = next((s for s in reversed(tail.splitlines()) if s.strip()), event.kind)
         return Failure(
             event.id, site, event.number, event.kind, message, lines[:ERROR_LINES], event.finished
         )
+
+    def _error_text(self, event: DoneEvent) -> tuple[str, str]:
+        """A failure's text: its start and its end (a long traceback's own message is on
+        its last line), reading at most :data:`ERROR_BYTES` of each from results.bin."""
+        stored = event.stored
+        if stored.inline is not None:
+            return stored.inline, stored.inline
+        assert stored.at is not None
+        offset, length = stored.at
+        path = self.run_dir / RESULTS
+        size = min(length, ERROR_BYTES)
+        try:
+            head = read_blob(path, (offset, size)).decode(errors="replace")
+            tail = read_blob(path, (offset + length - size, size)).decode(errors="replace")
+        except (OSError, ChiltepinError) as err:  # results.bin moved or cut short
+            text = f"(its text could not be read: {err})"
+            return text, text
+        return head, tail
 
     def _status(self, event: StatusEvent) -> None:
         self._seen(event.at)
