@@ -108,15 +108,14 @@ class Runs:
         out = []
         for name in self.names():
             view = self.view(name)
-            page = view.as_dict()
             out.append(
                 {
                     "run": name,
                     "state": run_state(view).value,
                     "started": view.started,
                     "updated": view.updated,
-                    **page["counts"],
-                    "cost": page["cost"],
+                    **view.counts(),
+                    "cost": view.cost(),
                 }
             )
         return out

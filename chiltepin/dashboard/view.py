@@ -300,68 +300,84 @@ class RunView:
             for (site, job), (start, end, nodes) in sorted(self._jobs.items())
         ]
 
-    def as_dict(self) -> dict[str, Any]:
-        """Everything the run page draws, as JSON-ready values."""
+    def counts(self) -> dict[str, int]:
+        """The run's tasks by what the journal says of them."""
         with self._lock:
-            return self._as_dict()
-
-    def _as_dict(self) -> dict[str, Any]:
-        jobs = self.jobs()
-        hours: dict[str, float] = {}
-        for job in jobs:
-            hours[job.site] = hours.get(job.site, 0.0) + job.node_hours
-        sites = []
-        live = {s.site: s for s in self.status.sites} if self.status else {}
-        for name, tally in sorted(self.sites.items()):
-            rate, unit = self._rates.get(name, (0.0, ""))
-            node_hours = hours.get(name, 0.0)
-            status = live.get(name)
-            sites.append(
-                {
-                    **asdict(tally),
-                    "node_hours": node_hours,
-                    "cost": node_hours * rate,
-                    "cost_unit": unit,
-                    "status": asdict(status) if status else None,
-                }
-            )
-        buckets = self.buckets
-        length = buckets.length if buckets else 0
-        status = self.status
-        return {
-            "run": self.run_dir.name,
-            "started": self.started,
-            "updated": self.updated,
-            "ended": self.ended,
-            "counts": {
+            return {
                 "tasks": self.tasks,
                 "held": self.unplaced,
                 "pending": len(self._open) - self.unplaced,
                 "succeeded": self.succeeded,
                 "failed": self.failed,
-            },
-            "states": dict(status.states) if status else {},
-            "held_on_client": status.held if status else None,
-            "status_at": status.at if status else None,
-            "sites": sites,
-            "cost": {
-                "node_hours": sum(s["node_hours"] for s in sites),
-                "spent": sum(s["cost"] for s in sites),
-                "unit": next((s["cost_unit"] for s in sites if s["cost_unit"]), ""),
-                "budget": status.budget if status else None,
-            },
-            "series": {
-                "origin": buckets.origin if buckets else None,
-                "width_s": buckets.width if buckets else None,
-                "running": {
-                    n.removeprefix("site:"): buckets.rates(n, length)
-                    for n in (buckets.names() if buckets else [])
-                    if n.startswith("site:")
-                },
-                "throughput": {n: buckets.rates(n, length) if buckets else [] for n in _THROUGHPUT},
-            },
-            "jobs": [{**asdict(j), "node_hours": j.node_hours} for j in jobs],
-            "failures": [asdict(f) for f in reversed(self.failures)],
-            "events": [asdict(e) for e in reversed(self.events)],
-            "skipped_lines": self.skipped,
+            }
+
+    def _sites(self) -> list[dict[str, Any]]:
+        hours: dict[str, float] = {}
+        for job in self.jobs():
+            hours[job.site] = hours.get(job.site, 0.0) + job.node_hours
+        live = {s.site: s for s in self.status.sites} if self.status else {}
+        out = []
+        for name, tally in sorted(self.sites.items()):
+            rate, unit = self._rates.get(name, (0.0, ""))
+            status = live.get(name)
+            out.append(
+                {
+                    **asdict(tally),
+                    "node_hours": hours.get(name, 0.0),
+                    "cost": hours.get(name, 0.0) * rate,
+                    "cost_unit": unit,
+                    "status": asdict(status) if status else None,
+                }
+            )
+        return out
+
+    def _cost(self, sites: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "node_hours": sum(s["node_hours"] for s in sites),
+            "spent": sum(s["cost"] for s in sites),
+            "unit": next((s["cost_unit"] for s in sites if s["cost_unit"]), ""),
+            "budget": self.status.budget if self.status else None,
         }
+
+    def cost(self) -> dict[str, Any]:
+        """Node-hours and cost so far (priced as the report prices them), and the budget."""
+        with self._lock:
+            return self._cost(self._sites())
+
+    def _series(self) -> dict[str, Any]:
+        buckets = self.buckets
+        if buckets is None:
+            empty: dict[str, list[float]] = {n: [] for n in _THROUGHPUT}
+            return {"origin": None, "width_s": None, "running": {}, "throughput": empty}
+        length = buckets.length
+        sites = [n for n in buckets.names() if n.startswith("site:")]
+        return {
+            "origin": buckets.origin,
+            "width_s": buckets.width,
+            "running": {n.removeprefix("site:"): buckets.rates(n, length) for n in sites},
+            "throughput": {n: buckets.rates(n, length) for n in _THROUGHPUT},
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything the run page draws, as JSON-ready values."""
+        counts = self.counts()
+        with self._lock:
+            sites = self._sites()
+            status = self.status
+            return {
+                "run": self.run_dir.name,
+                "started": self.started,
+                "updated": self.updated,
+                "ended": self.ended,
+                "counts": counts,
+                "states": dict(status.states) if status else {},
+                "held_on_client": status.held if status else None,
+                "status_at": status.at if status else None,
+                "sites": sites,
+                "cost": self._cost(sites),
+                "series": self._series(),
+                "jobs": [{**asdict(j), "node_hours": j.node_hours} for j in self.jobs()],
+                "failures": [asdict(f) for f in reversed(self.failures)],
+                "events": [asdict(e) for e in reversed(self.events)],
+                "skipped_lines": self.skipped,
+            }
