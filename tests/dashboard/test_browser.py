@@ -59,9 +59,18 @@ def test_a_run_is_watched_live_in_a_browser(browser: Any, tmp_path: Path) -> Non
     with Dashboard(runs) as dashboard:
         base = dashboard.url.split("?")[0].rstrip("/")
         page = browser.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route("**/*", lambda route: (requests.append(route.request.url), route.continue_()))
+
+        def console(message: Any) -> None:
+            if message.type == "error":
+                errors.append(message.text)
+
+        def route(route: Any) -> None:  # every request the page makes, to any host
+            requests.append(route.request.url)
+            route.continue_()
+
+        page.on("console", console)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.route("**/*", route)
         sites = {"a": _site(), "b": _site()}
         with Federation(sites, run_dir=run_dir, progress=False) as fed:
             page.goto(f"{base}/run/{RUN}?token={dashboard.token}")
