@@ -15,6 +15,7 @@ one writes nothing. The status is read through the federation's public attribute
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -67,7 +68,8 @@ def snapshot(fed: Federation) -> StatusEvent:
 
 
 def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
+    """``value`` to the millisecond; None for no value or one JSON cannot carry (inf)."""
+    return None if value is None or not math.isfinite(value) else round(value, 3)
 
 
 class StatusWriter:
