@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from chiltepin.client.limits import REQUESTS_PER_WINDOW, WINDOW_SECONDS
 from chiltepin.testing.session import offline_session
 from chiltepin.testing.site_endpoint import SiteEndpoint, running_site_endpoint
 
-SERVICE_REQUESTS = 20
-SERVICE_WINDOW_S = 10.0
+SERVICE_REQUESTS = REQUESTS_PER_WINDOW
+SERVICE_WINDOW_S = WINDOW_SECONDS
 """The service's submit limit, which the benchmark stand-in enforces: measure each path
 from an empty window (wait ``SERVICE_WINDOW_S``) so none inherits another's requests."""
 

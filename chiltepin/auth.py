@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import globus_sdk
 from globus_compute_sdk import Client
@@ -54,9 +55,9 @@ def globus_app(collections: Iterable[str] = ()) -> globus_sdk.GlobusApp:
     return app
 
 
-def compute_client(app: globus_sdk.GlobusApp | None = None, **kwargs: object) -> Client:
+def compute_client(app: globus_sdk.GlobusApp | None = None, **kwargs: Any) -> Client:
     """A Globus Compute SDK client sharing chiltepin's app."""
-    return Client(app=app or globus_app(), **kwargs)  # type: ignore[arg-type]
+    return Client(app=app or globus_app(), **kwargs)
 
 
 def transfer_client(

@@ -139,8 +139,11 @@ class EmbeddedEngine:
         self.site = site
         self.options = dict(options or {})
         validate_user_options(self.options, schema_for(site), f"options for site {site.name!r}")
-        self._run_dir_owner = None if run_dir else tempfile.TemporaryDirectory(prefix="chiltepin-")
-        self.run_dir = run_dir or Path(self._run_dir_owner.name)  # type: ignore[union-attr]
+        self._run_dir_owner: tempfile.TemporaryDirectory[str] | None = None
+        if run_dir is None:
+            self._run_dir_owner = tempfile.TemporaryDirectory(prefix="chiltepin-")
+            run_dir = Path(self._run_dir_owner.name)
+        self.run_dir = run_dir
         self.endpoint_id = uuid.uuid4()
         self.rendered_config = render_for_options(site, self.options, f"site {site.name!r}")
         self._engine: GlobusComputeEngineBase | None = None

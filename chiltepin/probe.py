@@ -43,7 +43,7 @@ def chiltepin_probe(function: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     value = ComputeSerializer().deserialize(function)(*args, **kwargs)
     env = os.environ
     job = env.get("SLURM_JOB_ID") or env.get("PBS_JOBID")
-    nodes = env.get("SLURM_JOB_NUM_NODES")
+    nodes: str | int | None = env.get("SLURM_JOB_NUM_NODES")
     if nodes is None and env.get("PBS_NODEFILE"):
         try:
             with open(env["PBS_NODEFILE"]) as f:

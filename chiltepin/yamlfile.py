@@ -188,10 +188,12 @@ def _record_lines(root: yaml.Node) -> dict[KeyPath, int]:
     for node, path in _nodes(root):
         if isinstance(node, yaml.MappingNode):
             for key, _ in node.value:
-                lines[(*path, str(key.value))] = key.start_mark.line + 1
+                key_path: KeyPath = (*path, str(key.value))
+                lines[key_path] = key.start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
-                lines[(*path, index)] = item.start_mark.line + 1
+                item_path: KeyPath = (*path, index)
+                lines[item_path] = item.start_mark.line + 1
     return lines
 
 

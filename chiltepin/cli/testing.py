@@ -3,18 +3,22 @@
 The stand-in is NOT Globus: a small HTTP service on 127.0.0.1 plus a private RabbitMQ that
 the real SDK and the real ``globus-compute-endpoint`` can talk to when the cloud cannot be
 reached.  ``up`` starts it detached and prints the ``export`` lines that point the SDK and
-the endpoint at it; ``down`` stops exactly the processes it recorded.
+the endpoint at it; ``down`` stops exactly the processes it recorded; ``serve`` is what
+``up`` runs detached (the service in the foreground, until SIGTERM or SIGINT).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shlex
 import signal
-import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ import click
 
 from chiltepin.errors import ChiltepinError
 from chiltepin.system import processes
+from chiltepin.system.spawn import spawn_detached
 from chiltepin.system.waiting import wait_until
 
 BANNER = (
@@ -59,6 +64,7 @@ def command() -> None:
                                 it prints, which makes the SDK and endpoint follow it)
     chiltepin testing status    is it running; endpoints, tasks
     chiltepin testing down      stop it (by the PIDs it recorded)
+    chiltepin testing serve     run it in the foreground (what `up` starts detached)
     """
 
 
@@ -95,13 +101,15 @@ def up(port: int, state_dir: Path | None, rabbitmq_url: str | None, timeout: flo
             f" {current.get('url')}); run `chiltepin testing down --state-dir {state_dir}`"
         )
     (state_dir / "standin.json").unlink(missing_ok=True)
-    from chiltepin.testing.server import check_port_free
+    from chiltepin.testing.transport import check_port_free
 
     check_port_free("127.0.0.1", port)
     cmd = [
         sys.executable,
         "-m",
-        "chiltepin.testing.server",
+        "chiltepin",
+        "testing",
+        "serve",
         "--port",
         str(port),
         "--state-dir",
@@ -110,24 +118,17 @@ def up(port: int, state_dir: Path | None, rabbitmq_url: str | None, timeout: flo
     if rabbitmq_url:
         cmd += ["--rabbitmq-url", rabbitmq_url]
     log_path = state_dir / "standin.log"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    standin = spawn_detached(cmd, log_path)
 
     def written() -> dict[str, Any] | None:
         info = _read_state(state_dir)
-        return info if info is not None and info.get("pid") == proc.pid else None
+        return info if info is not None and info.get("pid") == standin.pid else None
 
-    wait_until(lambda: written() or proc.poll() is not None, timeout, interval=0.2)
+    wait_until(lambda: written() or standin.exit_code() is not None, timeout, interval=0.2)
     info = written()
     if not info or not info.get("ready"):
-        processes.terminate(processes.group_members([proc.pid]), timeout=30)
-        proc.poll()
+        processes.terminate(processes.group_members([standin.pid]), timeout=30)
+        standin.exit_code()  # reaps it
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
         reason = (info or {}).get("error") or "not ready in time"
         raise ChiltepinError(f"the stand-in did not start: {reason}\n{tail}")
@@ -149,6 +150,54 @@ def up(port: int, state_dir: Path | None, rabbitmq_url: str | None, timeout: flo
         click.echo(
             f'export PYTHONPATH={shlex.quote(str(STARTUP_DIR))}"${{PYTHONPATH:+:$PYTHONPATH}}"'
         )
+
+
+@command.command("serve", hidden=True)
+@click.option("--port", type=int, default=5000, show_default=True)
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--rabbitmq-url", default=None)
+def serve(port: int, state_dir: Path, rabbitmq_url: str | None) -> None:
+    """Run the stand-in in the foreground (what `up` starts detached) until SIGTERM or
+    SIGINT, keeping STATE_DIR/standin.json up to date."""
+    from chiltepin.testing.server import GlobusStandIn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_file = state_dir / "standin.json"
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    standin = GlobusStandIn(port, state_dir=state_dir, rabbitmq_url=rabbitmq_url)
+    try:
+        standin.start()
+    except Exception as exc:
+        state_file.write_text(json.dumps({"ready": False, "error": str(exc), "pid": os.getpid()}))
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    try:
+        state_file.write_text(
+            json.dumps(
+                {
+                    "ready": True,
+                    "stand_in": True,
+                    "pid": os.getpid(),
+                    "pgid": os.getpgid(0),
+                    "url": standin.url,
+                    "amqp_url": standin.amqp_url,
+                    "rabbitmq_pids": standin.rabbitmq.pids(),
+                    "rabbitmq_dir": str(standin.rabbitmq.base_dir or ""),
+                    "env": standin.client_env(),
+                    "started_at": time.time(),
+                },
+                indent=2,
+            )
+        )
+        while not stop.wait(0.5):
+            pass
+    finally:
+        standin.stop()
+        with contextlib.suppress(OSError):
+            state_file.unlink()
 
 
 @command.command("status")

@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from chiltepin.client.limits import MAX_BATCH
+
 T = TypeVar("T")
 
 LINGER_S = 0.02
 MAX_HOLD_S = 0.25
-MAX_BATCH = 128  # the SDK's (and service's) largest batch
 
 
 class Burst(Generic[T]):

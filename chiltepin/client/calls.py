@@ -42,7 +42,7 @@ def is_plain(value: Any, depth: int = 0) -> bool:
     return False
 
 
-class SerializedArgs(tuple):  # type: ignore[type-arg]
+class SerializedArgs(tuple[Any, ...]):
     """Task arguments already serialised; :class:`CallSerializer` sends those bytes as
     they are instead of serialising the same values again."""
 
@@ -100,8 +100,11 @@ def check_callable(fn: Any, where: str) -> None:
 
 def _cause(err: BaseException) -> str:
     """The innermost reason a serialisation failed (the SDK wraps it in its own error)."""
-    while err.__cause__ is not None or err.__context__ is not None:
-        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    while True:
+        inner = err.__cause__ if err.__cause__ is not None else err.__context__
+        if inner is None:
+            break
+        err = inner
     return f"{type(err).__name__}: {err}"
 
 
@@ -159,7 +162,7 @@ def verbatim_sizes(parts: dict[str, Any]) -> dict[str, int]:
     for what, part in parts.items():
         total, pending = 0, [iter((part,))]
         while pending and looks > 0:
-            value = next(pending[-1], _END)
+            value: Any = next(pending[-1], _END)
             if value is _END:
                 pending.pop()
                 continue

@@ -25,7 +25,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from chiltepin.endpoints.options import schema_for, validate_user_options
 from chiltepin.errors import ConfigError
@@ -203,10 +203,40 @@ def load_config(path: str | Path) -> FederationConfig:
 def resolve(
     config: FederationConfig, source: str, base_dir: Path | None = None
 ) -> dict[str, ResolvedSite]:
-    """Load every entry's site file (relative paths from ``base_dir``) and check options."""
+    """Load every entry's site file (relative paths from ``base_dir``) and check options;
+    a :class:`ResolvedConfig`'s sites are returned as they were resolved."""
+    if isinstance(config, ResolvedConfig):
+        return config.resolved
     return {
         name: ResolvedSite(name, entry, source, base_dir) for name, entry in config.sites.items()
     }
+
+
+class ResolvedConfig(FederationConfig):
+    """A sites file together with its sites, resolved once.
+
+    What one layer resolved it hands on as it is: a ``Workflow`` gives its late-binding
+    ``Federation`` this, and the federation's :func:`resolve` returns these sites instead of
+    loading every site file again (a relative path in a sites file is resolved once, from
+    where that file is).
+    """
+
+    _resolved: dict[str, ResolvedSite] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def of(cls, sites: SitesArg) -> ResolvedConfig:
+        """``sites`` in any accepted form, read, validated and resolved."""
+        config, source, base_dir = coerce_sites(sites)
+        if isinstance(config, ResolvedConfig):
+            return config
+        done = cls.model_construct(_fields_set=config.model_fields_set, **dict(config))
+        done._resolved = resolve(config, source, base_dir)
+        return done
+
+    @property
+    def resolved(self) -> dict[str, ResolvedSite]:
+        """Site name → its resolved site, in the sites file's order."""
+        return dict(self._resolved)
 
 
 SitesArg = str | Path | FederationConfig | Mapping[str, SiteEntry | Mapping[str, Any]] | None

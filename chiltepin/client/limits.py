@@ -1,9 +1,12 @@
-"""The Globus Compute service's limits, enforced on the client before they bite.
+"""The Globus Compute service's limits, in one place: enforced on the client before they
+bite, and by the stand-in as the service enforces them.
 
 The service allows 20 requests per 10 s per client, 10 MB per task payload and per
 result, and 128 tasks per batch. Every site of one federation shares one client, so one
 :class:`RateBudget` gates all of them; an oversize argument fails at ``submit`` with the
-argument named, before anything is sent.
+argument named, before anything is sent. :class:`SlidingWindow` is the count both sides
+keep (the client's budget waits; the stand-in's ``Faults.limit_rate`` answers 429);
+``MAX_BATCH`` sizes every :class:`~chiltepin.client.burst.Burst`.
 """
 
 from __future__ import annotations
@@ -14,14 +17,38 @@ import time
 
 from chiltepin.errors import ChiltepinError
 
-MAX_PAYLOAD_BYTES = 10 * 1000 * 1000
-MAX_BATCH = 128
+MAX_PAYLOAD_BYTES = 10 * 1000 * 1000  # decimal MB, as the service counts
+MAX_BATCH = 128  # the SDK's (and service's) largest batch
 REQUESTS_PER_WINDOW = 20
 WINDOW_SECONDS = 10.0
 
 
 class PayloadTooLarge(ChiltepinError):
     """A task's serialised arguments exceed the service's payload limit."""
+
+
+class SlidingWindow:
+    """At most ``requests`` in any ``window`` seconds: the requests of the last ``window``
+    seconds, counted. Not locked: its owner serialises calls."""
+
+    def __init__(self, requests: int = REQUESTS_PER_WINDOW, window: float = WINDOW_SECONDS):
+        self.requests = requests
+        self.window = window
+        self._sent: collections.deque[float] = collections.deque()
+
+    def in_use(self, now: float) -> int:
+        """Forget requests older than the window; return how many are left."""
+        while self._sent and now - self._sent[0] >= self.window:
+            self._sent.popleft()
+        return len(self._sent)
+
+    def take(self, now: float) -> float | None:
+        """Count a request made at ``now`` if the window has room (``None``), else leave it
+        uncounted and return the seconds until it has."""
+        if self.in_use(now) < self.requests:
+            self._sent.append(now)
+            return None
+        return self.window - (now - self._sent[0])
 
 
 class RateBudget:
@@ -32,23 +59,23 @@ class RateBudget:
     """
 
     def __init__(self, requests: int = REQUESTS_PER_WINDOW, window: float = WINDOW_SECONDS):
-        self.requests = requests
-        self.window = window
-        self._sent: collections.deque[float] = collections.deque()
+        self._window = SlidingWindow(requests, window)
         self._lock = threading.Lock()
         self.calls = 0
         self.waited_s = 0.0
 
-    def _in_window(self, now: float) -> int:
-        """Forget requests older than the window; return how many are left (lock held)."""
-        while self._sent and now - self._sent[0] >= self.window:
-            self._sent.popleft()
-        return len(self._sent)
+    @property
+    def requests(self) -> int:
+        return self._window.requests
+
+    @property
+    def window(self) -> float:
+        return self._window.window
 
     def in_use(self) -> int:
         """Requests sent within the last window."""
         with self._lock:
-            return self._in_window(time.monotonic())
+            return self._window.in_use(time.monotonic())
 
     @property
     def pressed(self) -> bool:
@@ -59,12 +86,10 @@ class RateBudget:
     def acquire(self) -> None:
         while True:
             with self._lock:
-                now = time.monotonic()
-                if self._in_window(now) < self.requests:
-                    self._sent.append(now)
+                delay = self._window.take(time.monotonic())
+                if delay is None:
                     self.calls += 1
                     return
-                delay = self.window - (now - self._sent[0])
                 self.waited_s += delay
             time.sleep(delay)
 

@@ -5,7 +5,6 @@
 ``slurm_cluster`` and ``slurm_cluster_factory`` fixtures.
 """
 
-from chiltepin.cluster.binaries import SlurmNotInstalled, missing_binaries
 from chiltepin.cluster.cluster import ClusterStatus, SlurmCluster, SlurmClusterError, in_service
 from chiltepin.cluster.config import (
     ClusterSpec,
@@ -14,6 +13,7 @@ from chiltepin.cluster.config import (
     render_slurm_conf,
 )
 from chiltepin.cluster.docker import render_docker_slurm_conf, write_docker_slurm_conf
+from chiltepin.cluster.slurm import SlurmNotInstalled, missing_binaries
 
 __all__ = [
     "ClusterSpec",

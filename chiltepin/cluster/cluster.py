@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import socket
 import subprocess
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from chiltepin.cluster.binaries import require_binary
+from chiltepin.cluster import slurm
 from chiltepin.cluster.config import ClusterSpec, render_slurm_conf
 from chiltepin.cluster.ports import LOOPBACK, port_is_free
 from chiltepin.cluster.state import (
@@ -32,6 +31,7 @@ from chiltepin.cluster.state import (
 )
 from chiltepin.errors import ChiltepinError
 from chiltepin.system import processes
+from chiltepin.system.spawn import Spawned, spawn_detached
 from chiltepin.system.waiting import wait_until
 
 CTLD = "slurmctld"
@@ -137,7 +137,7 @@ class SlurmCluster:
             if recorded is not None and self._requested.compatible_with(recorded.spec)
             else self._requested
         )
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._procs: dict[str, Spawned] = {}
 
     @classmethod
     def from_dir(cls, directory: Path | str) -> SlurmCluster:
@@ -288,30 +288,21 @@ class SlurmCluster:
         if name == CTLD:
             # -c on a fresh start: forget jobs and node states saved by an earlier cluster in
             # this directory; a restarted controller of a running cluster keeps them.
-            return [require_binary("slurmctld"), "-D", *(["-c"] if fresh else []), "-f", conf]
-        return [require_binary("slurmd"), "-D", "-f", conf, "-N", name]
+            return [slurm.require_binary("slurmctld"), "-D", *(["-c"] if fresh else []), "-f", conf]
+        return [slurm.require_binary("slurmd"), "-D", "-f", conf, "-N", name]
 
     def _spawn(self, name: str, state: ClusterState, fresh: bool = False) -> None:
         """Start one daemon in its own session, stdout/stderr into ``log/<name>.out``."""
-        command = self._command(name, fresh)
         out_name = "slurmctld.out" if name == CTLD else f"slurmd-{name}.out"
-        with open(self.spec.log_dir / out_name, "ab") as out:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-                env=self.environ(),
-                cwd=self.directory,
-                preexec_fn=processes.parent_death_signal() if self._die_with_parent else None,
-            )
-        started = processes.started(proc.pid)
-        self._procs[name] = proc
-        state.daemons[name] = DaemonRecord(
-            name=name, pid=proc.pid, start_time=started or 0, command=command
+        spawned = spawn_detached(
+            self._command(name, fresh),
+            self.spec.log_dir / out_name,
+            env=self.environ(),
+            cwd=self.directory,
+            die_with_parent=self._die_with_parent,
         )
+        self._procs[name] = spawned
+        state.daemons[name] = DaemonRecord.of(name, spawned.record)
         # Recorded after every spawn: if we crash half-way, `down` still finds what runs.
         save_state(self.directory, state)
 
@@ -346,8 +337,8 @@ class SlurmCluster:
         targets = leader_pids | processes.group_members(leader_pids)
         survivors = processes.terminate(targets, timeout=timeout)
         survivors |= processes.terminate(self.step_processes(self.node_names), timeout=timeout)
-        for proc in self._procs.values():
-            proc.poll()
+        for spawned in self._procs.values():
+            spawned.exit_code()  # reaps it
         self._procs.clear()
         state.stopped_at = time.time()
         save_state(self.directory, state)
@@ -408,9 +399,9 @@ class SlurmCluster:
             targets |= {record.pid} | processes.group_members([record.pid])
         targets |= self.step_processes([name])
         survivors = processes.kill_now(targets)
-        proc = self._procs.pop(name, None)
-        if proc is not None:
-            proc.poll()
+        spawned = self._procs.pop(name, None)
+        if spawned is not None:
+            spawned.exit_code()  # reaps it
         if survivors:
             raise SlurmClusterError(f"could not kill PIDs {sorted(survivors)} of node {name}")
         return sorted(targets)
@@ -462,16 +453,7 @@ class SlurmCluster:
         input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run a Slurm client command (``sinfo``, ``sbatch``, ...) against this cluster."""
-        command = [require_binary(args[0]), *args[1:]]
-        result = subprocess.run(
-            command,
-            env=self.environ(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=input,
-            check=False,
-        )
+        result = slurm.run(args, env=self.environ(), timeout=timeout, input=input)
         if check and result.returncode != 0:
             raise SlurmClusterError(
                 f"`{' '.join(args)}` failed on cluster {self.name!r} (exit {result.returncode}): "
@@ -482,13 +464,11 @@ class SlurmCluster:
     def node_states(self) -> dict[str, str]:
         """Node name → Slurm state as ``scontrol`` spells it (``IDLE``, ``DOWN+NOT_RESPONDING``)."""
         result = self.run(["scontrol", "show", "node", "-o"], timeout=10)
-        states: dict[str, str] = {}
-        for line in result.stdout.splitlines():
-            name = re.search(r"\bNodeName=(\S+)", line)
-            state = re.search(r"\bState=(\S+)", line)
-            if name and state:
-                states[name.group(1)] = state.group(1)
-        return states
+        return {
+            node["NodeName"]: node["State"]
+            for node in slurm.records(result.stdout)
+            if node.get("NodeName") and node.get("State")
+        }
 
     def wait_for_nodes(
         self,
@@ -569,7 +549,7 @@ class SlurmCluster:
     def job_info(self, job_id: str) -> dict[str, str]:
         """``scontrol show job -o`` as a dict (kept for ``MinJobAge``=300 s after the end)."""
         result = self.run(["scontrol", "show", "job", "-o", job_id], timeout=10)
-        return dict(re.findall(r"(\w+)=(\S*)", result.stdout))
+        return slurm.fields(result.stdout)
 
     def wait_job(self, job_id: str, timeout: float = 30.0) -> dict[str, str]:
         """Wait until ``job_id`` reaches a terminal state; return its ``scontrol`` fields."""

@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-from chiltepin.cluster.binaries import find_binary
 from chiltepin.cluster.ports import LOOPBACK, find_free_ports
+from chiltepin.cluster.slurm import find_binary
 from chiltepin.errors import ConfigError, ConfigErrors
 from chiltepin.paths import data_dir
 

@@ -24,12 +24,12 @@ from typing import Any
 
 import pytest
 
-from chiltepin.cluster.binaries import INSTALL_HINT, missing_binaries
 from chiltepin.cluster.cluster import SlurmCluster, SlurmClusterError
 from chiltepin.cluster.compose import ComposeCluster, UpResult, unique_project
 from chiltepin.cluster.config import ClusterSpec
 from chiltepin.cluster.engine import ContainerEngine, NoContainerEngine, container_engine
 from chiltepin.cluster.images import ImageBuild, ensure_image
+from chiltepin.cluster.slurm import INSTALL_HINT, missing_binaries
 from chiltepin.system.missing import missing_part
 
 SESSION_CLUSTER_NAME = "chiltepin-test"

@@ -13,7 +13,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from chiltepin.cluster.config import ClusterSpec
 from chiltepin.errors import ChiltepinError
-from chiltepin.system import processes
+from chiltepin.system.spawn import ProcessRecord
 
 STATE_FILE = "cluster.json"
 LOCK_FILE = ".lock"
@@ -30,34 +30,21 @@ FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
-class DaemonRecord:
+class DaemonRecord(ProcessRecord):
     """One daemon this cluster started: ``slurmctld`` or the slurmd of one node."""
 
     name: str
-    pid: int
-    start_time: int
-    command: list[str]
-
-    def alive(self) -> bool:
-        """True while this very process (same PID *and* start time) runs."""
-        return processes.alive(self.pid, self.start_time)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "pid": self.pid,
-            "start_time": self.start_time,
-            "command": self.command,
-        }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DaemonRecord:
-        return cls(
-            name=str(data["name"]),
-            pid=int(data["pid"]),
-            start_time=int(data["start_time"]),
-            command=[str(c) for c in data.get("command", [])],
-        )
+    def of(cls, name: str, record: ProcessRecord) -> DaemonRecord:
+        return cls(record.pid, record.start_time, record.command, name=name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, **super().to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DaemonRecord:
+        return cls.of(str(data["name"]), ProcessRecord.from_json(data))
 
 
 @dataclass

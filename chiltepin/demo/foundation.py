@@ -8,13 +8,10 @@ a site's template produces really runs Python, shell and MPI work.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from globus_compute_sdk import MPIFunction, ShellFunction
@@ -24,6 +21,7 @@ from rich.table import Table
 from chiltepin.embedded import EmbeddedEngine
 from chiltepin.endpoints.render import render_for_options
 from chiltepin.errors import ChiltepinError
+from chiltepin.selftest.mpi import compile_mpi_hello
 from chiltepin.sites.loader import load_site, shipped_site_names
 from chiltepin.upstream import config as upstream
 
@@ -58,17 +56,6 @@ def render_site(name: str) -> SiteRendering:
 def where_am_i(x: int) -> tuple[int, str, int]:
     """A task: square a number and say which host and process did it."""
     return x * x, socket.gethostname(), os.getpid()
-
-
-def compile_mpi_hello(directory: Path) -> Path:
-    """Build the MPI hello program with the machine's ``mpicc``."""
-    mpicc = shutil.which("mpicc")
-    if mpicc is None:
-        raise ChiltepinError("mpicc not found: install MPICH (apt-get install mpich libmpich-dev)")
-    source = resources.files("chiltepin.demo").joinpath("mpi_hello.c")
-    binary = directory / "mpi_hello"
-    subprocess.run([mpicc, str(source), "-o", str(binary)], check=True, capture_output=True)
-    return binary
 
 
 def run(console: Console) -> None:

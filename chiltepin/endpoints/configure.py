@@ -23,8 +23,6 @@ import jinja2
 import jsonschema
 import yaml
 
-from chiltepin.endpoints import allowlist
-from chiltepin.endpoints.allowlist import Allowed
 from chiltepin.endpoints.options import validate_user_options
 from chiltepin.endpoints.render import (
     SITE_RECORD,
@@ -34,6 +32,8 @@ from chiltepin.endpoints.render import (
     endpoint_files,
 )
 from chiltepin.errors import ChiltepinError, ConfigError
+from chiltepin.sites import allowlist
+from chiltepin.sites.allowlist import Allowed
 from chiltepin.sites.model import Site
 from chiltepin.upstream import config as upstream
 
@@ -193,6 +193,16 @@ def render_endpoint(endpoint_dir: Path, options: dict[str, Any], source: str) ->
     return rendered
 
 
+def _register(client: Any, names: Iterable[str]) -> list[Allowed]:
+    """Register each ``module:function`` with the service (by reference: the workers import
+    it) and return the allow-list entries for them."""
+    entries = []
+    for name in names:
+        fn = allowlist.import_function(name)
+        entries.append(Allowed(str(client.register_function(fn, description=name)), name))
+    return entries
+
+
 def allow_functions(endpoint_dir: Path, client: Any, names: list[str]) -> list[Allowed]:
     """Register ``names`` (``module:function``) and add them to the endpoint's allow-list:
     its site record and ``config.yaml`` (judged by the endpoint's own loader before it is
@@ -201,7 +211,7 @@ def allow_functions(endpoint_dir: Path, client: Any, names: list[str]) -> list[A
     site = load_endpoint_site(endpoint_dir)
     record = json.loads((endpoint_dir / SITE_RECORD).read_text())
     current = yaml.safe_load((endpoint_dir / "config.yaml").read_text()) or {}
-    entries = allowlist.register(client, names)
+    entries = _register(client, names)
     updated = site.model_copy(
         update={"allowed_functions": allowlist.add(site.allowed_functions, entries)}
     )

@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from chiltepin import auth
 from chiltepin.endpoints.render import SITE_RECORD
 from chiltepin.errors import ChiltepinError
 from chiltepin.system import processes
+from chiltepin.system.spawn import spawn_detached
 from chiltepin.system.waiting import wait_until
 from chiltepin.upstream.endpoint_dir import daemon_pid, registered_endpoint_id
 from chiltepin.upstream.sdk import token_storage_file
@@ -136,31 +136,23 @@ def start(
     _require_login(root)
     directory = root / name
     log_path = directory / START_LOG
-    with log_path.open("wb") as log:
-        # A session of its own: the endpoint signals its whole process group on stop,
-        # which must never include the caller.
-        launcher = subprocess.Popen(
-            [cli, "start", name],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=_cli_env(root, cli),
-            cwd=directory,
-            start_new_session=True,
-        )
+    # A session of its own: the endpoint signals its whole process group on stop,
+    # which must never include the caller.
+    launcher = spawn_detached(
+        [cli, "start", name], log_path, env=_cli_env(root, cli), cwd=directory, append=False
+    )
     # Without a terminal the endpoint may not detach, staying a child of this process:
     # reap it when it exits, or a long-lived caller (a test session, a pipeline) keeps a
     # zombie that `globus-compute-endpoint stop` counts as alive.
-    threading.Thread(target=launcher.wait, name=f"reap-{name}", daemon=True).start()
+    launcher.reap_when_done(f"reap-{name}")
 
     def up() -> EndpointStatus | None:
         current = status(root, name)
         if current.running and current.endpoint_id:
             return current
-        if launcher.poll() not in (None, 0):
+        if (code := launcher.exit_code()) not in (None, 0):
             raise ChiltepinError(
-                f"endpoint {name!r} failed to start (exit {launcher.returncode}):\n"
-                + _log_tail(log_path)
+                f"endpoint {name!r} failed to start (exit {code}):\n" + _log_tail(log_path)
             )
         return None
 

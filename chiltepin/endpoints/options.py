@@ -102,6 +102,7 @@ def _explain(error: jsonschema.ValidationError, schema: dict[str, Any]) -> Confi
     key = ".".join(str(p) for p in error.absolute_path) or None
     allowed = sorted(schema["properties"])
     if error.validator == "additionalProperties":
+        assert isinstance(error.instance, dict)  # additionalProperties judges objects only
         unknown = sorted(set(error.instance) - set(allowed))
         hints = ", ".join(f"{name!r}{did_you_mean(name, allowed)}" for name in unknown)
         return ConfigError(f"unknown option {hints}; this site accepts: {', '.join(allowed)}")

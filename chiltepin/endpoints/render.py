@@ -18,9 +18,9 @@ from typing import Any
 import jinja2
 
 from chiltepin import __version__
-from chiltepin.endpoints import allowlist
 from chiltepin.endpoints.options import schema_for
 from chiltepin.paths import data_dir
+from chiltepin.sites import allowlist
 from chiltepin.sites.model import Container, Scheduler, Site
 from chiltepin.upstream import config as upstream
 

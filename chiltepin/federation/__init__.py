@@ -9,6 +9,7 @@ from chiltepin.federation.executor import Federation
 from chiltepin.federation.failures import SiteFailure, TaskLost
 from chiltepin.federation.placement import NoSiteAvailable
 from chiltepin.federation.staging import SitePath
+from chiltepin.federation.states import TaskState
 from chiltepin.federation.tasks import TaskFuture
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "SitePath",
     "TaskFuture",
     "TaskLost",
+    "TaskState",
 ]

@@ -182,7 +182,7 @@ class Conductor:
 
     def _staged_in(
         self, attempt: Attempt, backend: Backend, staged: concurrent.futures.Future
-    ) -> None:  # type: ignore[type-arg]
+    ) -> None:
         """Inputs are on the site (or could not be put there): run the task, or fail it."""
         error = staged.exception()
         if error is None:
@@ -206,7 +206,7 @@ class Conductor:
 
     # -- completion ---------------------------------------------------------------------
 
-    def on_done(self, attempt: Attempt, future: concurrent.futures.Future) -> None:  # type: ignore[type-arg]
+    def on_done(self, attempt: Attempt, future: concurrent.futures.Future[Any]) -> None:
         task = attempt.task
         backend = self.placement.backends[attempt.site]
         self.placer(task).finished(attempt)
@@ -234,7 +234,7 @@ class Conductor:
         ran: dict[str, Any],
         payload: str,
         staged: concurrent.futures.Future,
-    ) -> None:  # type: ignore[type-arg]
+    ) -> None:
         """The task's outputs are home (or could not be brought home)."""
         error = staged.exception()
         if error is None:

@@ -53,6 +53,7 @@ from chiltepin.federation.gc_freeze import freeze_for_run, thaw_after_run
 from chiltepin.federation.journal import Journal
 from chiltepin.federation.journal_format import TaskOptions
 from chiltepin.federation.ledger import FunctionTexts, TaskLedger, task_name
+from chiltepin.federation.live_status import StatusWriter
 from chiltepin.federation.placement import Placement
 from chiltepin.federation.preflight import client_versions
 from chiltepin.federation.progress import LiveProgress, summary_table
@@ -62,7 +63,6 @@ from chiltepin.federation.staging import (
 )
 from chiltepin.federation.states import TaskState
 from chiltepin.federation.stats import RunStats, SiteCounts
-from chiltepin.federation.status import StatusWriter
 from chiltepin.federation.streams import BUFFER, as_completed_lazily, in_order
 from chiltepin.federation.tasks import LogicalTask, TaskFuture
 from chiltepin.staging.stager import Stager
@@ -227,7 +227,7 @@ class Federation(concurrent.futures.Executor):
 
     # -- submission ---------------------------------------------------------------------
 
-    def submit(  # type: ignore[override]
+    def submit(  # type: ignore[override]  # site=, resources=, tags=, stage_*= are not fn's
         self,
         fn: Callable[..., Any],
         /,
@@ -347,7 +347,7 @@ class Federation(concurrent.futures.Executor):
 
     # -- the rest of the Executor interface ---------------------------------------------
 
-    def map(  # type: ignore[override]
+    def map(
         self,
         fn: Callable[..., Any],
         *iterables: Iterable[Any],
@@ -419,7 +419,9 @@ class Federation(concurrent.futures.Executor):
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         futures = self.ledger.handed_out(self.futures if futures is None else futures)
-        return as_completed_lazily(futures, deadline, buffersize, self._room(buffersize))  # type: ignore[return-value]
+        return as_completed_lazily(  # type: ignore[return-value]  # TaskFutures unless given others
+            futures, deadline, buffersize, self._room(buffersize)
+        )
 
     def _room(self, buffersize: int) -> Callable[[], bool]:
         """Whether a stream may submit another task: late binding's held queue is the

@@ -187,7 +187,7 @@ class Journal:
 
     def status(self, status: StatusEvent) -> None:
         """What the running client knows of its sites and tasks now (see
-        :mod:`chiltepin.federation.status`): for readers outside the run."""
+        :mod:`chiltepin.federation.live_status`): for readers outside the run."""
         with self._lock:
             self._write(status)
 

@@ -403,7 +403,7 @@ def _header(event: dict[str, Any]) -> Header:
     return Header(version, dict(event.get("config") or {}), float(event.get("t", 0.0)))
 
 
-def _v2(kind: str, e: dict[str, Any]) -> Event:
+def _v2(kind: object, e: dict[str, Any]) -> Event:
     if kind == TASK:
         return TaskEvent(e["id"], int(e["f"]), "", Stored.of(e, "a"), TaskOptions.of(e))
     if kind == ATTEMPT:
@@ -433,7 +433,7 @@ def _v2(kind: str, e: dict[str, Any]) -> Event:
 _V1_META = ("site", "tags", "resources", "allowed", "stage_in", "stage_out")
 
 
-def _v1(kind: str, e: dict[str, Any]) -> Event:
+def _v1(kind: object, e: dict[str, Any]) -> Event:
     """Format 1's events as format 2's records."""
     if kind == "task":
         options = TaskOptions.of(

@@ -55,7 +55,7 @@ class TaskLedger:
 
     def _settled(self, future: concurrent.futures.Future[Any]) -> None:
         with self._lock:
-            self._unsettled.pop(future.task_id, None)  # type: ignore[attr-defined]
+            self._unsettled.pop(future.task_id, None)  # type: ignore[attr-defined]  # a TaskFuture
             self.cancelled += future.cancelled()
 
     def handed_out(

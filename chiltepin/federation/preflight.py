@@ -18,19 +18,31 @@ their versions and compares them with its own:
 - the endpoint's status may also carry, per manager, ``python_version``, ``sdk_version``
   and ``endpoint_version`` (``node_info``, from ``GlobusComputeEngine.get_status_report``);
   no Globus example shows the service relays it, so it is shown, never relied on.
+
+:class:`Preflight` is that ask and its verdict for one site, one routing at a time; the
+endpoint backend (:mod:`chiltepin.federation.backends.endpoint`) holds one and applies
+its verdict (a mismatch takes the site out for the run).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import platform
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
 
 import dill
 import globus_compute_sdk
+from globus_compute_sdk import Executor
 from globus_compute_sdk.sdk.utils import get_env_details
+
+from chiltepin.federation.functions import FunctionRegistry
+
+log = logging.getLogger(__name__)
 
 VERSION_PROBE = get_env_details
 """What a site's workers run to say their versions (by reference: readable anywhere)."""
@@ -115,3 +127,86 @@ def mismatch(site: str, client: Versions, workers: Versions) -> str | None:
         " e.g. 'source /path/to/env/bin/activate'), or run with functions_as_source=True so"
         " functions travel as source (AllCodeStrategies)"
     )
+
+
+class Preflight:
+    """One site's pre-flight: per routing, its workers asked once, and the verdict.
+
+    ``on_verdict(versions, mismatch)`` hears what the workers said (``versions``: client's
+    and workers', for the journal and report) and, when they cannot read this client's
+    functions and the run does not send them as source, why (``mismatch``; else None).
+    """
+
+    def __init__(
+        self,
+        site: str,
+        functions: FunctionRegistry,
+        client_versions: Versions | None,
+        *,
+        as_source: bool,
+        on_verdict: Callable[[dict[str, Any], str | None], None],
+    ) -> None:
+        self.site = site
+        self._functions = functions
+        self._client_versions = client_versions
+        self._as_source = as_source
+        self._on_verdict = on_verdict
+        # Per routing, the pre-flight's answer (a future) once its workers were asked.
+        self._verdicts: dict[tuple[str, str], Future[Any]] = {}
+
+    def asked(self, key: tuple[str, str]) -> bool:
+        return key in self._verdicts
+
+    def ask(self, key: tuple[str, str], executor: Callable[[], Executor]) -> None:
+        """Ask the workers of routing ``key`` for their versions, in the same burst as its
+        first tasks (that task starts the user endpoint they need anyway).
+
+        The first tasks are not held back for the answer: waiting would leave the site's
+        provider one task to scale blocks by, and send the tasks in a second request (a
+        second start command, which the endpoint may take, near its idle exit, as a
+        reason to start the user endpoint again). Their outcomes wait for the answer
+        instead (:meth:`then`)."""
+        verdict: Future[Any] = Future()
+        self._verdicts[key] = verdict
+        if self._client_versions is None:
+            verdict.set_result(None)
+            return
+        try:
+            function_id = self._functions.uuid_for(VERSION_PROBE)
+            probe = executor().submit_to_registered_function(function_id)
+        except Exception as err:  # the site may refuse it (an allow-list): tasks still go
+            log.warning("site %s did not say its workers' versions: %s", self.site, err)
+            verdict.set_result(None)
+            return
+        probe.add_done_callback(lambda answer: self._judge(answer, verdict))
+
+    def then(self, key: tuple[str, str], callback: Callable[[], None]) -> None:
+        """Call ``callback`` once routing ``key``'s verdict is in (at once if it is)."""
+        self._verdicts[key].add_done_callback(lambda _: callback())
+
+    def _judge(self, answer: Future[Any], verdict: Future[Any]) -> None:
+        """Compare the workers' versions with this client's; a mismatch takes the site
+        out (unless functions travel as source)."""
+        try:
+            workers = versions_of_report(answer.result())
+        except CancelledError:  # the run ended before any worker there started
+            verdict.set_result(None)
+            return
+        except Exception as err:
+            log.warning("site %s did not say its workers' versions: %r", self.site, err)
+            verdict.set_result(None)
+            return
+        assert self._client_versions is not None
+        problem = mismatch(self.site, self._client_versions, workers)
+        versions = {
+            "client": self._client_versions.as_dict(),
+            "workers": workers.as_dict(),
+            "mismatch": problem,
+            "functions_as_source": self._as_source,
+        }
+        if problem and not self._as_source:
+            log.error("%s", problem)
+        elif problem:
+            log.warning("%s; its functions travel as source", problem)
+        self._on_verdict(versions, None if self._as_source else problem)
+        verdict.set_result(None)

@@ -30,7 +30,7 @@ from chiltepin.client.resources import Resources, Routing
 from chiltepin.federation.states import TaskState, check_move
 
 
-class TaskFuture(Future):  # type: ignore[type-arg]
+class TaskFuture(Future[Any]):
     """The future a user holds: a ``concurrent.futures.Future`` that also says which
     logical task it is, where its latest attempt went (where it ran, once done) and how
     many attempts it took.

@@ -17,11 +17,11 @@ from typing import Any
 
 from globus_compute_sdk import MPIFunction, ShellFunction
 
-from chiltepin.demo.foundation import compile_mpi_hello
 from chiltepin.embedded import EmbeddedEngine
 from chiltepin.errors import ChiltepinError
 from chiltepin.selftest import slurm
 from chiltepin.selftest.diagnose import Facts, diagnose
+from chiltepin.selftest.mpi import compile_mpi_hello
 from chiltepin.selftest.tasks import where
 from chiltepin.sites.model import Scheduler, Site
 
@@ -93,7 +93,7 @@ class _Selftest:
             return [self.fail(python, str(err)), shell]
         python.ok = True
         python.nodes = [str(seen["node"])]
-        python.queue_wait = self.wait_of(seen["job"])  # type: ignore[arg-type]
+        python.queue_wait = self.wait_of(seen["job"])
         python.detail = f"Python {seen['python']} on {seen['host']}, job {seen['job'] or '-'}"
         if out.returncode != 0:
             return [python, self.fail(shell, out.stderr or f"exit {out.returncode}")]

@@ -3,23 +3,16 @@ does it know about them, and how long did a job wait in the queue."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from datetime import datetime
 
-from chiltepin.cluster.binaries import find_binary
-from chiltepin.errors import ChiltepinError
+from chiltepin.cluster import slurm
 from chiltepin.selftest.diagnose import Facts
 from chiltepin.sites.model import Site
 
 
 def _slurm(*args: str) -> subprocess.CompletedProcess[str]:
-    path = find_binary(args[0])
-    if path is None:
-        raise ChiltepinError(f"{args[0]} not found: this site needs Slurm's commands on PATH")
-    return subprocess.run(
-        [path, *args[1:]], capture_output=True, text=True, check=False, timeout=60
-    )
+    return slurm.run(list(args), timeout=60, hint="this site needs Slurm's commands on PATH")
 
 
 def batch_args(site: Site, nodes: int = 1) -> list[str]:
@@ -49,15 +42,15 @@ def facts(site: Site) -> Facts:
     max_time = None
     if site.partition:
         shown = _slurm("scontrol", "show", "partition", "-o", site.partition)
-        found = re.search(r"\bMaxTime=(\S+)", shown.stdout)
-        max_time = found.group(1) if shown.returncode == 0 and found else None
+        found = slurm.fields(shown.stdout).get("MaxTime")
+        max_time = found if shown.returncode == 0 and found else None
     return Facts(partitions=partitions, partition_max_time=max_time)
 
 
 def queue_wait(job_id: str) -> float | None:
     """Seconds job ``job_id`` waited between submission and start (``None``: unknown)."""
     shown = _slurm("scontrol", "show", "job", "-o", job_id)
-    fields = dict(re.findall(r"(\w+)=(\S*)", shown.stdout))
+    fields = slurm.fields(shown.stdout)
     try:
         submit = datetime.fromisoformat(fields["SubmitTime"])
         start = datetime.fromisoformat(fields["StartTime"])

@@ -26,8 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from chiltepin.endpoints.allowlist import check_entries
 from chiltepin.paths import data_dir
+from chiltepin.sites.allowlist import check_entries
 
 
 @cache

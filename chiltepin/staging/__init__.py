@@ -16,7 +16,7 @@ Locations are ``globus://<collection UUID or exact display name>/<path>`` and
 """
 
 from chiltepin.staging.errors import CollectionLookupError, ConsentRequiredError, StagingError
-from chiltepin.staging.local import LocalBackend
+from chiltepin.staging.local import LocalCopier
 from chiltepin.staging.locations import (
     TEMPLATE_NAMES,
     Location,
@@ -38,7 +38,7 @@ __all__ = [
     "CollectionResolver",
     "ConsentRequiredError",
     "ItemResult",
-    "LocalBackend",
+    "LocalCopier",
     "Location",
     "LocationError",
     "StagePair",

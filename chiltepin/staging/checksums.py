@@ -1,4 +1,4 @@
-"""File checksums for the local backend, computed without copying data through Python.
+"""File checksums for the local copier, computed without copying data through Python.
 
 Why this module: verifying a copy means checksumming both the source and the destination,
 and for large files that is most of the cost. Files are hashed through ``mmap`` (the page

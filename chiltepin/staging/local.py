@@ -140,7 +140,7 @@ class _Item:
     error: tuple[str, str] | None = None
 
 
-class LocalBackend:
+class LocalCopier:
     """Copies and deletes on this machine's file systems."""
 
     def __init__(self, options: StagingOptions | None = None) -> None:
@@ -208,7 +208,12 @@ class LocalBackend:
             return
         size = -(-len(files) // (pool._max_workers * 4))
         chunks = [files[i : i + size] for i in range(0, len(files), size)]
-        for _ in pool.map(lambda chunk: [fn(f) for f in chunk], chunks):
+
+        def run(chunk: list[_File]) -> None:
+            for f in chunk:
+                fn(f)
+
+        for _ in pool.map(run, chunks):
             pass
 
     def _next_token(self) -> str:

@@ -87,7 +87,11 @@ class Location(BaseModel):
                 name, slash, path = rest.partition("/")
                 if not name or not slash:
                     raise ValueError("needs a collection and a path after globus://")
-                loc = {"scheme": "globus", "collection": unquote(name), "path": "/" + path}
+                loc: dict[str, Any] = {
+                    "scheme": "globus",
+                    "collection": unquote(name),
+                    "path": "/" + path,
+                }
             elif text.startswith("file://"):
                 rest = text[len("file://") :]
                 host, slash, path = rest.partition("/")

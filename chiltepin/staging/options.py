@@ -58,14 +58,14 @@ class StagingOptions(BaseModel):
         " app's activity list",
     )
     local_workers: int | None = Field(
-        None, ge=1, le=64, description="threads of the local backend (default: 2 per core, <= 8)"
+        None, ge=1, le=64, description="threads of the local copier (default: 2 per core, <= 8)"
     )
     checksum_algorithm: Literal["crc32", "sha256", "sha1", "blake2b", "md5"] = Field(
-        "crc32", description="local backend verification checksum (see staging.checksums)"
+        "crc32", description="local copier verification checksum (see staging.checksums)"
     )
     durability: Literal["batch", "file", "none"] = Field(
         "batch",
-        description="local backend: flush data before renaming into place, once per batch"
+        description="local copier: flush data before renaming into place, once per batch"
         " (syncfs) or per file (fsync); 'none' leaves it to the OS",
     )
     auto_consent: bool = Field(

@@ -2,7 +2,7 @@
 
 Why one door: a task's inputs may come from a Globus collection, from this machine, or
 both; the caller should hand over a list of (source, destination) pairs and get back one
-report, not pick backends. ``file://`` → ``file://`` pairs go to the local backend;
+report, not pick backends. ``file://`` → ``file://`` pairs go to the local copier;
 ``globus://`` pairs go to Transfer, batched per collection pair; both run at once.
 
 Everything is checked before anything moves: locations parse, template placeholders have
@@ -32,7 +32,7 @@ import globus_sdk
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chiltepin.staging.errors import ConsentRequiredError, StagingError
-from chiltepin.staging.local import LocalBackend
+from chiltepin.staging.local import LocalCopier
 from chiltepin.staging.locations import Location, LocationError, expand
 from chiltepin.staging.options import StagingOptions
 from chiltepin.staging.resolve import CollectionInfo, CollectionResolver
@@ -138,7 +138,7 @@ class Stager:
         self._own_client = client is None
         self._collections = list(collections)
         self.local_collection = local_collection
-        self.local = LocalBackend(self.options)
+        self.local = LocalCopier(self.options)
         self._backend: TransferBackend | None = None
         self._lock = threading.Lock()
 
@@ -220,8 +220,9 @@ class Stager:
         local = [(i, p.source, p.destination) for i, p in enumerate(unique) if p.source.is_local]
         remote = [(i, p.source, p.destination) for i, p in enumerate(unique) if p.source.is_globus]
         if remote:  # fail on a bad collection name before anything moves
-            for ref in sorted({r for _, s, d in remote for r in (s.collection, d.collection)}):
-                self.transfer.resolver.resolve(ref or "")
+            refs = {r or "" for _, s, d in remote for r in (s.collection, d.collection)}
+            for ref in sorted(refs):
+                self.transfer.resolver.resolve(ref)
         results: dict[int, ItemResult] = {}
         outcome: TransferOutcome | None = None
         with ThreadPoolExecutor(1, "chiltepin-transfer") as pool:

@@ -17,6 +17,7 @@ Queue layout, as the real service uses it (see reference/globus-compute-offline.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import pika
+import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
 log = logging.getLogger(__name__)
@@ -260,12 +262,17 @@ class AmqpBridge:
         """Drop every message waiting in ``queue``; returns how many (0 if it is gone)."""
 
         def _do(ch: BlockingChannel) -> int:
-            return int(ch.queue_purge(queue).method.message_count)
+            count = ch.queue_purge(queue).method.message_count
+            assert count is not None  # Queue.PurgeOk always carries the count
+            return int(count)
 
         return self.call(lambda _ch: self._on_temp_channel(_do, 0))
 
     def delete_queues(self, queues: list[str]) -> list[str]:
         """Delete queues (fault injection); we stop consuming them first. Returns deleted."""
+
+        def _delete(tmp: BlockingChannel, queue: str) -> object:
+            return tmp.queue_delete(queue)
 
         def _do(ch: BlockingChannel) -> list[str]:
             deleted = []
@@ -275,7 +282,7 @@ class AmqpBridge:
                 if tag:
                     with contextlib.suppress(Exception):
                         ch.basic_cancel(tag)
-                if self._on_temp_channel(lambda tmp, q=queue: tmp.queue_delete(q), None):
+                if self._on_temp_channel(functools.partial(_delete, queue=queue), None):
                     deleted.append(queue)
             return deleted
 

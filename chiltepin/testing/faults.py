@@ -11,13 +11,14 @@ Error bodies carry the fields ``globus_sdk.GlobusAPIError`` parses (``code``, ``
 
 from __future__ import annotations
 
-import collections
 import math
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from chiltepin.client.limits import SlidingWindow
 
 DEFAULT_CODES = {
     400: "BAD_REQUEST",
@@ -78,23 +79,12 @@ class FailRule:
         )
 
 
-@dataclass
-class RateLimit:
+class RateLimit(SlidingWindow):
     """At most ``requests`` requests to ``route`` in any ``window`` seconds; the rest 429."""
 
-    route: str
-    requests: int
-    window: float
-    sent: collections.deque[float]
-
-    def refuse(self, now: float) -> float | None:
-        """Seconds until a request is allowed again, or ``None`` (and it counts) if now."""
-        while self.sent and now - self.sent[0] >= self.window:
-            self.sent.popleft()
-        if len(self.sent) < self.requests:
-            self.sent.append(now)
-            return None
-        return self.window - (now - self.sent[0])
+    def __init__(self, route: str, requests: int, window: float) -> None:
+        super().__init__(requests, window)
+        self.route = route
 
 
 class Faults:
@@ -161,7 +151,7 @@ class Faults:
         429 with ``Retry-After``. Off by default (tests poll freely); benchmarks turn it on
         so a client that ignores the limit pays for it as it would against Globus.
         """
-        limit = RateLimit(route, requests, window, collections.deque())
+        limit = RateLimit(route, requests, window)
         with self._lock:
             self._limits.append(limit)
         return limit
@@ -180,7 +170,7 @@ class Faults:
                             self._rules.remove(rule)
                     return rule
             for limit in self._limits:
-                if limit.route != route_name or (wait := limit.refuse(now)) is None:
+                if limit.route != route_name or (wait := limit.take(now)) is None:
                     continue
                 self.injected.append({"route": route_name, "path": path, "status": 429})
                 message = f"Rate limit exceeded: {limit.requests} requests per {limit.window:g} s"

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 
 from chiltepin.errors import ChiltepinError
 from chiltepin.system import processes
+from chiltepin.system.spawn import Spawned, spawn_detached
 from chiltepin.system.waiting import wait_until
 
 RABBITMQ_BIN_DIR = Path("/usr/lib/rabbitmq/bin")
@@ -76,10 +77,8 @@ class RabbitMQ:
         self.epmd_port = 0
         self.dist_port = 0
         self.nodename = ""
-        self.server_pid: int | None = None
-        self.epmd_pid: int | None = None
-        self._server: subprocess.Popen[bytes] | None = None
-        self._epmd: subprocess.Popen[bytes] | None = None
+        self._server: Spawned | None = None
+        self._epmd: Spawned | None = None
         self._external_url: str | None = None
 
     # -- construction -----------------------------------------------------------------
@@ -94,6 +93,16 @@ class RabbitMQ:
         mq.host = parsed.hostname or "127.0.0.1"
         mq.port = parsed.port or 5672
         return mq
+
+    @property
+    def server_pid(self) -> int | None:
+        """The broker's PID while this object has started one."""
+        return None if self._server is None else self._server.pid
+
+    @property
+    def epmd_pid(self) -> int | None:
+        """Our epmd's PID while this object has started one."""
+        return None if self._epmd is None else self._epmd.pid
 
     @property
     def is_external(self) -> bool:
@@ -151,35 +160,22 @@ class RabbitMQ:
         )
         self.nodename = f"chiltepin-{os.getpid()}-{uuid.uuid4().hex[:8]}@localhost"
         env = self._env()
-        log = open(self.base_dir / "server.out", "ab")  # noqa: SIM115 - closed in stop()
+        log = self.base_dir / "server.out"
         try:
             # Our own epmd, in the foreground, so that we know its PID; the node finds it
             # through ERL_EPMD_PORT and does not daemonize another one.
-            self._epmd = subprocess.Popen(
-                ["epmd", "-port", str(self.epmd_port), "-address", self.host],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+            self._epmd = spawn_detached(
+                ["epmd", "-port", str(self.epmd_port), "-address", self.host], log, env=env
             )
-            self.epmd_pid = self._epmd.pid
             self._wait_port(self.epmd_port, 10, "epmd")
-            self._server = subprocess.Popen(
-                [str(RABBITMQ_BIN_DIR / "rabbitmq-server")],
-                env=env,
-                cwd=self.base_dir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its pgid == its pid: the beam VM stays in it
+            # its pgid == its pid (a session of its own): the beam VM stays in that group
+            self._server = spawn_detached(
+                [str(RABBITMQ_BIN_DIR / "rabbitmq-server")], log, env=env, cwd=self.base_dir
             )
-            self.server_pid = self._server.pid
             self._wait_ready(self.startup_timeout)
         except BaseException:
             self.stop()
             raise
-        finally:
-            log.close()
         return self
 
     def _wait_port(self, port: int, timeout: float, what: str) -> None:
@@ -213,9 +209,9 @@ class RabbitMQ:
 
         def accepts_login() -> bool:
             nonlocal last
-            if self._server is not None and self._server.poll() is not None:
+            if self._server is not None and (code := self._server.exit_code()) is not None:
                 raise RabbitMQError(
-                    f"rabbitmq-server exited with {self._server.returncode} during start;"
+                    f"rabbitmq-server exited with {code} during start;"
                     f" see {self.base_dir}/server.out and {self.base_dir}/log/\n" + self._tail()
                 )
             try:
@@ -244,9 +240,9 @@ class RabbitMQ:
         """Stop the broker (``rabbitmqctl stop``, then its process group) and our epmd."""
         if self.is_external:
             return
-        if self.server_pid is not None:
+        if self._server is not None:
             survivors: set[int] = set()
-            if processes.alive(self.server_pid):
+            if self._server.record.alive():
                 with contextlib.suppress(Exception):
                     subprocess.run(
                         [str(RABBITMQ_BIN_DIR / "rabbitmqctl"), "-n", self.nodename, "stop"],
@@ -256,20 +252,19 @@ class RabbitMQ:
                         timeout=timeout,
                         check=False,
                     )
-                survivors = processes.wait_gone([self.server_pid], timeout)
+                survivors = processes.wait_gone([self._server.pid], timeout)
             # the server if it ignored the graceful stop, and anything the VM left in its own
             # process group (the server leads it: started in its own session)
-            processes.terminate(survivors | processes.group_members([self.server_pid]), 5)
-        if self.epmd_pid is not None:
-            processes.terminate([self.epmd_pid], 5)
-        for proc in (self._server, self._epmd):
-            if proc is not None:
+            processes.terminate(survivors | processes.group_members([self._server.pid]), 5)
+        if self._epmd is not None and self._epmd.record.alive():
+            processes.terminate([self._epmd.pid], 5)
+        for spawned in (self._server, self._epmd):
+            if spawned is not None:
                 with contextlib.suppress(Exception):
-                    proc.wait(timeout=1)
-        self._server = self._epmd = None
+                    spawned.popen.wait(timeout=1)
 
     def _ctl(self, *args: str, timeout: float = 30.0) -> None:
-        if self.is_external or self.server_pid is None or not processes.alive(self.server_pid):
+        if self.is_external or self._server is None or not self._server.record.alive():
             raise RabbitMQError("only a broker this object started and that runs can be controlled")
         result = subprocess.run(
             [str(RABBITMQ_BIN_DIR / "rabbitmqctl"), "-n", self.nodename, *args],

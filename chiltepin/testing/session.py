@@ -74,7 +74,8 @@ def start_when_port_free(standin: GlobusStandIn, wait_s: float | None = None) ->
             return None
 
     result = wait_until(started, wait_s, interval=2.0)
-    if result is None and taken is not None:
+    if result is None:
+        assert taken is not None  # started() returns None only after recording the error
         raise taken
     return result
 

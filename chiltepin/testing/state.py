@@ -72,7 +72,9 @@ class FunctionRecord:
 
 
 @dataclass
-class TaskRecord:
+class StandInTask:
+    """The service's record of one task (the client's is the journal's ``TaskRecord``)."""
+
     task_id: str
     function_id: str
     endpoint_id: str  # as submitted (the parent, for a template-capable endpoint)
@@ -114,14 +116,14 @@ class StandInState:
         self.lock = threading.RLock()
         self.endpoints: dict[str, EndpointRecord] = {}
         self.functions: dict[str, FunctionRecord] = {}
-        self.tasks: dict[str, TaskRecord] = {}
+        self.tasks: dict[str, StandInTask] = {}
         self.task_groups: dict[str, TaskGroup] = {}
 
     def user_endpoints(self, parent_id: str) -> list[EndpointRecord]:
         with self.lock:
             return [e for e in self.endpoints.values() if e.parent_id == parent_id]
 
-    def pending_tasks_for(self, endpoint_id: str) -> list[TaskRecord]:
+    def pending_tasks_for(self, endpoint_id: str) -> list[StandInTask]:
         with self.lock:
             return [
                 t for t in self.tasks.values() if t.routed_to == endpoint_id and t.status == WAITING

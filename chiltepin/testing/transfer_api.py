@@ -20,6 +20,10 @@ response shapes follow the SDK's own ``globus_sdk.testing.data.transfer`` fixtur
 ``POST /v0.10/operation/endpoint/{id}/mkdir``              ``operation_mkdir``
 ========================================================  ================================
 
+The last three (filesystem operations) are :mod:`chiltepin.testing.transfer_operations`;
+what every route checks first (the collection, its consent) and Transfer's error shape are
+:mod:`chiltepin.testing.transfer_access`.
+
 Consent: a collection created with ``requires_consent=True`` behaves like a GCSv5 mapped
 collection that needs ``data_access`` consent: any request touching it whose bearer token
 was not issued with ``...transfer.api.globus.org:all[<collection>/data_access]`` gets the
@@ -32,12 +36,10 @@ This is the chiltepin LOCAL STAND-IN, not Globus.
 
 from __future__ import annotations
 
-import stat as stat_module
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 from chiltepin.testing.auth_api import AuthApi
@@ -45,49 +47,15 @@ from chiltepin.testing.collections import (
     Collection,
     CollectionStore,
     PathError,
-    required_scope,
-    scope_has_data_access,
 )
-from chiltepin.testing.faults import error_body
-from chiltepin.testing.routing import ApiError, Request, Response, Route
-from chiltepin.testing.transfer_tasks import TaskRunner, TransferTask, new_task_id, parse_time
+from chiltepin.testing.routing import Request, Response, Route
+from chiltepin.testing.transfer_access import CollectionAccess, TransferApiError, int_arg
+from chiltepin.testing.transfer_operations import TransferOperations
+from chiltepin.testing.transfer_runner import TaskRunner
+from chiltepin.testing.transfer_tasks import TransferTask, new_task_id, parse_time
 
 SYNC_LEVELS = {"exists": 0, "size": 1, "mtime": 2, "checksum": 3}
 UNSUPPORTED_OPTIONS = ("filter_rules", "delete_destination_extra")
-
-
-class TransferApiError(ApiError):
-    """An error answered in Transfer's shape, optionally with extra top-level fields."""
-
-    def __init__(
-        self, status: int, code: str, message: str, resource: str = "", **extra: Any
-    ) -> None:
-        super().__init__(status, code, message)
-        self.resource = resource
-        self.extra = extra
-
-    def response(self) -> Response:
-        body = error_body(self.status, self.code, self.message)
-        body["resource"] = self.resource
-        body.update(self.extra)
-        return Response(self.status, body)
-
-
-def _int_arg(req: Request, name: str, default: int, *, low: int = 0, high: int = 10**9) -> int:
-    raw = req.arg(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(str(raw))
-    except ValueError as exc:
-        raise TransferApiError(
-            400, "ClientError.BadRequest", f"{name} must be an integer, got {raw!r}", req.path
-        ) from exc
-    return max(low, min(high, value))
-
-
-def _mtime(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00:00")
 
 
 class TransferApi:
@@ -102,7 +70,8 @@ class TransferApi:
         page_size: int = 1000,
     ) -> None:
         self.store = store
-        self.auth = auth
+        self.access = CollectionAccess(store, auth)
+        self.operations = TransferOperations(self.access)
         self.runner = runner
         self.page_size = page_size
         self.lock = threading.Lock()
@@ -135,7 +104,6 @@ class TransferApi:
         ]
 
     def _routes(self) -> list[Route]:
-        op = "/v0.10/operation/endpoint/{endpoint_id}"
         task = "/v0.10/task/{task_id}"
         return [
             Route("transfer_endpoint_search", "GET", "/v0.10/endpoint_search", self.search),
@@ -154,43 +122,10 @@ class TransferApi:
             ),
             Route("transfer_skipped_errors", "GET", f"{task}/skipped_errors", self.skipped_errors),
             Route("transfer_cancel", "POST", f"{task}/cancel", self.cancel),
-            Route("transfer_ls", "GET", f"{op}/ls", self.ls),
-            Route("transfer_stat", "GET", f"{op}/stat", self.stat),
-            Route("transfer_mkdir", "POST", f"{op}/mkdir", self.mkdir),
+            *self.operations.routes(),
         ]
 
     # -- helpers ----------------------------------------------------------------------
-    def _owner(self, req: Request) -> str:
-        return self.auth.identities_for(req)[0].sub
-
-    def _collection(self, req: Request, collection_id: str) -> Collection:
-        try:
-            return self.store.get(collection_id)
-        except ApiError as err:
-            raise TransferApiError(404, err.code, err.message, req.path) from err
-
-    def check_consent(self, req: Request, *collections: Collection) -> None:
-        """403 ``ConsentRequired`` unless the token carries each collection's data_access."""
-        info = self.auth.token_info(req.bearer_token or "")
-        granted = info.requested if info is not None else ""
-        missing = [
-            c.id
-            for c in collections
-            if c.requires_consent and not scope_has_data_access(granted, c.id)
-        ]
-        if not missing:
-            return
-        scopes = [required_scope(missing)]
-        message = "Missing required data_access consent"
-        raise TransferApiError(
-            403,
-            "ConsentRequired",
-            message,
-            req.path.removeprefix("/v0.10"),
-            required_scopes=scopes,
-            authorization_parameters={"required_scopes": scopes, "session_message": message},
-        )
-
     def _task(self, req: Request) -> TransferTask:
         tid = req.params["task_id"]
         with self.lock:
@@ -200,7 +135,7 @@ class TransferApi:
         return task
 
     def _marker_page(self, req: Request, rows: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-        start = _int_arg(req, "marker", 0)
+        start = int_arg(req, "marker", 0)
         page = rows[start : start + self.page_size]
         end = start + len(page)
         return {
@@ -222,8 +157,8 @@ class TransferApi:
                 req.path,
             )
         hits = self.store.search(fulltext, req.arg("filter_entity_type"))
-        limit = _int_arg(req, "limit", 25, low=1, high=100)
-        offset = _int_arg(req, "offset", 0, high=999)
+        limit = int_arg(req, "limit", 25, low=1, high=100)
+        offset = int_arg(req, "offset", 0, high=999)
         page = hits[offset : offset + limit]
         return {
             "DATA_TYPE": "endpoint_list",
@@ -234,7 +169,7 @@ class TransferApi:
         }
 
     def endpoint(self, req: Request) -> Any:
-        return self._collection(req, req.params["endpoint_id"]).doc()
+        return self.access.collection(req, req.params["endpoint_id"]).doc()
 
     # -- submission -------------------------------------------------------------------
     def submission_id(self, req: Request) -> Any:
@@ -327,9 +262,9 @@ class TransferApi:
 
     def submit_transfer(self, req: Request) -> Response:
         body = self._common(req, req.json(), "transfer")
-        src = self._collection(req, str(body.get("source_endpoint")))
-        dst = self._collection(req, str(body.get("destination_endpoint")))
-        self.check_consent(req, src, dst)
+        src = self.access.collection(req, str(body.get("source_endpoint")))
+        dst = self.access.collection(req, str(body.get("destination_endpoint")))
+        self.access.check_consent(req, src, dst)
         items = []
         for i, item in enumerate(body["DATA"]):
             if item.get("DATA_TYPE") != "transfer_item" or not (
@@ -368,8 +303,8 @@ class TransferApi:
 
     def submit_delete(self, req: Request) -> Response:
         body = self._common(req, req.json(), "delete")
-        coll = self._collection(req, str(body.get("endpoint")))
-        self.check_consent(req, coll)
+        coll = self.access.collection(req, str(body.get("endpoint")))
+        self.access.check_consent(req, coll)
         items = []
         for i, item in enumerate(body["DATA"]):
             if item.get("DATA_TYPE") != "delete_item" or not item.get("path"):
@@ -400,7 +335,7 @@ class TransferApi:
         task = TransferTask(
             task_id=new_task_id(),
             type=kind,
-            owner_id=self._owner(req),
+            owner_id=self.access.owner(req),
             submission_id=str(body["submission_id"]),
             source=source,
             destination=destination,
@@ -426,8 +361,8 @@ class TransferApi:
                     tasks = [t for t in tasks if t.status in wanted]
                 elif key == "type":
                     tasks = [t for t in tasks if t.type in wanted]
-        limit = _int_arg(req, "limit", 10, low=1, high=1000)
-        offset = _int_arg(req, "offset", 0)
+        limit = int_arg(req, "limit", 10, low=1, high=1000)
+        offset = int_arg(req, "offset", 0)
         page = tasks[offset : offset + limit]
         return {
             "DATA_TYPE": "task_list",
@@ -445,8 +380,8 @@ class TransferApi:
         task = self._task(req)
         with task.lock:
             events = list(reversed(task.events))  # newest first
-        limit = _int_arg(req, "limit", 10, low=1, high=1000)
-        offset = _int_arg(req, "offset", 0)
+        limit = int_arg(req, "limit", 10, low=1, high=1000)
+        offset = int_arg(req, "offset", 0)
         page = events[offset : offset + limit]
         return {
             "DATA_TYPE": "event_list",
@@ -491,124 +426,4 @@ class TransferApi:
             "message": message,
             "resource": resource,
             "request_id": uuid.uuid4().hex[:9],
-        }
-
-    # -- operations -------------------------------------------------------------------
-    def _op_target(self, req: Request, default: str = "/~/") -> tuple[Collection, str, Any]:
-        coll = self._collection(req, req.params["endpoint_id"])
-        self.check_consent(req, coll)
-        path = req.arg("path") or default
-        try:
-            local = coll.local(path)
-        except PathError as exc:
-            raise TransferApiError(400, "ClientError.BadRequest", str(exc), req.path) from exc
-        if coll.is_denied(path):
-            raise TransferApiError(
-                403,
-                "EndpointPermissionDenied",
-                f"Denied by endpoint, Error (list)\nEndpoint: {coll.display_name} ({coll.id})\n"
-                f"Message: Permission denied\nPath: {path}",
-                req.path,
-            )
-        return coll, path, local
-
-    @staticmethod
-    def _file_doc(name: str, st: Any) -> dict[str, Any]:
-        kind = "dir" if stat_module.S_ISDIR(st.st_mode) else "file"
-        return {
-            "DATA_TYPE": "file",
-            "name": name,
-            "type": kind,
-            "size": st.st_size,
-            "permissions": f"{stat_module.S_IMODE(st.st_mode):04o}",
-            "last_modified": _mtime(st.st_mtime),
-            "user": "standin-user",
-            "group": "standin",
-            "link_target": None,
-            "link_group": None,
-            "link_last_modified": None,
-            "link_size": None,
-            "link_user": None,
-        }
-
-    def ls(self, req: Request) -> Any:
-        coll, path, local = self._op_target(req)
-        if not local.exists():
-            raise TransferApiError(
-                404,
-                "ClientError.NotFound",
-                f"Path not found, Error (list)\nEndpoint: {coll.display_name} ({coll.id})\n"
-                f"Message: No such file or directory\nPath: {path}",
-                req.path,
-            )
-        if not local.is_dir():
-            raise TransferApiError(
-                502,
-                "ExternalError.DirListingFailed.NotDirectory",
-                f"Directory listing failed: {path} is not a directory",
-                req.path,
-            )
-        show_hidden = req.arg("show_hidden") not in ("0", "false", "False")
-        entries = []
-        for child in sorted(local.iterdir(), key=lambda p: p.name):
-            if not show_hidden and child.name.startswith("."):
-                continue
-            entries.append(self._file_doc(child.name, child.stat()))
-        limit = _int_arg(req, "limit", 100000, low=1, high=100000)
-        offset = _int_arg(req, "offset", 0)
-        page = entries[offset : offset + limit]
-        norm = coll.normalise(path)
-        return {
-            "DATA_TYPE": "file_list",
-            "DATA": page,
-            "path": norm.rstrip("/") + "/",
-            "absolute_path": norm.rstrip("/") + "/",
-            "endpoint": coll.id,
-            "length": len(page),
-            "total": len(entries),
-            "rename_supported": True,
-            "symlink_supported": False,
-        }
-
-    def stat(self, req: Request) -> Any:
-        coll, path, local = self._op_target(req, default="")
-        if not local.exists():
-            raise TransferApiError(
-                404,
-                "NotFound",
-                f"Path not found, Error (list)\nEndpoint: {coll.display_name} ({coll.id})\n"
-                f"Message: No such file or directory\nPath: {path}",
-                req.path,
-            )
-        return self._file_doc(local.name, local.stat())
-
-    def mkdir(self, req: Request) -> Any:
-        coll = self._collection(req, req.params["endpoint_id"])
-        self.check_consent(req, coll)
-        body = req.json()
-        path = str(body.get("path") or "")
-        try:
-            local = coll.local(path)
-        except PathError as exc:
-            raise TransferApiError(400, "ClientError.BadRequest", str(exc), req.path) from exc
-        if coll.is_denied(path):
-            raise TransferApiError(
-                403, "EndpointPermissionDenied", f"Permission denied: {path}", req.path
-            )
-        if local.exists():
-            raise TransferApiError(
-                502, "ExternalError.MkdirFailed.Exists", f"Path already exists: {path}", req.path
-            )
-        try:
-            local.mkdir()
-        except FileNotFoundError as exc:
-            raise TransferApiError(
-                502, "ExternalError.MkdirFailed.NotFound", f"Parent missing: {path}", req.path
-            ) from exc
-        return {
-            "DATA_TYPE": "mkdir_result",
-            "code": "DirectoryCreated",
-            "message": "The directory was created successfully",
-            "request_id": uuid.uuid4().hex[:9],
-            "resource": f"/operation/endpoint/{coll.id}/mkdir",
         }

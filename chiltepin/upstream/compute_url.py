@@ -68,9 +68,9 @@ def _patch(module: ModuleType) -> None:
     environments = sys.modules.get(ENVIRONMENTS)
     shared = getattr(environments, "get_web_service_url", None)
     if module.__name__ != ENVIRONMENTS and getattr(shared, _FOLLOWS, False):
-        module.get_web_service_url = shared  # type: ignore[attr-defined]
+        module.get_web_service_url = shared  # type: ignore[attr-defined]  # rebinds a module global
     else:
-        module.get_web_service_url = _following(current)  # type: ignore[attr-defined]
+        module.get_web_service_url = _following(current)  # type: ignore[attr-defined]  # likewise
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):
@@ -92,7 +92,7 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
             run(module)
             _patch(module)
 
-        loader.exec_module = exec_module  # type: ignore[method-assign]
+        loader.exec_module = exec_module
         return spec
 
 

@@ -39,7 +39,7 @@ def submit_packed(
 def provider_jobs(engine: GlobusComputeEngineBase) -> dict[Any, dict[str, Any]]:
     """A snapshot of the engine's provider's job table (job id -> record); empty for a
     provider that keeps none."""
-    return dict(getattr(engine.executor.provider, "resources", {}))  # type: ignore[attr-defined]
+    return dict(getattr(engine.executor.provider, "resources", {}))
 
 
 def engine_process_ids(
@@ -47,6 +47,6 @@ def engine_process_ids(
 ) -> list[int]:
     """PIDs the engine started on this host: its interchange and the local blocks of
     ``jobs`` (a :func:`provider_jobs` snapshot)."""
-    executor = engine.executor  # type: ignore[attr-defined]
+    executor = engine.executor
     pids = [executor.interchange_proc.pid] if executor.interchange_proc else []
     return pids + [job["remote_pid"] for job in jobs.values() if job.get("remote_pid")]

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import globus_sdk
 from globus_compute_sdk import Client, Executor
 from globus_compute_sdk.sdk import executor as sdk_executor
+from globus_compute_sdk.sdk.asynchronous.compute_future import ComputeFuture
 from globus_compute_sdk.sdk.auth.globus_app import get_globus_app
 from globus_compute_sdk.sdk.client import FunctionRegistrationData, _ComputeWebClient
 from globus_compute_sdk.serialize import ComputeSerializer
@@ -32,10 +32,10 @@ def executor_stopped(executor: Executor) -> bool:
     return bool(executor._stopped)
 
 
-def future_task_group(future: Future[Any]) -> str | None:
+def future_task_group(future: ComputeFuture) -> str | None:
     """The task group the service filed an SDK-submitted task under (``None`` before the
     submit reply arrived)."""
-    group = future._metadata.get("task_group_uuid")  # type: ignore[attr-defined]
+    group = future._metadata.get("task_group_uuid")
     return str(group) if group else None
 
 

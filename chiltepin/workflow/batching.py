@@ -4,20 +4,22 @@ Parsl's DataFlowKernel launches each task the moment its inputs are ready, so th
 ``GlobusComputeExecutor`` feeds the SDK ``Executor`` one task at a time. The SDK then
 sends many tiny batches, and its client-side limiter (a few small batches per 16 s)
 stalls the run for seconds. This executor forwards what the DFK hands it through a
-:class:`~chiltepin.client.burst.Burst`, so the SDK fills its batches (up to 128
+:class:`~chiltepin.client.burst.Burst`, so the SDK fills its batches (up to ``MAX_BATCH``
 tasks per request) and the limiter never engages.
 """
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import Future
 from typing import Any
 
 from parsl.executors import GlobusComputeExecutor
 
-from chiltepin.client.burst import LINGER_S, MAX_BATCH, Burst
+from chiltepin.client.burst import LINGER_S, Burst
+from chiltepin.client.limits import MAX_BATCH
 
-_Pending = tuple[Future, Any, dict[str, Any], tuple[Any, ...], dict[str, Any]]  # type: ignore[type-arg]
+_Pending = tuple[Future[Any], Any, dict[str, Any], tuple[Any, ...], dict[str, Any]]
 
 
 class BatchingGlobusComputeExecutor(GlobusComputeExecutor):
@@ -34,10 +36,10 @@ class BatchingGlobusComputeExecutor(GlobusComputeExecutor):
             max_items=max_batch,
         )
 
-    def submit(  # type: ignore[override]
+    def submit(
         self, func: Any, resource_specification: dict[str, Any], *args: Any, **kwargs: Any
-    ) -> Future:  # type: ignore[type-arg]
-        outer: Future = Future()  # type: ignore[type-arg]
+    ) -> Future[Any]:
+        outer: Future[Any] = Future()
         self._burst.add((outer, func, resource_specification, args, kwargs))
         return outer
 
@@ -48,14 +50,14 @@ class BatchingGlobusComputeExecutor(GlobusComputeExecutor):
             except Exception as err:
                 outer.set_exception(err)
                 continue
-            inner.add_done_callback(lambda f, outer=outer: _copy(f, outer))
+            inner.add_done_callback(functools.partial(_copy, target=outer))
 
     def shutdown(self) -> None:
         self._burst.close()
         super().shutdown()
 
 
-def _copy(source: Future, target: Future) -> None:  # type: ignore[type-arg]
+def _copy(source: Future[Any], target: Future[Any]) -> None:
     if target.done():
         return
     if source.cancelled():

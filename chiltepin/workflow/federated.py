@@ -28,9 +28,9 @@ class FederationExecutor(ParslExecutor):
         self.label = label
         self.federation = federation
 
-    def submit(  # type: ignore[override]
+    def submit(
         self, func: Any, resource_specification: dict[str, Any], *args: Any, **kwargs: Any
-    ) -> Future:  # type: ignore[type-arg]
+    ) -> Future[Any]:
         """``resource_specification`` is the task's ``resources`` (the Workflow puts them
         there), routed per site by the federation as ``Federation.submit`` would."""
         return self.federation.submit(func, *args, resources=resource_specification, **kwargs)

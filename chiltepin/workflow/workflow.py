@@ -27,12 +27,11 @@ from parsl.executors.base import ParslExecutor
 from chiltepin.client.burst import LINGER_S
 from chiltepin.client.compute import BudgetedClient
 from chiltepin.client.config import (
+    ResolvedConfig,
     ResolvedSite,
     SiteKind,
     SitesArg,
-    coerce_sites,
     default_run_dir,
-    resolve,
 )
 from chiltepin.client.resources import Resources, Routing, parse_resources, route
 from chiltepin.embedded import console_scripts_on_path
@@ -94,9 +93,8 @@ class Workflow:
         client: BudgetedClient | None = None,
         linger_s: float = LINGER_S,
     ) -> None:
-        config, source, base_dir = coerce_sites(sites)
-        self.sites = resolve(config, source, base_dir)
-        self._config = sites
+        self._config = ResolvedConfig.of(sites)  # its federation resolves nothing again
+        self.sites = self._config.resolved
         self.late_binding = default_site is None and len(self.sites) > 1
         self.default_site = default_site or next(iter(self.sites))
         self.run_dir = Path(run_dir or default_run_dir()).expanduser()

@@ -8,6 +8,7 @@ from chiltepin.client.limits import (
     REQUESTS_PER_WINDOW,
     WINDOW_SECONDS,
     RateBudget,
+    SlidingWindow,
     polls_crowd_submits,
     submit_pace_s,
 )
@@ -54,3 +55,12 @@ def test_the_budget_is_pressed_once_half_its_window_is_spent_and_not_after_it_sl
     assert budget.pressed  # two of four: sites pace their submits from here
     time.sleep(0.6)
     assert budget.in_use() == 0 and not budget.pressed
+
+
+def test_a_sliding_window_counts_what_it_lets_through_and_says_how_long_the_rest_waits() -> None:
+    window = SlidingWindow(requests=2, window=10.0)
+    assert window.take(0.0) is None and window.take(1.0) is None
+    assert window.take(2.0) == 8.0  # full until the first request is 10 s old
+    assert window.in_use(2.0) == 2  # a refused request is not counted
+    assert window.take(10.0) is None  # the first slid out
+    assert window.in_use(10.0) == 2 and window.take(10.5) == 0.5

@@ -29,7 +29,7 @@ from chiltepin.testing.session import offline_session
 NAME = "compose-docker"
 CONFIG_DIR = "/home/chiltepin/.globus_compute"
 MPI_HELLO = "/home/chiltepin/mpi_hello"
-HELLO_SOURCE = "/opt/chiltepin/lib/python3.11/site-packages/chiltepin/demo/mpi_hello.c"
+HELLO_SOURCE = "/opt/chiltepin/lib/python3.11/site-packages/chiltepin/selftest/mpi_hello.c"
 
 
 def login(cluster: ComposeCluster, *command: str, env: dict[str, str] | None = None) -> str:

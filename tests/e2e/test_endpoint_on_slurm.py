@@ -11,7 +11,7 @@ import pytest
 from globus_compute_sdk import Executor, MPIFunction, ShellFunction
 from globus_compute_sdk.errors import TaskExecutionFailed
 
-from chiltepin.demo.foundation import compile_mpi_hello
+from chiltepin.selftest.mpi import compile_mpi_hello
 from chiltepin.testing import GlobusStandIn
 from tests.e2e import tasks
 from tests.e2e.conftest import SlurmSiteEndpoint

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from chiltepin.endpoints import allowlist
 from chiltepin.endpoints.render import EndpointRequest, endpoint_files
 from chiltepin.errors import ConfigError
+from chiltepin.sites import allowlist
 from chiltepin.sites.loader import load_site
 from chiltepin.upstream import config as upstream
 

@@ -9,9 +9,9 @@ import pytest
 from globus_compute_sdk import MPIFunction, ShellFunction
 from globus_compute_sdk.errors import TaskExecutionFailed
 
-from chiltepin.demo.foundation import compile_mpi_hello
 from chiltepin.embedded import EmbeddedEngine
 from chiltepin.errors import ConfigError
+from chiltepin.selftest.mpi import compile_mpi_hello
 from chiltepin.sites.loader import load_site
 from tests.engine.workers import worker_pools
 

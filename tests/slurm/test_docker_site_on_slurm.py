@@ -12,8 +12,8 @@ from globus_compute_sdk import MPIFunction, ShellFunction
 from globus_compute_sdk.errors import TaskExecutionFailed
 
 from chiltepin.cluster.cluster import SlurmCluster
-from chiltepin.demo.foundation import compile_mpi_hello
 from chiltepin.embedded import EmbeddedEngine
+from chiltepin.selftest.mpi import compile_mpi_hello
 from chiltepin.sites.loader import load_site
 from chiltepin.system.waiting import wait_until
 from tests.engine.workers import worker_pools

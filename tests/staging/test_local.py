@@ -1,4 +1,4 @@
-"""The local backend: real trees, real checksums, atomic renames (no service needed)."""
+"""The local copier: real trees, real checksums, atomic renames (no service needed)."""
 
 from __future__ import annotations
 

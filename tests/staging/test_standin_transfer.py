@@ -10,7 +10,7 @@ import requests
 
 from chiltepin import auth
 from chiltepin.testing import GlobusStandIn
-from chiltepin.testing.server import STAND_IN_HEADER
+from chiltepin.testing.transport import STAND_IN_HEADER
 
 from .conftest import Sites
 

@@ -354,7 +354,7 @@ def _served(routes: list[Any]) -> tuple[list[Example], set[str]]:
     return served, unserved
 
 
-ROUTES = GlobusStandIn(compute=False, banner=False)._routes
+ROUTES = GlobusStandIn(compute=False, banner=False).http.routes
 SERVED, UNSERVED = _served(ROUTES)
 
 
@@ -378,9 +378,9 @@ def test_strict_mode_answers_with_exactly_the_example_keys(
     monkeypatch.setenv("CHILTEPIN_STANDIN_STRICT", "1")
     standin = GlobusStandIn(compute=False, banner=False)  # strict from the environment
     req = Request("GET", "/v2/version", {"service": ["all"]}, {}, b"")
-    resp, route = standin._route(req)
+    resp, route = standin.http.answer(req)
     example = next(ex for ex in examples() if ex.name == "compute.v2.get_version:all")
     assert route == "version" and standin.shaper.strict
     assert set(resp.body) == set(example.body) | {"min_ep_version"}  # no "stand_in" label
     standin.omit_fields("version", "git_sha")
-    assert "git_sha" not in standin._route(req)[0].body
+    assert "git_sha" not in standin.http.answer(req)[0].body

@@ -15,7 +15,7 @@ from globus_sdk.transport import RetryConfig
 
 from chiltepin.system.waiting import wait_until
 from chiltepin.testing import GlobusStandIn
-from chiltepin.testing.server import STAND_IN_HEADER
+from chiltepin.testing.transport import STAND_IN_HEADER
 
 
 def double(x: int) -> int:

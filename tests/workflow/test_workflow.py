@@ -13,8 +13,8 @@ from globus_compute_sdk import Executor
 from parsl.config import Config
 from parsl.executors import GlobusComputeExecutor
 
-from chiltepin.demo.foundation import compile_mpi_hello
 from chiltepin.errors import ChiltepinError
+from chiltepin.selftest.mpi import compile_mpi_hello
 from chiltepin.system.waiting import wait_until
 from chiltepin.testing import GlobusStandIn
 from chiltepin.testing.site_endpoint import SiteEndpoint

@@ -16,14 +16,14 @@ from chiltepin.federation.tasks import Attempt
 SUBMISSION_FAILURES_TO_QUARANTINE = 3
 QUARANTINE_S = 30.0
 
-Completion = Callable[[Attempt, Future], None]  # type: ignore[type-arg]
+Completion = Callable[[Attempt, Future[Any]], None]
 """Called once per attempt with a future holding its value or its error."""
 
 
-def failed(error: BaseException) -> Future:  # type: ignore[type-arg]
+def failed(error: BaseException) -> Future[Any]:
     """A future that already holds ``error``: how a backend reports an attempt it could
     not even hand to its site."""
-    future: Future = Future()  # type: ignore[type-arg]
+    future: Future[Any] = Future()
     future.set_exception(error)
     return future
 
@@ -36,7 +36,7 @@ class Backend(ABC):
         self.name = resolved.name
         self.capacity = resolved.capacity
         self.tags = resolved.tags
-        self._in_flight: dict[int, tuple[Attempt, Callable[[Future], None]]] = {}  # type: ignore[type-arg]
+        self._in_flight: dict[int, tuple[Attempt, Callable[[Future[Any]], None]]] = {}
         self._lock = threading.Lock()
         self._unhealthy_reason: str | None = None
         self._unhealthy_until: float | None = None
@@ -59,7 +59,8 @@ class Backend(ABC):
         # request (client.limits.submit_pace_s): a window must cover it as well.
         self.pace_s = 0.0
 
-    def _set_live_workers(self, workers: int | None) -> None:
+    def set_live_workers(self, workers: int | None) -> None:
+        """What the site says it has now (its status, or its engines' managers)."""
         if workers != self.live_workers:
             self.live_workers = workers
             self.on_capacity()
@@ -81,6 +82,11 @@ class Backend(ABC):
     def in_flight(self) -> list[Attempt]:
         with self._lock:
             return [attempt for attempt, _ in self._in_flight.values()]
+
+    def held(self, attempts: list[Attempt]) -> list[Attempt]:
+        """Those of ``attempts`` still in flight here."""
+        with self._lock:
+            return [a for a in attempts if id(a) in self._in_flight]
 
     def newly_identified(self) -> list[Attempt]:
         """In-flight attempts whose remote task id became known since last asked (now
@@ -125,12 +131,12 @@ class Backend(ABC):
         """Send ``attempt`` to the site; ``on_done`` fires exactly once for it."""
         self._submit(attempt, self._register(attempt, on_done))
 
-    def track(self, attempt: Attempt, on_done: Completion, future: Future) -> None:  # type: ignore[type-arg]
+    def track(self, attempt: Attempt, on_done: Completion, future: Future[Any]) -> None:
         """Follow an attempt submitted earlier (by a client that has since died)."""
         attempt.handle = future
         future.add_done_callback(self._register(attempt, on_done))
 
-    def _register(self, attempt: Attempt, on_done: Completion) -> Callable[[Future], None]:  # type: ignore[type-arg]
+    def _register(self, attempt: Attempt, on_done: Completion) -> Callable[[Future[Any]], None]:
         """Record ``attempt`` as in flight; return the callback that reports it, once.
 
         An attempt can finish twice: given up on (:meth:`fail_in_flight`) and later
@@ -138,7 +144,7 @@ class Backend(ABC):
         and goes no further.
         """
 
-        def finished(future: Future) -> None:  # type: ignore[type-arg]
+        def finished(future: Future[Any]) -> None:
             with self._lock:
                 self._in_flight.pop(id(attempt), None)
                 late, attempt.reported = attempt.reported, True
@@ -164,7 +170,7 @@ class Backend(ABC):
         return len(reports)
 
     @abstractmethod
-    def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]
+    def _submit(self, attempt: Attempt, finished: Callable[[Future[Any]], None]) -> None:
         """Submit to the site; call ``finished`` with a completed future, once."""
 
     @abstractmethod

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 from chiltepin.client.config import ResolvedSite
 from chiltepin.embedded import EmbeddedEngine
@@ -68,9 +69,9 @@ class LocalBackend(Backend):
             except Exception as err:  # an engine shutting down or its interchange gone
                 log.debug("workers of %s unknown: %s", self.name, err)
                 continue
-            self._set_live_workers(workers)
+            self.set_live_workers(workers)
 
-    def _submit(self, attempt: Attempt, finished: Callable[[Future], None]) -> None:  # type: ignore[type-arg]
+    def _submit(self, attempt: Attempt, finished: Callable[[Future[Any]], None]) -> None:
         try:
             engine = self._engine(attempt)
             future = engine.submit_call(

@@ -8,8 +8,14 @@ by the ``module:function`` it was registered from::
 
 The ids go into the endpoint's ``config.yaml`` (the endpoint sends them to the service when
 it registers, and its user endpoints refuse anything else). The names let a federation
-submit a Python function to that endpoint by the id an administrator allowed for it:
-without a name an id can still be run, but chiltepin cannot tell which function it is.
+submit a Python function to that endpoint by the id an administrator allowed for it
+(:class:`AllowList`): without a name an id can still be run, but chiltepin cannot tell
+which function it is.
+
+This is the allow-list's one home: the site model checks entries with it, the endpoint
+renderer and ``chiltepin endpoint allow`` write them, the federation's endpoint backend
+looks functions up in it. It sits in the sites layer (the top one) so that each of those
+can import it and it imports none of them.
 """
 
 from __future__ import annotations
@@ -112,14 +118,17 @@ def import_function(name: str) -> Callable[..., Any]:
         raise ConfigError(f"cannot import {name}: {err}") from err
     if not callable(target):
         raise ConfigError(f"{name} is not a function")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
-def register(client: Any, names: Iterable[str]) -> list[Allowed]:
-    """Register each ``module:function`` with the service (by reference: the workers import
-    it) and return the allow-list entries for them."""
-    entries = []
-    for name in names:
-        fn = import_function(name)
-        entries.append(Allowed(str(client.register_function(fn, description=name)), name))
-    return entries
+class AllowList:
+    """What an allow-listed endpoint runs: the ids the service says it allows, named by the
+    site file's entries (an entry whose id the service does not allow is left out)."""
+
+    def __init__(self, allowed_ids: Iterable[str], named: Iterable[Allowed]) -> None:
+        ids = set(allowed_ids)
+        self._ids = {a.name: a.function_id for a in named if a.name and a.function_id in ids}
+
+    def function_id(self, name: str) -> str | None:
+        """The allowed id of ``module:function`` ``name``; ``None`` if it has none."""
+        return self._ids.get(name)
