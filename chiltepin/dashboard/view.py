@@ -116,7 +116,7 @@ class RunView:
         self._open: dict[str, _Attempts] = {}
         self._jobs: dict[tuple[str, str], list[float]] = {}  # (site, job) → start, end, nodes
         self._rates: dict[str, tuple[float, str]] = {}
-        self._health: dict[str, bool] = {}
+        self._health: dict[str, tuple[bool, str | None]] = {}  # site → (healthy, state)
         self._lock = threading.Lock()
 
     # -- reading ------------------------------------------------------------------------
@@ -281,16 +281,23 @@ class RunView:
         return head, tail
 
     def _status(self, event: StatusEvent) -> None:
+        """Keep the run's last status; log each site's moves between health states
+        (an endpoint's named state when it has one: offline, stopped, lost, …)."""
         self._seen(event.at)
         self.status = event
         for s in event.sites:
             self._site(s.site)
+            now = (s.healthy, s.state)
             was = self._health.get(s.site)
-            self._health[s.site] = s.healthy
-            if was is None and s.healthy:
+            self._health[s.site] = now
+            if was == now or (was is None and s.healthy):
                 continue
-            if was != s.healthy:
-                self._log(s.site, "back" if s.healthy else f"lost: {s.reason}")
+            if not s.healthy:
+                self._log(s.site, f"{s.state or 'lost'}: {s.reason}")
+            elif was is not None and not was[0]:
+                self._log(s.site, "back" if s.state in (None, "online") else f"back ({s.state})")
+            else:
+                self._log(s.site, f"now {s.state}")
 
     # -- what the page shows ----------------------------------------------------------------
 

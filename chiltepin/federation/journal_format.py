@@ -289,12 +289,15 @@ class VersionsEvent:
 @dataclass(frozen=True, slots=True)
 class SiteStatus:
     """One site as the running client sees it: its health, what it has, and what
-    placement believes of it. ``workers`` is None while the site has not said how many
-    it has; the estimates are None before their first sample."""
+    placement believes of it. ``state`` is an endpoint's named state
+    (:class:`~chiltepin.federation.backends.status.EndpointState`; None for a local site);
+    ``workers`` is None while the site has not said how many it has; the estimates are
+    None before their first sample."""
 
     site: str
     healthy: bool
     reason: str | None = None
+    state: str | None = None
     workers: int | None = None
     capacity: int = 0
     outstanding: int = 0

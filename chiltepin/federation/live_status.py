@@ -23,6 +23,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from chiltepin.federation.backends import EndpointBackend
 from chiltepin.federation.journal_format import SiteStatus, StatusEvent
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def snapshot(fed: Federation) -> StatusEvent:
                 site=name,
                 healthy=backend.healthy,
                 reason=backend.unhealthy_reason,
+                state=backend.state.value if isinstance(backend, EndpointBackend) else None,
                 workers=backend.live_workers,
                 capacity=backend.capacity,
                 outstanding=backend.outstanding,

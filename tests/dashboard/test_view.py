@@ -46,7 +46,13 @@ def _status(at: float, healthy_b: bool, succeeded: int) -> StatusEvent:
         at=T0 + at,
         sites=(
             SiteStatus("a", True, workers=2, capacity=2, outstanding=1, window=4, run_s=1.5),
-            SiteStatus("b", healthy_b, None if healthy_b else "endpoint stopped", workers=0),
+            SiteStatus(
+                "b",
+                healthy_b,
+                None if healthy_b else "endpoint stopped",
+                state="online" if healthy_b else "stopped",
+                workers=0,
+            ),
         ),
         held=3,
         states={TaskState.SUCCEEDED.value: succeeded, TaskState.HELD.value: 3},
@@ -155,7 +161,7 @@ def test_the_event_log_says_site_lost_and_back_failover_and_pre_flight(run_dir: 
     texts = [(e["site"], e["text"]) for e in reversed(view.as_dict()["events"])]
     assert texts == [
         (None, "run started"),
-        ("b", "lost: endpoint stopped"),
+        ("b", "stopped: endpoint stopped"),
         ("b", "t000005 failed over to a"),
         ("b", "pre-flight: workers run python 3.11.2, sdk 4.19.0"),
         ("b", "back"),

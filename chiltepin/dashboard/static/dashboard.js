@@ -74,8 +74,11 @@ function drawRuns(runs) {
 function siteState(status) {
   const td = el("td", null, "text");
   if (!status) td.textContent = "no status yet";
-  else if (status.healthy) td.append(el("span", "online", "healthy"));
-  else td.append(el("span", "unhealthy: " + (status.reason || "unknown"), "unhealthy"));
+  else if (status.healthy) td.append(el("span", status.state || "online", "healthy"));
+  else {
+    const why = (status.state || "unhealthy") + ": " + (status.reason || "no reason given");
+    td.append(el("span", why, "unhealthy"));
+  }
   return td;
 }
 
