@@ -177,7 +177,12 @@ def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
                     refused, "text/plain", f"{refused.phrase}: token needed\n".encode(), body
                 )
                 return
-            status, kind, content = dashboard.route(unquote(url.path))
+            try:
+                status, kind, content = dashboard.route(unquote(url.path))
+            except Exception:  # a journal that vanished mid-read, a bug: say so, keep serving
+                log.exception("dashboard: %s failed", url.path)
+                status, kind = HTTPStatus.INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8"
+                content = b"the dashboard could not read this; see its log\n"
             extra = {}
             if "token" in query:  # the page's own requests carry it from now on
                 extra["Set-Cookie"] = (

@@ -139,7 +139,11 @@ class RunView:
     def _line(self, raw: bytes) -> None:
         if raw.startswith(_TASK_LINE):  # a task as submitted: only its id matters here
             start = len(_TASK_LINE)
-            self._task(raw[start : raw.index(b'"', start)].decode())
+            end = raw.find(b'"', start)
+            if end < 0 or not raw.rstrip().endswith(b"}"):
+                self.skipped += 1
+                return
+            self._task(raw[start:end].decode(errors="replace"))
             return
         if not raw.strip():
             return

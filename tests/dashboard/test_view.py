@@ -207,6 +207,17 @@ def test_a_torn_last_line_waits_until_it_is_whole(run_dir: Path) -> None:
     assert view.skipped == 0
 
 
+def test_lines_that_are_no_event_are_counted_and_passed_over(run_dir: Path) -> None:
+    view = RunView(run_dir)
+    view.update()
+    before = view.as_dict()
+    with (run_dir / JOURNAL).open("ab") as f:
+        f.write(b'{"e":"T","id":"t0000\xff\n{"e":"d","ok":1}\nnot json\n\n{"e":"zz"}\n')
+    assert view.update() == 5
+    after = view.as_dict()
+    assert after["skipped_lines"] == 4 and after["counts"] == before["counts"]
+
+
 def test_the_journal_reader_keeps_the_last_status(run_dir: Path) -> None:
     record = read_journal(run_dir)
     assert record.skipped == []
