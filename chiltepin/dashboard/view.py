@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +86,6 @@ class LogEvent:
     text: str
 
 
-@dataclass
-class _Attempts:
-    """An unsettled task's attempts: (number, site), in the order they started."""
-
-    sites: list[tuple[int, str]] = field(default_factory=list)
-
-
 class RunView:
     """Aggregates of one run's journal, kept up to date by :meth:`update`."""
 
@@ -113,7 +106,8 @@ class RunView:
         self.failures: deque[Failure] = deque(maxlen=FAILURES_KEPT)
         self.events: deque[LogEvent] = deque(maxlen=EVENTS_KEPT)
         self.buckets: Buckets | None = None
-        self._open: dict[str, _Attempts] = {}
+        # Each unsettled task's attempts, (number, site) in the order they started.
+        self._open: dict[str, list[tuple[int, str]]] = {}
         self._jobs: dict[tuple[str, str], list[float]] = {}  # (site, job) → start, end, nodes
         self._rates: dict[str, tuple[float, str]] = {}
         self._health: dict[str, tuple[bool, str | None]] = {}  # site → (healthy, state)
@@ -200,20 +194,20 @@ class RunView:
     def _task(self, task_id: str) -> None:
         self.tasks += 1
         self.unplaced += 1
-        self._open[task_id] = _Attempts()
+        self._open[task_id] = []
 
     def _attempt(self, event: AttemptEvent) -> None:
-        task = self._open.get(event.id)
-        if task is None:  # a task never submitted, or already settled: not counted
+        attempts = self._open.get(event.id)
+        if attempts is None:  # a task never submitted, or already settled: not counted
             return
         self._seen(event.submitted)
-        if not task.sites:
+        if not attempts:
             self.unplaced -= 1
         self._site(event.site).placed += 1
         if event.via is TaskState.RACED:
             self._site(event.site).raced += 1
-        elif task.sites:
-            earlier = self._site(task.sites[-1][1])
+        elif attempts:
+            earlier = self._site(attempts[-1][1])
             if event.via is TaskState.FAILED_OVER:
                 earlier.failed_over += 1
                 self._log(earlier.site, f"{event.id} failed over to {event.site}")
@@ -221,18 +215,18 @@ class RunView:
                 earlier.retried += 1
                 if earlier.site != event.site:
                     earlier.failed_over += 1
-        task.sites.append((event.number, event.site))
+        attempts.append((event.number, event.site))
 
     def _done(self, event: DoneEvent) -> None:
-        task = self._open.pop(event.id, None)
-        if task is None:
+        attempts = self._open.pop(event.id, None)
+        if attempts is None:
             return
         self._seen(event.finished)
-        if not task.sites:
+        if not attempts:
             self.unplaced -= 1
-        site = next((s for n, s in task.sites if n == event.number), None)
-        if site is None and task.sites:
-            site = task.sites[-1][1]
+        site = next((s for n, s in attempts if n == event.number), None)
+        if site is None and attempts:
+            site = attempts[-1][1]
         if event.ok:
             self.succeeded += 1
         else:
