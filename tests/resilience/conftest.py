@@ -47,11 +47,12 @@ from chiltepin.testing.site_endpoint import SiteEndpoint, start_site_endpoint, s
 #: exit after two idle heartbeats (10 s) so a scenario's blocks are released quickly; the
 #: endpoint keeps a start request for a shutting-down user endpoint 4 s (30 s upstream),
 #: which the site model requires to be at most half the idle exit (test_zombies.py).
+ENDPOINT_HEARTBEAT_S = 5
 SITE_TOLERANCE = (
     "tolerance.worker_heartbeat_period=1",
     "tolerance.worker_heartbeat_threshold=12",
     "tolerance.drain_margin=20",
-    "tolerance.endpoint_heartbeat_period=5",
+    f"tolerance.endpoint_heartbeat_period={ENDPOINT_HEARTBEAT_S}",
     "tolerance.idle_heartbeats_soft=2",
     "tolerance.start_grace_period=4",
     "tolerance.strategy_period=0.5",
