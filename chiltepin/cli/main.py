@@ -36,9 +36,20 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from chiltepin.cli import auth, cluster, demo, endpoint, report, run, selftest, sites, testing
+    from chiltepin.cli import (
+        auth,
+        cluster,
+        dashboard,
+        demo,
+        endpoint,
+        report,
+        run,
+        selftest,
+        sites,
+        testing,
+    )
 
-    for module in (endpoint, sites, run, report, cluster, testing):
+    for module in (endpoint, sites, run, report, dashboard, cluster, testing):
         cli.add_command(module.command)
     for command in (*auth.commands, *demo.commands, selftest.selftest):
         cli.add_command(command)

@@ -55,6 +55,7 @@ from chiltepin.federation.gc_freeze import freeze_for_run, thaw_after_run
 from chiltepin.federation.journal import Journal
 from chiltepin.federation.journal_format import TaskOptions
 from chiltepin.federation.ledger import FunctionTexts, TaskLedger, task_name
+from chiltepin.federation.live_status import StatusWriter
 from chiltepin.federation.placement import Placement
 from chiltepin.federation.preflight import client_versions
 from chiltepin.federation.progress import LiveProgress, summary_table
@@ -209,6 +210,8 @@ class Federation(concurrent.futures.Executor):
             target=self._watch_remote_ids, name="chiltepin-journal", daemon=True
         )
         self._watcher.start()
+        self._status = StatusWriter(self)  # live status in the journal, for its readers
+        self._status.start()
         if self.gc_freeze:
             freeze_for_run()
 
@@ -495,6 +498,7 @@ class Federation(concurrent.futures.Executor):
             elif wait:
                 concurrent.futures.wait(futures)
             self.conductor.stop_placing(cancel=cancel_futures or not wait)
+            self._status.stop()
             self.journal.estimates(self.estimates.snapshot())
             self._stop_watch.set()
             self._watcher.join()

@@ -46,6 +46,7 @@ from chiltepin.federation.journal_format import (
     JournalFormatError,
     RemoteEvent,
     SiteEvent,
+    StatusEvent,
     Stored,
     TaskEvent,
     TaskOptions,
@@ -196,6 +197,12 @@ class Journal:
         with self._lock:
             self._write(VersionsEvent(site, versions))
 
+    def status(self, status: StatusEvent) -> None:
+        """What the running client knows of its sites and tasks now (see
+        :mod:`chiltepin.federation.live_status`): for readers outside the run."""
+        with self._lock:
+            self._write(status)
+
     def estimates(self, sites: list[dict[str, Any]]) -> None:
         """What placement believed of each site at the end: for the run report."""
         with self._lock:
@@ -256,6 +263,7 @@ class RunRecord:
     finished_failed: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # site → pre-flight
+    status: StatusEvent | None = None  # the last live status the run wrote
     # Functions read from calls.bin, by where: every task of a function shares one text.
     _function_texts: dict[tuple[int, int], str] = field(default_factory=dict, repr=False)
 
@@ -443,6 +451,8 @@ def read_journal(run_dir: Path, *, finished: bool = True) -> RunRecord:
             record.estimates = event.sites
         elif isinstance(event, VersionsEvent):
             record.versions[event.site] = event.versions
+        elif isinstance(event, StatusEvent):
+            record.status = event
     _warn(path, skipped)
     return record
 

@@ -14,14 +14,17 @@ counts without parsing come first on their line, in a fixed order (see
 a success.
 
 Format history: version 1 (no ``v`` in the header; long event names, each task's line
-holding its function too) is still read; version 2 is this one.
+holding its function too) is still read; version 2 is this one. The live status event
+(``st``) came later within version 2: a journal without it reads as before, and a
+chiltepin that predates it skips its lines with a warning (``run status`` counts alike).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from chiltepin.errors import ChiltepinError
@@ -32,7 +35,7 @@ OLDEST = 1  # the oldest format this module still reads
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per line
 
-RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES, VERSIONS, ALERT = (
+RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES, VERSIONS, ALERT, STATUS = (
     "run",
     "f",
     "T",
@@ -43,6 +46,7 @@ RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES, VERSIONS, ALERT = (
     "x",
     "versions",
     "alert",
+    "st",
 )
 COUNTED = {
     "tasks": b'\n{"e":"T",',
@@ -316,6 +320,78 @@ class VersionsEvent:
         return {"e": VERSIONS, "site": self.site, "versions": self.versions}
 
 
+@dataclass(frozen=True, slots=True)
+class SiteStatus:
+    """One site as the running client sees it: its health, what it has, and what
+    placement believes of it. ``state`` is an endpoint's named state
+    (:class:`~chiltepin.federation.backends.status.EndpointState`; None for a local site);
+    ``workers`` is None while the site has not said how many it has; the estimates are
+    None before their first sample."""
+
+    site: str
+    healthy: bool
+    reason: str | None = None
+    state: str | None = None
+    workers: int | None = None
+    capacity: int = 0
+    outstanding: int = 0
+    window: int = 0
+    expected_s: float | None = None
+    run_s: float | None = None
+    queue_wait_s: float | None = None
+    failure_rate: float = 0.0
+
+    def fields(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> SiteStatus:
+        return cls(**{f.name: fields[f.name] for f in dataclass_fields(cls) if f.name in fields})
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """The live status a running client already knows, written by the run for every
+    reader (the dashboard, metrics) so none of them asks a service: per site
+    (:class:`SiteStatus`), the tasks held on the client, the run's tasks by state, and
+    the cost so far against the budget. Written at most about once a second and only
+    when something changed, so its bytes grow with the run's time, not its tasks.
+    ``pid`` and ``host`` name the client that writes it: a reader on that host can tell
+    a quiet live run from a killed one."""
+
+    at: float
+    sites: tuple[SiteStatus, ...]
+    held: int = 0
+    states: dict[str, int] = field(default_factory=dict)  # TaskState value → count
+    spent: float | None = None
+    budget: float | None = None
+    unit: str = ""
+    pid: int = 0
+    host: str = ""
+
+    def event(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"e": STATUS, "t": self.at, "held": self.held}
+        out["states"] = {k: v for k, v in self.states.items() if v}
+        out["sites"] = [s.fields() for s in self.sites]
+        if self.budget is not None:
+            out |= {"spent": self.spent, "budget": self.budget, "unit": self.unit}
+        return out | {"pid": self.pid, "host": self.host}
+
+    @classmethod
+    def of(cls, e: dict[str, Any]) -> StatusEvent:
+        return cls(
+            at=float(e["t"]),
+            sites=tuple(SiteStatus.of(dict(s)) for s in e["sites"]),
+            held=int(e.get("held", 0)),
+            states={str(k): int(v) for k, v in dict(e.get("states") or {}).items()},
+            spent=e.get("spent"),
+            budget=e.get("budget"),
+            unit=str(e.get("unit", "")),
+            pid=int(e.get("pid", 0)),
+            host=str(e.get("host", "")),
+        )
+
+
 Event = (
     Header
     | FunctionEvent
@@ -327,6 +403,7 @@ Event = (
     | EstimatesEvent
     | VersionsEvent
     | AlertEvent
+    | StatusEvent
 )
 
 
@@ -388,6 +465,8 @@ def _v2(kind: object, e: dict[str, Any]) -> Event:
         return AlertEvent(_text(e["alert"], "alert"), e.get("site"), dict(e["details"]), e["t"])
     if kind == VERSIONS:
         return VersionsEvent(e["site"], dict(e["versions"]))
+    if kind == STATUS:
+        return StatusEvent.of(e)
     raise BadLine(f"unknown event {kind!r}")
 
 

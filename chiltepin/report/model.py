@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chiltepin.client.config import FederationConfig, resolve
-from chiltepin.federation.journal import RunRecord, read_journal
+from chiltepin.federation.journal import read_journal
 from chiltepin.federation.states import TaskState
 
 
@@ -94,12 +94,13 @@ def _quantile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
-def _costs(record: RunRecord) -> dict[str, tuple[float, str]]:
-    """Site name → (cost per node-hour, unit), from the sites the run was started with."""
-    if not record.config:
+def cost_rates(config: dict[str, Any], run_dir: Path) -> dict[str, tuple[float, str]]:
+    """Site name → (cost per node-hour, unit), from the sites the run was started with
+    (its journal's header ``config``); the report and the live dashboard price alike."""
+    if not config:
         return {}
     try:
-        sites = resolve(FederationConfig.model_validate(record.config), str(record.run_dir))
+        sites = resolve(FederationConfig.model_validate(config), str(run_dir))
     except Exception:  # a site file that moved since: report without costs
         return {}
     return {n: (s.site.cost_per_node_hour, s.site.cost_unit) for n, s in sites.items()}
@@ -107,7 +108,7 @@ def _costs(record: RunRecord) -> dict[str, tuple[float, str]]:
 
 def build_report(run_dir: Path) -> RunReport:
     record = read_journal(run_dir)
-    costs = _costs(record)
+    costs = cost_rates(record.config, record.run_dir)
     per_site: dict[str, SiteReport] = {}
     durations: dict[str, list[float]] = defaultdict(list)
     waits: dict[str, list[float]] = defaultdict(list)

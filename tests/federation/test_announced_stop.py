@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from chiltepin.federation import Federation
-from chiltepin.federation.journal import events
+from chiltepin.federation.journal import events, read_journal
 from chiltepin.federation.journal_format import DoneEvent
 from chiltepin.system.waiting import wait_until
 from chiltepin.testing import GlobusStandIn
@@ -53,6 +53,12 @@ def held_until_released(i: int, marks: str, releases: str, hold_s: float) -> int
     while not all(p.exists() for p in wanted) and time.monotonic() < deadline:
         time.sleep(0.05)
     return i
+
+
+def last_status(run_dir: Path, site: str) -> str | None:
+    """``site``'s state in the last status line the run wrote."""
+    status = read_journal(run_dir).status
+    return next((s.state for s in status.sites if s.site == site), None) if status else None
 
 
 def test_an_announced_stop_moves_its_tasks_at_once_and_the_first_result_wins(
@@ -97,6 +103,11 @@ def test_an_announced_stop_moves_its_tasks_at_once_and_the_first_result_wins(
             what="the stopped endpoint's tasks placed again",
         )
         moved_after = time.monotonic() - stopped
+        wait_until(  # the run says so in its journal, where a dashboard reads it
+            lambda: last_status(run_dir, "ep") == "stopped",
+            5,
+            what="the stop in the run's status line",
+        )
         assert not any(f.done() for f in futures)  # none could have finished anywhere
         (releases / "all").touch()  # the endpoint's runs may finish now
         standin.set_offline(standin_endpoint.endpoint_id, False)  # it was running all along

@@ -1,0 +1,40 @@
+"""``chiltepin dashboard``: watch runs live in a browser (see :mod:`chiltepin.dashboard`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chiltepin.client.config import default_run_dir
+from chiltepin.dashboard.server import LOOPBACK, Dashboard, host_warning
+
+
+@click.command("dashboard")
+@click.option(
+    "--runs",
+    "runs_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The directory whose run directories are shown [default: ~/.chiltepin/runs].",
+)
+@click.option("--host", default=LOOPBACK, show_default=True, help="Address to serve on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port (0: a free one).")
+def command(runs_dir: Path | None, host: str, port: int) -> None:
+    """Serve a live web page of the runs under RUNS: per site health, workers and what
+    placement believes; tasks by state; a timeline; throughput; failures; cost so far.
+
+    Read-only, and only with the token in the printed URL. Runs in other processes are
+    read from their journals, so watching spends none of their request budget.
+    """
+    if warning := host_warning(host):
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    dashboard = Dashboard(runs_dir or default_run_dir().parent, host=host, port=port)
+    click.echo(f"chiltepin dashboard of {dashboard.runs.root}: {dashboard.url}")
+    click.echo("(the token in the URL is needed on every request; Ctrl-C stops the dashboard)")
+    try:
+        dashboard.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        dashboard.stop()

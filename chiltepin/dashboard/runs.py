@@ -1,0 +1,121 @@
+"""The runs a dashboard serves: the run directories directly under one root, each with its
+:class:`~chiltepin.dashboard.view.RunView`, and whether it is live, finished or killed.
+
+A run is **finished** when its journal's last client shut down (the run's closing
+estimates line, after its last header). Otherwise it is **live** when its client is still
+there: the last status line names a process on this host that is still running and
+started before the run did (so a reused process id does not count), or the journal grew
+within :data:`LIVE_S` (a client on another host sharing the directory). Anything else is
+**killed**: its client died without shutting down (``chiltepin run resume`` picks it up).
+A live run writes a status line about once a second while anything changes, and nothing
+while idle, which is why a quiet journal alone does not make a run killed.
+
+Only a name that is one plain path component of a directory directly under the root, with
+a journal, is ever opened: no other path on the machine is reachable through a run name.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from chiltepin.dashboard.view import RunView
+from chiltepin.federation.journal import JOURNAL
+
+LIVE_S = 10.0
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+
+
+class RunState(str, Enum):
+    LIVE = "live"
+    FINISHED = "finished"
+    KILLED = "killed"
+
+
+def _client_running(pid: int, host: str, started: float | None) -> bool:
+    if not pid or host != socket.gethostname():
+        return False
+    try:
+        created = psutil.Process(pid).create_time()
+    except psutil.Error:
+        return False
+    return started is None or created <= started + 1.0
+
+
+def run_state(view: RunView, now: float | None = None) -> RunState:
+    """See the module's doc for the rule."""
+    if view.ended:
+        return RunState.FINISHED
+    status = view.status
+    if status is not None and _client_running(status.pid, status.host, view.started):
+        return RunState.LIVE
+    try:
+        grown = (view.run_dir / JOURNAL).stat().st_mtime
+    except OSError:
+        return RunState.KILLED
+    return RunState.LIVE if (now or time.time()) - grown <= LIVE_S else RunState.KILLED
+
+
+class UnknownRun(LookupError):
+    """No run of that name under the root (or a name that is no plain run name)."""
+
+
+class Runs:
+    """The run directories under ``root``, each read incrementally on request."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.expanduser().resolve()
+        self._views: dict[str, RunView] = {}
+        self._lock = threading.Lock()
+
+    def _dir(self, name: str) -> Path:
+        if not _NAME.fullmatch(name) or name in (".", ".."):
+            raise UnknownRun(name)
+        run_dir = self.root / name
+        if run_dir.is_symlink() or not (run_dir / JOURNAL).is_file():
+            raise UnknownRun(name)
+        return run_dir
+
+    def view(self, name: str) -> RunView:
+        """``name``'s view, brought up to date."""
+        run_dir = self._dir(name)
+        with self._lock:
+            view = self._views.get(name)
+            if view is None:
+                view = self._views[name] = RunView(run_dir)
+        view.update()
+        return view
+
+    def names(self) -> list[str]:
+        """The runs under the root, newest first (run directories sort by start time)."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in self.root.iterdir():
+            if _NAME.fullmatch(path.name) and not path.is_symlink() and (path / JOURNAL).is_file():
+                found.append(path.name)
+        return sorted(found, reverse=True)
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Per run: its state, tasks and outcomes, cost so far."""
+        out = []
+        for name in self.names():
+            view = self.view(name)
+            out.append(
+                {
+                    "run": name,
+                    "state": run_state(view).value,
+                    "started": view.started,
+                    "updated": view.updated,
+                    **view.counts(),
+                    "cost": view.cost(),
+                }
+            )
+        return out

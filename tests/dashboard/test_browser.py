@@ -1,0 +1,129 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright) over a real run
+on two embedded local sites: it updates live, shows a failure's error, ends with the
+journal's counts, asks no host but its own, and logs no console error."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chiltepin.dashboard.server import Dashboard
+from chiltepin.federation import Federation
+from chiltepin.federation.journal import JOURNAL, count_states
+from chiltepin.system.missing import missing_part
+from chiltepin.system.waiting import wait_until
+from tests.federation import tasks
+
+CHROMIUM = Path("/usr/bin/chromium")
+RUN = "20261207-live"
+SITE_START_S = 180  # two embedded sites start their workers (slow on a loaded machine)
+LIVE_S = 2.0  # how far behind the journal the page may be
+
+
+def _site() -> dict[str, Any]:
+    return {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 2}}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        missing_part(f"the dashboard's browser test drives Debian's chromium ({CHROMIUM})")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_part("the dashboard's browser test needs the playwright package (test extra)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def _number(page: Any, selector: str) -> int:
+    return int(page.text_content(selector) or "0")
+
+
+def _status_lines(run_dir: Path) -> int:
+    return (run_dir / JOURNAL).read_bytes().count(b'{"e":"st",')
+
+
+def test_a_run_is_watched_live_in_a_browser(browser: Any, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    run_dir = runs / RUN
+    gate = tmp_path / "gate"
+    requests: list[str] = []
+    errors: list[str] = []
+    with Dashboard(runs) as dashboard:
+        base = dashboard.url.split("?")[0].rstrip("/")
+        page = browser.new_page()
+
+        def console(message: Any) -> None:
+            if message.type == "error":
+                errors.append(message.text)
+
+        def route(route: Any) -> None:  # every request the page makes, to any host
+            requests.append(route.request.url)
+            route.continue_()
+
+        page.on("console", console)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.route("**/*", route)
+        sites = {"a": _site(), "b": _site()}
+        with Federation(sites, run_dir=run_dir, progress=False) as fed:
+            page.goto(f"{base}/run/{RUN}?token={dashboard.token}")
+            failing = fed.submit(tasks.fail_once_per_call, 7)
+            gated = [fed.submit(tasks.wait_for, str(gate), i) for i in range(6)]
+            shown = page.locator("#failures .message", has_text="ValueError: user error 7")
+            shown.wait_for(timeout=SITE_START_S * 1000)
+            assert failing.exception() is not None
+            assert page.text_content("#failures").count("attempt 1") == 1
+            assert page.text_content("#run-state") == "live"
+            assert _number(page, "#count-succeeded") == 0
+            assert page.locator("#sites tbody tr").count() == 2
+
+            gate.touch()  # the tasks finish now: the page must follow within LIVE_S
+            seen_in_journal = None
+            give_up = time.monotonic() + 60
+            while _number(page, "#count-succeeded") == 0:
+                assert time.monotonic() < give_up, "the gated tasks never finished"
+                if seen_in_journal is None and count_states(run_dir).succeeded:
+                    seen_in_journal = time.monotonic()
+                assert seen_in_journal is None or time.monotonic() - seen_in_journal <= LIVE_S
+                page.wait_for_timeout(50)
+            assert [f.result(timeout=60) for f in gated] == list(range(6))
+
+            # The run wrote its status while it worked, and writes none once idle.
+            page.locator("#states [data-state='succeeded'] b:text-is('6')").wait_for(
+                timeout=LIVE_S * 1000 + 1000
+            )
+            settled = wait_until(
+                lambda: _quiet_for(run_dir, page, 1.5), timeout=20, what="status lines to stop"
+            )
+            assert settled >= 2
+
+        page.locator("#run-state:text-is('finished')").wait_for(timeout=LIVE_S * 1000 + 1000)
+        counted = count_states(run_dir)
+        page.wait_for_timeout(1100)  # one more poll: the page's last word
+        assert _number(page, "#count-tasks") == counted.tasks == 7
+        assert _number(page, "#count-succeeded") == counted.succeeded == 6
+        assert _number(page, "#count-failed") == counted.failed == 1
+        assert _number(page, "#count-held") == counted.held == 0
+        assert _number(page, "#count-pending") == counted.pending == 0
+
+        page.goto(f"{base}/")  # the runs list: the cookie carries the token now
+        row = page.locator("#runs tbody tr", has_text=RUN)
+        row.get_by_text("finished").wait_for(timeout=5000)
+        page.close()
+    assert requests and all(url.startswith(base + "/") for url in requests), requests
+    assert errors == []
+
+
+def _quiet_for(run_dir: Path, page: Any, seconds: float) -> int | None:
+    """The number of status lines, if none was added over ``seconds``."""
+    before = _status_lines(run_dir)
+    page.wait_for_timeout(seconds * 1000)
+    after = _status_lines(run_dir)
+    return after if after == before else None
