@@ -18,6 +18,7 @@ from chiltepin.federation.states import TaskState
 from chiltepin.report import build_report
 from chiltepin.system.waiting import wait_until
 from tests.federation import tasks
+from tests.federation.journal_lines import task_lines
 
 FAST = ["tolerance.worker_heartbeat_period=1", "tolerance.worker_heartbeat_threshold=3"]
 WORKERS = 2
@@ -116,7 +117,7 @@ def test_a_walltime_that_fits_no_site_fails_at_submit_naming_each_limit(
     federation: Federation,
 ) -> None:
     journal = federation.run_dir / "journal.jsonl"
-    lines = _events_but_status(journal)
+    lines = task_lines(journal)
     with pytest.raises(
         ChiltepinError,
         match=r"walltime 30:00:00 fits no site the task may use \(fast allows at most 24:00:00,"
@@ -125,7 +126,7 @@ def test_a_walltime_that_fits_no_site_fails_at_submit_naming_each_limit(
         federation.submit(tasks.square, 3, resources={"walltime": "30:00:00"})
     with pytest.raises(ChiltepinError, match=r"fits no site .*\(slow allows at most 01:00:00\)"):
         federation.submit(tasks.square, 3, site="slow", resources={"walltime": "02:00:00"})
-    assert _events_but_status(journal) == lines  # nothing was submitted
+    assert task_lines(journal) == lines  # nothing was submitted
     # (a local site takes no walltime option, so only where it would go is checked here)
     fits = federation.placement.matching(frozenset(), None, None, "02:00:00")
     assert [b.name for b in fits] == ["fast"]
@@ -197,8 +198,3 @@ def test_tasks_waiting_on_a_site_without_workers_are_raced_and_the_duplicate_dro
     assert len(done) == 8  # each task settled once
     report = {r.site: r for r in build_report(tmp_path).sites}
     assert report["cold"].tasks == COLD_WINDOW and report["cold"].retries == 0  # a race, no retry
-
-
-def _events_but_status(journal: Path) -> int:
-    """The journal's lines but the live status ones (which the run writes as it likes)."""
-    return sum(not line.startswith('{"e":"st",') for line in journal.read_text().splitlines())

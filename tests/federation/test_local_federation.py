@@ -14,6 +14,7 @@ from chiltepin.errors import ChiltepinError, ConfigError
 from chiltepin.federation import Federation, PayloadTooLarge
 from chiltepin.federation.journal import read_journal
 from tests.federation import tasks
+from tests.federation.journal_lines import task_lines
 
 FAST = ["tolerance.worker_heartbeat_period=1", "tolerance.worker_heartbeat_threshold=3"]
 
@@ -84,7 +85,7 @@ def test_user_exception_is_raised_once_and_not_retried(federation: Federation) -
 
 def test_clear_errors_before_anything_is_submitted(federation: Federation) -> None:
     journal = federation.run_dir / "journal.jsonl"
-    lines = _events_but_status(journal)
+    lines = task_lines(journal)
     with pytest.raises(ChiltepinError, match="unknown site 'smal' \\(did you mean 'small'\\?\\)"):
         federation.submit(tasks.square, 1, site="smal")
     with pytest.raises(ChiltepinError, match="no site has tag\\(s\\) tpu; tags offered:"):
@@ -95,7 +96,7 @@ def test_clear_errors_before_anything_is_submitted(federation: Federation) -> No
         federation.submit(tasks.square, 1, resources={"nodes": 0})
     with pytest.raises(ConfigError, match="unknown key \\(did you mean 'walltime'\\?\\)"):
         federation.submit(tasks.square, 1, resources={"waltime": "00:10:00"})
-    assert _events_but_status(journal) == lines  # nothing was submitted
+    assert task_lines(journal) == lines  # nothing was submitted
 
 
 def test_unknown_option_in_sites_is_refused() -> None:
@@ -130,8 +131,3 @@ def test_site_failure_fails_over_and_every_task_resolves_exactly_once(tmp_path: 
     record = read_journal(tmp_path / "run")
     outcomes = Counter(t.id for t in record.tasks.values() if t.outcome)
     assert all(n == 1 for n in outcomes.values())
-
-
-def _events_but_status(journal: Path) -> int:
-    """The journal's lines but the live status ones (which the run writes as it likes)."""
-    return sum(not line.startswith('{"e":"st",') for line in journal.read_text().splitlines())
