@@ -103,6 +103,32 @@ class Runs:
                 found.append(path.name)
         return sorted(found, reverse=True)
 
+    def recent(self, within_s: float, now: float | None = None) -> list[tuple[RunView, RunState]]:
+        """The runs a metrics scrape covers, each with its state: every run whose journal
+        was written within ``within_s``, and every run already viewed that is still live
+        (a quiet run whose client still runs). An older run's journal is only stat'ed,
+        never opened, so a root of a thousand old runs costs a scrape a thousand stats;
+        a covered run's view reads only what was appended since it was last read."""
+        now = time.time() if now is None else now
+        out = []
+        for name in self.names():
+            try:
+                written = (self.root / name / JOURNAL).stat().st_mtime
+            except OSError:  # removed since it was listed
+                continue
+            with self._lock:
+                cached = self._views.get(name)
+            if now - written > within_s and (
+                cached is None or run_state(cached, now) is not RunState.LIVE
+            ):
+                continue
+            try:
+                view = self.view(name)
+            except (UnknownRun, OSError):
+                continue
+            out.append((view, run_state(view, now)))
+        return out
+
     def summaries(self) -> list[dict[str, Any]]:
         """Per run: its state, tasks and outcomes, cost so far."""
         out = []

@@ -12,6 +12,10 @@ HttpOnly, same-site cookie so the page's own requests carry it); without it the 
 its own assets from the package (the page makes no request elsewhere, and its
 content-security policy forbids any), and opens only run directories directly under its
 root (:class:`~chiltepin.dashboard.runs.Runs`).
+
+``/metrics`` serves Prometheus' text format (:mod:`.metrics`). Prometheus sends a token as
+``Authorization: Bearer <token>`` (its scrape config's ``authorization: credentials:``),
+so the token is also taken from that header.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from chiltepin.dashboard.metrics import registry
 from chiltepin.dashboard.runs import Runs, UnknownRun, run_state
 
 log = logging.getLogger(__name__)
@@ -71,6 +78,7 @@ class Dashboard:
 
     def __init__(self, runs_dir: Path, *, host: str = LOOPBACK, port: int = 0) -> None:
         self.runs = Runs(runs_dir)
+        self._metrics = registry(self.runs)
         self.token = secrets.token_urlsafe(24)
         server = _IPv6Server if ":" in host else ThreadingHTTPServer
         self._server = server((host, port), _handler(self))
@@ -114,9 +122,12 @@ class Dashboard:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def authorised(self, query: dict[str, list[str]], cookie: str | None) -> HTTPStatus | None:
-        """None if the request carries the token; else the status to answer with."""
-        given = query.get("token", [None])[0] or cookie
+    def authorised(
+        self, query: dict[str, list[str]], cookie: str | None, bearer: str | None = None
+    ) -> HTTPStatus | None:
+        """None if the request carries the token (in the query, a bearer header or the
+        cookie, the first of them given); else the status to answer with."""
+        given = query.get("token", [None])[0] or bearer or cookie
         if not given:
             return HTTPStatus.UNAUTHORIZED
         if not secrets.compare_digest(given.encode(), self.token.encode()):
@@ -130,6 +141,8 @@ class Dashboard:
             return HTTPStatus.OK, ASSETS["runs.html"], _asset("runs.html")
         if parts[0] == "static" and len(parts) == 2 and parts[1] in ASSETS:
             return HTTPStatus.OK, ASSETS[parts[1]], _asset(parts[1])
+        if path == "/metrics":
+            return HTTPStatus.OK, CONTENT_TYPE_LATEST, generate_latest(self._metrics)
         if parts == ["api", "runs"]:
             return _json(self.runs.summaries())
         try:
@@ -171,7 +184,7 @@ def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
         def _answer(self, *, body: bool) -> None:
             url = urlsplit(self.path)
             query = parse_qs(url.query)
-            refused = dashboard.authorised(query, self._cookie())
+            refused = dashboard.authorised(query, self._cookie(), self._bearer())
             if refused is not None:
                 self._send(
                     refused, "text/plain", f"{refused.phrase}: token needed\n".encode(), body
@@ -189,6 +202,10 @@ def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
                     f"{dashboard.cookie}={dashboard.token}; HttpOnly; SameSite=Strict; Path=/"
                 )
             self._send(status, kind, content, body, extra)
+
+        def _bearer(self) -> str | None:
+            scheme, _, credentials = self.headers.get("Authorization", "").partition(" ")
+            return credentials.strip() or None if scheme.lower() == "bearer" else None
 
         def _cookie(self) -> str | None:
             try:

@@ -343,6 +343,12 @@ class RunView:
             )
         return out
 
+    def site_rows(self) -> list[dict[str, Any]]:
+        """Per site: its tallies, node-hours and cost so far, and the run's last word on
+        it (``status``, None before the run wrote any)."""
+        with self._lock:
+            return self._sites()
+
     def _cost(self, sites: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "node_hours": sum(s["node_hours"] for s in sites),
