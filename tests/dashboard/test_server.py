@@ -39,13 +39,21 @@ def dashboard(runs: Path) -> Iterator[Dashboard]:
         yield served
 
 
-def get(dashboard: Dashboard, path: str, *, method: str = "GET", cookie: str | None = None):
+def get(
+    dashboard: Dashboard,
+    path: str,
+    *,
+    method: str = "GET",
+    cookie: str | None = None,
+    headers: dict[str, str] | None = None,
+):
     """(status, headers, body) for ``path`` sent exactly as given (no client-side
     normalising of ``..`` or escapes)."""
     host, port = dashboard.address
     conn = http.client.HTTPConnection(host, port, timeout=10)
     try:
-        conn.request(method, path, headers={"Cookie": cookie} if cookie else {})
+        sent = {**(headers or {}), **({"Cookie": cookie} if cookie else {})}
+        conn.request(method, path, headers=sent)
         response = conn.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:
@@ -63,7 +71,8 @@ def test_it_binds_loopback_and_prints_a_url_with_a_long_random_token(
 
 
 @pytest.mark.parametrize(
-    "path", ["/", f"/run/{RUN}", f"/api/run/{RUN}", "/api/runs", "/static/dashboard.js", "/x"]
+    "path",
+    ["/", f"/run/{RUN}", f"/api/run/{RUN}", "/api/runs", "/static/dashboard.js", "/x", "/metrics"],
 )
 def test_every_request_needs_the_token(dashboard: Dashboard, path: str) -> None:
     status, _, body = get(dashboard, path)
