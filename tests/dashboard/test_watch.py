@@ -5,7 +5,6 @@ said once, and the port is closed when the block ends."""
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,27 +16,15 @@ import pytest
 from chiltepin.dashboard import watch
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import JOURNAL, count_states
+from tests.dashboard.http import closed, get
 from tests.federation import tasks
-
-
-def _get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def _api(url: str) -> dict[str, Any]:
     parts = urlsplit(url)
-    status, body = _get(parts._replace(path="/api" + parts.path).geturl())
+    status, body = get(parts._replace(path="/api" + parts.path).geturl())
     assert status == 200
     return json.loads(body)
-
-
-def _closed(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def test_watch_serves_the_runs_page_while_it_runs(tmp_path: Path) -> None:
@@ -53,7 +40,7 @@ def test_watch_serves_the_runs_page_while_it_runs(tmp_path: Path) -> None:
             assert parts.hostname == "127.0.0.1"
             assert parts.path == "/run/20261207-watched"
             assert said == [f"dashboard of this run: {url}"]
-            status, page = _get(url)
+            status, page = get(url)
             assert status == 200 and b'<body data-page="run">' in page
 
             assert [fed.submit(tasks.square, i).result(timeout=180) for i in range(3)] == [0, 1, 4]
@@ -62,13 +49,13 @@ def test_watch_serves_the_runs_page_while_it_runs(tmp_path: Path) -> None:
             assert shown["state"] == "live"
             assert shown["counts"]["succeeded"] == count_states(fed.run_dir).succeeded == 3
 
-            assert _get(parts._replace(query="").geturl())[0] == 401  # no token
+            assert get(parts._replace(query="").geturl())[0] == 401  # no token
             other = parts._replace(path="/run/20261207-neighbour").geturl()
-            assert _get(other)[0] == 404  # only the watched run is served
-            status, listed = _get(parts._replace(path="/api/runs").geturl())
+            assert get(other)[0] == 404  # only the watched run is served
+            status, listed = get(parts._replace(path="/api/runs").geturl())
             assert [r["run"] for r in json.loads(listed)] == ["20261207-watched"]
         port = parts.port
-        assert port is not None and _closed(port)
+        assert port is not None and closed(port)
     assert said == [f"dashboard of this run: {url}"]
 
     with watch(fed.run_dir, say=said.append) as again:  # a run directory, the run finished
@@ -78,6 +65,6 @@ def test_watch_serves_the_runs_page_while_it_runs(tmp_path: Path) -> None:
 
 def test_watch_refuses_a_run_directory_without_a_journal(tmp_path: Path) -> None:
     with watch(tmp_path / "nothing", say=lambda _: None) as url:
-        assert _get(url)[0] == 404
+        assert get(url)[0] == 404
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=5)
