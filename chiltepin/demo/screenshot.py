@@ -21,7 +21,7 @@ from chiltepin.federation import Federation
 CHROMIUM = "/usr/bin/chromium"
 MEMBERS = 24
 STEPS = 3000  # long enough per member for the timeline to show both sites working
-VIEWPORT = {"width": 1440, "height": 900}  # the sites table fits
+WIDTH, HEIGHT = 1440, 900  # the sites table fits the width
 
 
 def _demo_run(run_dir: Path) -> None:
@@ -35,7 +35,7 @@ def capture(run_dir: Path, out: Path) -> None:
 
     with watch(run_dir, say=lambda _: None) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport=VIEWPORT)
+        page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
         page.goto(url)
         page.locator("#run-state:text-is('finished')").wait_for(timeout=10_000)
         out.parent.mkdir(parents=True, exist_ok=True)
