@@ -44,6 +44,12 @@ from chiltepin.cli.console import console
     default=None,
     help="Stop submitting members once the estimated cost would pass this (sites' cost unit).",
 )
+@click.option(
+    "--dashboard",
+    is_flag=True,
+    help="Serve the run's live dashboard page (its URL is printed) while it runs and after,"
+    " until Ctrl-C.",
+)
 def demo(
     members: int,
     steps: int,
@@ -51,6 +57,7 @@ def demo(
     run_dir: Path | None,
     progress: bool | None,
     budget: float | None,
+    dashboard: bool,
 ) -> None:
     """Run a Lorenz-96 ensemble forecast fanned out across two sites.
 
@@ -68,6 +75,7 @@ def demo(
         run_dir=run_dir,
         progress=progress,
         budget=budget,
+        dashboard=dashboard,
     )
 
 

@@ -63,20 +63,32 @@ def run_state(view: RunView, now: float | None = None) -> RunState:
     return RunState.LIVE if (now or time.time()) - grown <= LIVE_S else RunState.KILLED
 
 
+def document(view: RunView) -> dict[str, Any]:
+    """What a run's page draws: the view and the run's state. The server sends it, a saved
+    report (:mod:`chiltepin.dashboard.export`) embeds it."""
+    return {**view.as_dict(), "state": run_state(view).value}
+
+
 class UnknownRun(LookupError):
     """No run of that name under the root (or a name that is no plain run name)."""
 
 
 class Runs:
-    """The run directories under ``root``, each read incrementally on request."""
+    """The run directories under ``root``, each read incrementally on request; with
+    ``only``, that one run alone (:func:`chiltepin.dashboard.watch` shows one run and none
+    of its neighbours)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, only: str | None = None) -> None:
         self.root = root.expanduser().resolve()
+        self.only = only
         self._views: dict[str, RunView] = {}
         self._lock = threading.Lock()
 
+    def _shown(self, name: str) -> bool:
+        return bool(_NAME.fullmatch(name)) and self.only in (None, name)
+
     def _dir(self, name: str) -> Path:
-        if not _NAME.fullmatch(name) or name in (".", ".."):
+        if not self._shown(name) or name in (".", ".."):
             raise UnknownRun(name)
         run_dir = self.root / name
         if run_dir.is_symlink() or not (run_dir / JOURNAL).is_file():
@@ -99,7 +111,7 @@ class Runs:
             return []
         found = []
         for path in self.root.iterdir():
-            if _NAME.fullmatch(path.name) and not path.is_symlink() and (path / JOURNAL).is_file():
+            if self._shown(path.name) and not path.is_symlink() and (path / JOURNAL).is_file():
                 found.append(path.name)
         return sorted(found, reverse=True)
 

@@ -29,15 +29,15 @@ import threading
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from chiltepin.dashboard.assets import asset as _asset
 from chiltepin.dashboard.metrics import registry
-from chiltepin.dashboard.runs import Runs, UnknownRun, run_state
+from chiltepin.dashboard.runs import Runs, UnknownRun, document
 
 log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
@@ -69,15 +69,12 @@ def host_warning(host: str) -> str | None:
     )
 
 
-def _asset(name: str) -> bytes:
-    return (resources.files("chiltepin.dashboard") / "static" / name).read_bytes()
-
-
 class Dashboard:
-    """A dashboard over the runs under ``runs_dir``, served from a thread of its own."""
+    """A dashboard over the runs under ``runs_dir`` (or those ``Runs`` shows), served from a
+    thread of its own."""
 
-    def __init__(self, runs_dir: Path, *, host: str = LOOPBACK, port: int = 0) -> None:
-        self.runs = Runs(runs_dir)
+    def __init__(self, runs_dir: Path | Runs, *, host: str = LOOPBACK, port: int = 0) -> None:
+        self.runs = runs_dir if isinstance(runs_dir, Runs) else Runs(runs_dir)
         self._metrics = registry(self.runs)
         self.token = secrets.token_urlsafe(24)
         server = _IPv6Server if ":" in host else ThreadingHTTPServer
@@ -150,8 +147,7 @@ class Dashboard:
                 self.runs.view(parts[1])  # a run page only for a run there is
                 return HTTPStatus.OK, ASSETS["run.html"], _asset("run.html")
             if parts[:2] == ["api", "run"] and len(parts) == 3:
-                view = self.runs.view(parts[2])
-                return _json({**view.as_dict(), "state": run_state(view).value})
+                return _json(document(self.runs.view(parts[2])))
         except UnknownRun:
             pass
         return HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n"

@@ -13,7 +13,9 @@ real endpoints.
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from chiltepin.dashboard import watch
 from chiltepin.federation import BudgetExceeded, Federation
 from chiltepin.report import write_report
 
@@ -122,6 +125,38 @@ def run(
     run_dir: Path | None = None,
     progress: bool | None = None,
     budget: float | None = None,
+    dashboard: bool = False,
+) -> EnsembleResult:
+    """Run the ensemble and print what it found; with ``dashboard``, serve the run's page
+    while it runs and after it ends, until Ctrl-C."""
+    serving = ExitStack()
+    with serving:
+        ensemble = _run(
+            console,
+            serving if dashboard else None,
+            members,
+            steps,
+            sites,
+            run_dir,
+            progress,
+            budget,
+        )
+        if dashboard:
+            console.print("the run is over; its page is still served (Ctrl-C stops it)")
+            with suppress(KeyboardInterrupt):
+                threading.Event().wait()
+    return ensemble
+
+
+def _run(
+    console: Console,
+    serving: ExitStack | None,
+    members: int,
+    steps: int,
+    sites: str | Path | None,
+    run_dir: Path | None,
+    progress: bool | None,
+    budget: float | None,
 ) -> EnsembleResult:
     console.rule("[bold]Lorenz-96 ensemble forecast")
     ics = initial_conditions(members)
@@ -131,6 +166,10 @@ def run(
     with Federation(
         sites or DEMO_SITES, run_dir=run_dir, progress=progress, budget=budget
     ) as federation:
+        if serving is not None:  # outlives the run: the stack closes after the report
+            serving.enter_context(
+                watch(federation, say=lambda text: console.print(text, soft_wrap=True))
+            )
         results = run_ensemble(federation, ics, steps)
         console.print(f"run directory: {federation.run_dir}")
     if len(results) < members:

@@ -5,20 +5,15 @@ journal's counts, asks no host but its own, and logs no console error."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from chiltepin.dashboard.server import Dashboard
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import JOURNAL, count_states
-from chiltepin.system.missing import missing_part
 from chiltepin.system.waiting import wait_until
 from tests.federation import tasks
 
-CHROMIUM = Path("/usr/bin/chromium")
 RUN = "20261207-live"
 SITE_START_S = 180  # two embedded sites start their workers (slow on a loaded machine)
 LIVE_S = 2.0  # how far behind the journal the page may be
@@ -26,20 +21,6 @@ LIVE_S = 2.0  # how far behind the journal the page may be
 
 def _site() -> dict[str, Any]:
     return {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 2}}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        missing_part(f"the dashboard's browser test drives Debian's chromium ({CHROMIUM})")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing_part("the dashboard's browser test needs the playwright package (test extra)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 def _number(page: Any, selector: str) -> int:

@@ -1,6 +1,6 @@
-// chiltepin dashboard: polls its own server's JSON once a second and draws with plain DOM
-// and SVG (no library, no request to any other host). Every text from a journal goes in
-// through textContent, never as markup.
+// chiltepin dashboard: polls its own server's JSON once a second (or draws the run embedded
+// in a saved report) with plain DOM and SVG (no library, no request to any other host).
+// Every text from a journal goes in through textContent, never as markup.
 "use strict";
 
 const POLL_MS = 1000;
@@ -223,7 +223,12 @@ function drawRun(run) {
 // The token has become a cookie; keep it out of the address bar (and of screenshots).
 if (new URLSearchParams(location.search).has("token")) history.replaceState(null, "", location.pathname);
 
-if (document.body.dataset.page === "runs") {
+// A saved report (chiltepin/dashboard/export.py) embeds its run: draw it once, ask no one.
+const embedded = document.getElementById("run-data");
+if (embedded) {
+  document.getElementById("runs-link").remove();  // no runs list in a file on its own
+  drawRun(JSON.parse(embedded.textContent));
+} else if (document.body.dataset.page === "runs") {
   poll("/api/runs", drawRuns);
 } else {
   const name = decodeURIComponent(location.pathname.split("/").pop());
