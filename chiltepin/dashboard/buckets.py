@@ -9,6 +9,8 @@ running, or tasks finished), which merges by adding; rates are read out per buck
 
 from __future__ import annotations
 
+from typing import Any
+
 FIRST_WIDTH_S = 1.0
 MAX_BUCKETS = 600
 
@@ -20,6 +22,18 @@ class Buckets:
         self.origin = origin
         self.width = FIRST_WIDTH_S
         self._sums: dict[str, list[float]] = {}
+
+    def state(self) -> dict[str, Any]:
+        """The buckets as JSON-ready values (a saved view, :mod:`.snapshot`)."""
+        return {"origin": self.origin, "width": self.width, "sums": self._sums}
+
+    @classmethod
+    def of(cls, state: dict[str, Any]) -> Buckets:
+        """Buckets as :meth:`state` gave them."""
+        buckets = cls(float(state["origin"]))
+        buckets.width = float(state["width"])
+        buckets._sums = {str(k): [float(x) for x in v] for k, v in state["sums"].items()}
+        return buckets
 
     def _index(self, t: float) -> int:
         """The bucket of time ``t``, coarsening until it fits; times before the origin

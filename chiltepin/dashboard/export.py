@@ -38,7 +38,7 @@ def _replace_once(page: str, old: str, new: str) -> str:
 
 def render(run_dir: Path) -> str:
     """The self-contained page of the run in ``run_dir`` as it stands in its journal."""
-    view = RunView(run_dir)
+    view = RunView.open(run_dir)
     view.update()
     script = asset("dashboard.js").decode()
     if "</script" in script.lower():

@@ -101,7 +101,7 @@ class Runs:
         with self._lock:
             view = self._views.get(name)
             if view is None:
-                view = self._views[name] = RunView(run_dir)
+                view = self._views[name] = RunView.open(run_dir)
         view.update()
         return view
 

@@ -9,6 +9,10 @@ still unsettled, its attempts' sites (what a later attempt or outcome is counted
 against). So an update costs in proportion to what was appended, and memory grows with
 what is still out, not with the run.
 
+After reading many lines the view saves its aggregates beside the journal
+(:mod:`.snapshot`), and :meth:`RunView.open` starts from them: a big run's page then costs
+the lines written since, not the whole journal.
+
 Counts follow the run report (:mod:`chiltepin.report.model`): a site's ``placed`` counts
 attempts placed there; a retry counts against the site the earlier attempt failed on (a
 failover too when the retry went elsewhere); a failover against the stopped site; a race
@@ -25,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from chiltepin.dashboard import snapshot
 from chiltepin.dashboard.buckets import Buckets
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation.journal import JOURNAL, RESULTS, read_blob
@@ -51,6 +56,14 @@ ERROR_LINES = 8  # of a failure's text, shown with it
 ERROR_BYTES = 4096  # of a failure's text read from results.bin
 _TASK_LINE = b'{"e":"' + TASK.encode() + b'","id":"'
 _THROUGHPUT = ("succeeded", "failed")
+#: Lines read since the last save after which the view saves its aggregates: a run this
+#: big takes a second or more to read, a smaller one is read faster than it is saved.
+SNAPSHOT_AFTER = 50_000
+#: The view's plain attributes, saved and restored as they are.
+_SCALARS = (
+    *("offset", "version", "started", "updated", "ended"),
+    *("tasks", "unplaced", "succeeded", "failed", "skipped"),
+)
 
 
 @dataclass
@@ -90,8 +103,12 @@ class LogEvent:
 class RunView:
     """Aggregates of one run's journal, kept up to date by :meth:`update`."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, *, snapshot_after: int = SNAPSHOT_AFTER) -> None:
+        """``snapshot_after``: save the aggregates after reading that many lines (and at
+        least one) since they were last saved or loaded."""
         self.run_dir = run_dir
+        self.snapshot_after = snapshot_after
+        self._unsaved = 0
         self.offset = 0
         self.version = 1
         self.started: float | None = None
@@ -114,10 +131,21 @@ class RunView:
         self._health: dict[str, tuple[bool, str | None]] = {}  # site → (healthy, state)
         self._lock = threading.Lock()
 
+    @classmethod
+    def open(cls, run_dir: Path, *, snapshot_after: int = SNAPSHOT_AFTER) -> RunView:
+        """The view of ``run_dir`` from its saved aggregates when they still match its
+        journal (not yet updated: :meth:`update` reads what was written past them)."""
+        view = cls(run_dir, snapshot_after=snapshot_after)
+        state = snapshot.load(run_dir)
+        if state is not None:
+            view._restore(state)
+        return view
+
     # -- reading ------------------------------------------------------------------------
 
     def update(self) -> int:
-        """Read the whole lines appended since the last update; return how many."""
+        """Read the whole lines appended since the last update; return how many. Save
+        the aggregates once :attr:`snapshot_after` lines were read since the last save."""
         with self._lock:
             path = self.run_dir / JOURNAL
             read = 0
@@ -129,7 +157,42 @@ class RunView:
                     self.offset += len(raw)
                     read += 1
                     self._line(raw)
+            self._unsaved += read
+            if self._unsaved and self._unsaved >= self.snapshot_after:
+                snapshot.save(self.run_dir, self._state())
+                self._unsaved = 0  # an unwritable run directory is not tried again soon
             return read
+
+    # -- saving -------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        """Everything the view has read, as JSON-ready values (see :mod:`.snapshot`)."""
+        return {
+            **{name: getattr(self, name) for name in _SCALARS},
+            "sites": [asdict(t) for t in self.sites.values()],
+            "status": self.status.event() if self.status else None,
+            "failures": [asdict(f) for f in self.failures],
+            "events": [asdict(e) for e in self.events],
+            "buckets": self.buckets.state() if self.buckets else None,
+            "open": self._open,
+            "jobs": [[*key, *span] for key, span in self._jobs.items()],
+            "rates": self._rates,
+            "health": self._health,
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        """Take up the view :meth:`_state` saved."""
+        for name in _SCALARS:
+            setattr(self, name, state[name])
+        self.sites = {t["site"]: SiteTally(**t) for t in state["sites"]}
+        self.status = StatusEvent.of(state["status"]) if state["status"] else None
+        self.failures.extend(Failure(**f) for f in state["failures"])
+        self.events.extend(LogEvent(**e) for e in state["events"])
+        self.buckets = Buckets.of(state["buckets"]) if state["buckets"] else None
+        self._open = {k: [(n, site) for n, site in v] for k, v in state["open"].items()}
+        self._jobs = {(site, job): span for site, job, *span in state["jobs"]}
+        self._rates = {k: (rate, unit) for k, (rate, unit) in state["rates"].items()}
+        self._health = {k: (ok, named) for k, (ok, named) in state["health"].items()}
 
     def _line(self, raw: bytes) -> None:
         if raw.startswith(_TASK_LINE):  # a task as submitted: only its id matters here
