@@ -21,19 +21,19 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
-from benchmarks.figures import Figure
+from benchmarks.figures import Figure, timed
 from chiltepin.client.calls import SERIALIZER
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import JOURNAL, Journal, count_states
 from chiltepin.federation.journal_format import TaskOptions
 
 BASELINE = 10_000
-TASKS = 1_000_000 if os.environ.get("CHILTEPIN_BENCH_MILLION") else 50_000
+MILLION = bool(os.environ.get("CHILTEPIN_BENCH_MILLION"))  # a million tasks, not CI's few
+TASKS = 1_000_000 if MILLION else 50_000
 UNFINISHED = 1_000
 SITES = {"local": {"kind": "local", "site": "localhost"}}
 SAMPLE_EVERY = 1_000  # results between two looks at the resident set
@@ -71,12 +71,6 @@ def synthetic_journal(run_dir: Path, tasks: int, unfinished: int) -> None:
     journal.close()
 
 
-def _timed(run: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    run()
-    return time.perf_counter() - started
-
-
 def _resume_first_result(run_dir: Path) -> float:
     started = time.perf_counter()
     federation = Federation.reattach(run_dir, progress=False, finished=False)
@@ -101,7 +95,7 @@ def run(tasks: int = TASKS) -> list[Figure]:
 
         big = Path(tmp) / "synthetic"
         synthetic_journal(big, tasks, UNFINISHED)
-        status_s = min(_timed(lambda: count_states(big)) for _ in range(3))
+        status_s = min(timed(lambda: count_states(big)) for _ in range(3))
         counts = count_states(big)
         assert counts.succeeded == tasks - UNFINISHED and counts.pending == UNFINISHED
         resume_s = _resume_first_result(big)

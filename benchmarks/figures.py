@@ -43,6 +43,13 @@ class Figure:
         return {**asdict(self), "ratio": self.ratio, "met": self.met}
 
 
+def timed(run: Callable[[], object]) -> float:
+    """Seconds one call of ``run`` takes."""
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
 def rate(count: int, run: Callable[[], None]) -> float:
     """Items per second of one call of ``run`` that processes ``count`` items."""
     started = time.perf_counter()

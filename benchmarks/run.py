@@ -34,6 +34,7 @@ BENCHMARKS = [
     "wakeups",
     "placement",
     "million",
+    "dashboard",
 ]
 RESULTS = Path(__file__).resolve().parent / "results"
 
