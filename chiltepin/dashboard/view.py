@@ -145,7 +145,8 @@ class RunView:
 
     def update(self) -> int:
         """Read the whole lines appended since the last update; return how many. Save
-        the aggregates once :attr:`snapshot_after` lines were read since the last save."""
+        the aggregates once :attr:`snapshot_after` lines (and as many as there are tasks
+        still out) were read since the last save."""
         with self._lock:
             path = self.run_dir / JOURNAL
             read = 0
@@ -158,7 +159,9 @@ class RunView:
                     read += 1
                     self._line(raw)
             self._unsaved += read
-            if self._unsaved and self._unsaved >= self.snapshot_after:
+            # A save costs in proportion to the tasks still out: saving no more often than
+            # that many lines keeps its cost per line read bounded.
+            if self._unsaved and self._unsaved >= max(self.snapshot_after, len(self._open)):
                 snapshot.save(self.run_dir, self._state())
                 self._unsaved = 0  # an unwritable run directory is not tried again soon
             return read

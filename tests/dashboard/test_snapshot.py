@@ -10,7 +10,8 @@ import pytest
 
 from chiltepin.dashboard.snapshot import SNAPSHOT
 from chiltepin.dashboard.view import RunView
-from chiltepin.federation.journal import JOURNAL, RESULTS
+from chiltepin.federation.journal import JOURNAL, RESULTS, Journal
+from chiltepin.federation.journal_format import TaskOptions
 from tests.dashboard.test_view import write_run
 
 
@@ -87,3 +88,25 @@ def test_an_unwritable_run_directory_gets_no_snapshot(run_dir: Path) -> None:
     assert (run_dir / SNAPSHOT).is_dir() and view.as_dict() == _whole(run_dir)
     assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
     assert RunView.open(run_dir).offset == 0
+
+
+def test_a_live_run_is_saved_no_more_often_than_it_has_tasks_out(tmp_path: Path) -> None:
+    """Saving costs in proportion to the tasks still out: with 3 out, an update of one
+    line saves nothing, one that brings the lines read since the last save to 3 does."""
+    run_dir = tmp_path / "live"
+    journal = Journal(run_dir)
+    journal.run({"sites": {}})
+    for i in range(3):
+        journal.task(f"t{i}", 0, "00\nargs", TaskOptions())
+    journal.close()
+    view = RunView.open(run_dir, snapshot_after=1)
+    view.update()
+    saved = RunView.open(run_dir).offset
+    assert saved == view.offset  # the first read was saved
+    with (run_dir / JOURNAL).open("ab") as f:
+        f.write(b'{"e":"a","n":1,"id":"t0","s":"a","t":1.0}\n')
+        f.flush()
+        assert view.update() == 1 and RunView.open(run_dir).offset == saved
+        f.write(b'{"e":"a","n":1,"id":"t1","s":"a","t":1.0}\n')
+        f.write(b'{"e":"a","n":1,"id":"t2","s":"a","t":1.0}\n')
+    assert view.update() == 2 and RunView.open(run_dir).offset == view.offset
