@@ -210,6 +210,19 @@ class StagingQueue:
             else:
                 future.set_exception(error)
 
+    @property
+    def in_flight(self) -> int:
+        """Pairs asked for and not settled yet."""
+        with self._lock:
+            return len(self._in_flight)
+
+    @property
+    def remembered(self) -> int:
+        """Pairs kept in the record of recent successes (at most ``remember``): with
+        :attr:`in_flight`, all the queue holds however long the run."""
+        with self._lock:
+            return len(self._staged)
+
     def close(self) -> None:
         """Stage what is still waiting, then stop the thread. Requests after this are not
         staged: their future stays pending (the run is over; a reattached run stages its

@@ -55,9 +55,9 @@ def test_client_memory_stays_flat_over_many_staged_tasks(tmp_path: Path) -> None
             if read == WARM:
                 rss = process.memory_info().rss
         growth = process.memory_info().rss - rss
-        queue = fed.staging
+        queue = fed.conductor.staging
     assert read == TASKS
     per_task = growth / (TASKS - WARM)
     print(f"client memory growth: {per_task:.0f} bytes per staged task after {WARM}")
     assert per_task < GROWTH_PER_TASK, f"{growth / 1e6:.1f} MB over {TASKS - WARM} tasks"
-    assert not queue._in_flight and len(queue._staged) <= 1_024  # all settled, forgotten
+    assert queue.in_flight == 0 and queue.remembered <= 1_024  # all settled, forgotten

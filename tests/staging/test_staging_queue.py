@@ -58,7 +58,7 @@ def pair(tmp_path: Path, name: str, content: str | None = None) -> Pair:
 
 
 def forgotten(queue: StagingQueue, remember: int = 4) -> bool:
-    return not queue._in_flight and len(queue._staged) <= remember
+    return queue.in_flight == 0 and queue.remembered <= remember
 
 
 def test_a_fanout_is_one_stager_call_and_a_shared_pair_moves_once(
