@@ -31,6 +31,7 @@ from globus_compute_common import messagepack
 from globus_compute_common.messagepack.message_types import Result, Task
 from globus_compute_sdk.errors import TaskExecutionFailed
 from globus_compute_sdk.serialize import ComputeSerializer
+from parsl.jobs.states import JobState
 from parsl.providers import LocalProvider
 
 from chiltepin.endpoints.options import schema_for, validate_user_options
@@ -234,6 +235,12 @@ class EmbeddedEngine:
         engine = self._engine
         if engine is not None and len(provider_jobs(engine)) != self._recorded_jobs:
             self._record_processes()
+
+    def block_states(self) -> list[JobState]:
+        """The state of each block the engine's executor started, as Parsl last polled
+        them (its public ``status_facade``: a new block is pending until the next poll,
+        every few seconds, says otherwise)."""
+        return [status.state for status in self.engine.executor.status_facade.values()]
 
     def shutdown(self) -> None:
         """Stop the engine: scale in every block (cancelling its batch jobs) and stop the

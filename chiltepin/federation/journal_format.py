@@ -17,6 +17,8 @@ Format history: version 1 (no ``v`` in the header; long event names, each task's
 holding its function too) is still read; version 2 is this one. The live status event
 (``st``) came later within version 2: a journal without it reads as before, and a
 chiltepin that predates it skips its lines with a warning (``run status`` counts alike).
+A site's idle workers and blocks came later still, as keys of its status that a reader
+without them ignores and a status without them reads as unsaid (None): no new version.
 """
 
 from __future__ import annotations
@@ -325,14 +327,20 @@ class SiteStatus:
     """One site as the running client sees it: its health, what it has, and what
     placement believes of it. ``state`` is an endpoint's named state
     (:class:`~chiltepin.federation.backends.status.EndpointState`; None for a local site);
-    ``workers`` is None while the site has not said how many it has; the estimates are
-    None before their first sample."""
+    ``workers`` is None while the site has not said how many it has, ``idle`` (those of
+    them running no task) and ``blocks_running``/``blocks_pending`` (its batch jobs
+    started and still queued) likewise, and for good where the site never says (an
+    endpoint's status carries no blocks); the estimates are None before their first
+    sample."""
 
     site: str
     healthy: bool
     reason: str | None = None
     state: str | None = None
     workers: int | None = None
+    idle: int | None = None
+    blocks_running: int | None = None
+    blocks_pending: int | None = None
     capacity: int = 0
     outstanding: int = 0
     window: int = 0

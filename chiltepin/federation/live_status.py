@@ -3,7 +3,8 @@
 A dashboard or a metrics exporter in another process must not ask the Compute service
 what the run already knows (each request spends the run's 20-per-10-s budget), and a
 finished or killed run should replay as it ran. So the running :class:`Federation` writes
-what it knows (each site's health, workers, window, outstanding tasks and placement's
+what it knows (each site's health, workers and how many are idle, batch blocks running
+and pending where the site says, window, outstanding tasks and placement's
 estimates; the tasks held on the client; the run's tasks by state; the cost so far) as a
 :class:`~chiltepin.federation.journal_format.StatusEvent`, from a thread of its own.
 
@@ -39,6 +40,7 @@ def snapshot(fed: Federation) -> StatusEvent:
     sites = []
     for name, backend in fed.placement.backends.items():
         estimate = fed.estimates[name]
+        blocks = backend.blocks
         sites.append(
             SiteStatus(
                 site=name,
@@ -46,6 +48,9 @@ def snapshot(fed: Federation) -> StatusEvent:
                 reason=backend.unhealthy_reason,
                 state=backend.state.value if isinstance(backend, EndpointBackend) else None,
                 workers=backend.live_workers,
+                idle=backend.idle_workers,
+                blocks_running=blocks.running if blocks is not None else None,
+                blocks_pending=blocks.pending if blocks is not None else None,
                 capacity=backend.capacity,
                 outstanding=backend.outstanding,
                 window=binder.window(name),

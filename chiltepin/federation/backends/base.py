@@ -12,6 +12,7 @@ from typing import Any
 
 from chiltepin.client.config import ResolvedSite
 from chiltepin.client.resources import Resources, Routing, route
+from chiltepin.federation.capacity import Blocks
 from chiltepin.federation.tasks import Attempt
 
 SUBMISSION_FAILURES_TO_QUARANTINE = 3
@@ -57,6 +58,10 @@ class Backend(ABC):
         self._routings: dict[Resources, Routing] = {}
         # Workers the site says it has now (None: it does not say); see federation.capacity.
         self.live_workers: int | None = None
+        # What else the site says of itself, for its live status only (placement reads
+        # neither): workers running no task, and its batch blocks (None: it does not say).
+        self.idle_workers: int | None = None
+        self.blocks: Blocks | None = None
         self.accepting = True  # False while the site says it cannot start work (offline)
         # Why this client's functions cannot run there (federation.preflight); unlike an
         # unhealthy spell it lasts the run: coming back online does not change versions.

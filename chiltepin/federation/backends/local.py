@@ -3,7 +3,8 @@
 One :class:`~chiltepin.embedded.EmbeddedEngine` per distinct set of user options (as a
 template-capable endpoint starts one user endpoint per distinct options), created on first
 use and shut down with the federation. While any runs, a watcher asks their interchanges
-for the workers connected now, for late binding's windows.
+for the workers connected now, for late binding's windows, and (for the run's live
+status) how many of them are idle and how many blocks run or wait.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from typing import Any
 from chiltepin.client.config import ResolvedSite
 from chiltepin.embedded import EmbeddedEngine
 from chiltepin.federation.backends.base import Backend, failed
-from chiltepin.federation.capacity import workers_of_managers
+from chiltepin.federation.capacity import (
+    Blocks,
+    blocks_of_states,
+    idle_of_managers,
+    workers_of_managers,
+)
 from chiltepin.federation.tasks import Attempt
 
 log = logging.getLogger(__name__)
@@ -56,19 +62,24 @@ class LocalBackend(Backend):
             return engine
 
     def _watch_workers(self) -> None:
-        """Keep ``live_workers`` current: the sum over this site's engines' managers."""
+        """Keep ``live_workers``, ``idle_workers`` and ``blocks`` current: sums over this
+        site's engines' managers and blocks."""
         while not self._stop.wait(CAPACITY_POLL_S):
             with self._engines_lock:
                 engines = list(self._engines.values())
+            workers = idle = running = pending = 0
             try:
                 for engine in engines:
                     engine.record_new_blocks()
-                workers = sum(
-                    workers_of_managers(e.engine.get_connected_managers()) for e in engines
-                )
+                    managers = engine.engine.get_connected_managers()
+                    workers += workers_of_managers(managers)
+                    idle += idle_of_managers(managers)
+                    blocks = blocks_of_states(engine.block_states())
+                    running, pending = running + blocks.running, pending + blocks.pending
             except Exception as err:  # an engine shutting down or its interchange gone
                 log.debug("workers of %s unknown: %s", self.name, err)
                 continue
+            self.idle_workers, self.blocks = idle, Blocks(running, pending)
             self.set_live_workers(workers)
 
     def _submit(self, attempt: Attempt, finished: Callable[[Future[Any]], None]) -> None:

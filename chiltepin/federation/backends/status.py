@@ -6,8 +6,8 @@ to one named :class:`EndpointState`; the transitions allowed are :data:`TRANSITI
 what each one does to the site is said where it happens (:meth:`StatusMonitor._online`,
 :meth:`StatusMonitor._offline`, :meth:`StatusMonitor._idle`):
 
-- online: the site accepts work; its live workers come from the status (when it carries
-  them); a site that was out of placement is back in.
+- online: the site accepts work; its live and idle workers come from the status (when it
+  carries them); a site that was out of placement is back in.
 - offline, said to be no stop (a heartbeat period that is not 0): a blip; the endpoint
   still owns its tasks. The site takes no new work meanwhile.
 - stopped (announced): what it held is placed again at once, its attempts kept live
@@ -38,7 +38,7 @@ from typing import Any
 
 from chiltepin.client.compute import BudgetedClient
 from chiltepin.federation.backends.base import Backend
-from chiltepin.federation.capacity import workers_of_status
+from chiltepin.federation.capacity import idle_of_status, workers_of_status
 from chiltepin.federation.failures import SiteFailure
 from chiltepin.federation.tasks import Attempt
 
@@ -216,7 +216,9 @@ class StatusMonitor:
         if out:
             log.warning("site %s is back online", self.name)
             backend.mark_healthy()
-        backend.set_live_workers(workers_of_status(reply.get("details") or {}))
+        details = reply.get("details") or {}
+        backend.idle_workers = idle_of_status(details)
+        backend.set_live_workers(workers_of_status(details))
         if back:
             backend.on_capacity()
 
@@ -225,6 +227,7 @@ class StatusMonitor:
         silent one makes it suspect; past the grace period the site is lost."""
         backend = self._backend
         backend.accepting = False
+        backend.idle_workers = 0
         backend.set_live_workers(0)
         stop = announced_stop(reply)
         if stop:
