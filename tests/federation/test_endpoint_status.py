@@ -24,7 +24,7 @@ from chiltepin.federation.backends.status import (
     announced_stop,
 )
 
-ONLINE = {"status": "online", "details": {"total_workers": 3}}
+ONLINE = {"status": "online", "details": {"total_workers": 3, "idle_workers": 1}}
 SILENT = {"status": "offline", "details": {}}
 BLIP = {"status": "offline", "details": {"heartbeat_period": 30}}
 STOP = {"status": "offline", "details": {"heartbeat_period": 0}}
@@ -43,6 +43,7 @@ class Site:
     held_now: list[Held] = field(default_factory=list)
     accepting: bool = True
     live_workers: int | None = None
+    idle_workers: int | None = None
     version_mismatch: str | None = None
     unhealthy: str | None = None
     moved: list[Held] = field(default_factory=list)
@@ -128,6 +129,17 @@ def test_a_blip_moves_nothing_and_online_again_restores_the_site() -> None:
     mon, service = monitor(site)
     assert polls(mon, service, BLIP, ONLINE) == [EndpointState.OFFLINE, EndpointState.ONLINE]
     assert site.moved == [] and site.accepting and site.live_workers == 3
+
+
+def test_idle_workers_come_from_the_status_and_none_are_idle_offline() -> None:
+    site = Site(held_now=[Held()])
+    mon, service = monitor(site)
+    polls(mon, service, ONLINE)
+    assert (site.live_workers, site.idle_workers) == (3, 1)
+    polls(mon, service, BLIP)
+    assert (site.live_workers, site.idle_workers) == (0, 0)
+    polls(mon, service, {"status": "online", "details": {"total_workers": 3}})
+    assert (site.live_workers, site.idle_workers) == (3, None)  # a status that does not say
 
 
 def test_no_answer_moves_nothing() -> None:
