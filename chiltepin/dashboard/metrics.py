@@ -15,8 +15,10 @@ run directory's name; per-site series add ``site``.
 What the journal settles (tasks submitted, succeeded, failed; per site attempts placed,
 succeeded, failed, retried, failed over, raced; node-hours and cost) are counters. What
 the run last wrote in its status line (tasks by state, held tasks, a site's health,
-workers, window, outstanding tasks and placement's estimates) are gauges, absent until the
-run wrote one, and an estimate is absent until placement has a sample. Transfers are not
+workers and idle workers, batch blocks by state, window, outstanding tasks and
+placement's estimates) are gauges, absent until the run wrote one; an estimate is absent
+until placement has a sample, and a count the site does not report (an endpoint's
+blocks, say) is absent rather than 0. Transfers are not
 in the view, so there is no transfer metric.
 """
 
@@ -49,6 +51,7 @@ SITE_COUNTERS = {
 # SiteStatus field → (metric, help): what the run last said of a site.
 SITE_GAUGES = {
     "workers": ("chiltepin_site_workers", "Workers the site has"),
+    "idle": ("chiltepin_site_workers_idle", "Workers at the site running no task"),
     "capacity": ("chiltepin_site_capacity", "Tasks the site runs at once"),
     "outstanding": ("chiltepin_site_outstanding_tasks", "Attempts out at the site"),
     "window": ("chiltepin_site_window", "Attempts placement lets the site have out at once"),
@@ -57,6 +60,8 @@ SITE_GAUGES = {
     "expected_s": ("chiltepin_site_expected_seconds", "Placement's expected time to a result"),
     "failure_rate": ("chiltepin_site_failure_rate", "Placement's failure-rate estimate (0-1)"),
 }
+# The ``state`` label of chiltepin_site_blocks → its SiteStatus field.
+BLOCK_STATES = {"running": "blocks_running", "pending": "blocks_pending"}
 
 
 class RunsCollector(Collector):
@@ -112,6 +117,11 @@ def families(covered: Iterable[tuple[RunView, RunState]]) -> list[Metric]:
         field: GaugeMetricFamily(name, f"{text}, as the run last said", labels=SITE)
         for field, (name, text) in SITE_GAUGES.items()
     }
+    blocks = GaugeMetricFamily(
+        "chiltepin_site_blocks",
+        "The site's batch blocks by state (running, pending), as the run last said",
+        labels=[*SITE, "state"],
+    )
 
     for view, state in covered:
         run = view.run_dir.name
@@ -135,7 +145,7 @@ def families(covered: Iterable[tuple[RunView, RunState]]) -> list[Metric]:
                 family.add_metric(labels, row[name])
             node_hours.add_metric(labels, row["node_hours"])
             cost.add_metric([*labels, row["cost_unit"]], row["cost"])
-            _site_status(labels, row["status"], healthy, site_gauges)
+            _site_status(labels, row["status"], healthy, site_gauges, blocks)
     return [
         run_info,
         *run_counters.values(),
@@ -148,6 +158,7 @@ def families(covered: Iterable[tuple[RunView, RunState]]) -> list[Metric]:
         cost,
         healthy,
         *site_gauges.values(),
+        blocks,
     ]
 
 
@@ -156,6 +167,7 @@ def _site_status(
     status: dict[str, Any] | None,
     healthy: GaugeMetricFamily,
     gauges: dict[str, GaugeMetricFamily],
+    blocks: GaugeMetricFamily,
 ) -> None:
     if status is None:
         return
@@ -163,6 +175,9 @@ def _site_status(
     for field, family in gauges.items():
         if status[field] is not None:
             family.add_metric(labels, status[field])
+    for state, field in BLOCK_STATES.items():
+        if status[field] is not None:
+            blocks.add_metric([*labels, state], status[field])
 
 
 def registry(runs: Runs) -> CollectorRegistry:

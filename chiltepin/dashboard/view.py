@@ -31,6 +31,7 @@ from typing import Any
 
 from chiltepin.dashboard import snapshot
 from chiltepin.dashboard.buckets import Buckets
+from chiltepin.dashboard.unknown import unknown
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation.journal import JOURNAL, RESULTS, read_blob
 from chiltepin.federation.journal_format import (
@@ -405,13 +406,15 @@ class RunView:
                     "cost": hours.get(name, 0.0) * rate,
                     "cost_unit": unit,
                     "status": asdict(status) if status else None,
+                    "unknown": unknown(status),
                 }
             )
         return out
 
     def site_rows(self) -> list[dict[str, Any]]:
-        """Per site: its tallies, node-hours and cost so far, and the run's last word on
-        it (``status``, None before the run wrote any)."""
+        """Per site: its tallies, node-hours and cost so far, the run's last word on it
+        (``status``, None before the run wrote any), and why any of its live counts are
+        unknown (``unknown``, by the page's column; see :mod:`.unknown`)."""
         with self._lock:
             return self._sites()
 

@@ -97,6 +97,14 @@ def test_the_metrics_are_the_journals_counts(dashboard: Dashboard) -> None:
     for name, value in {"workers": 2, "capacity": 2, "outstanding_tasks": 1, "window": 4}.items():
         assert at(samples, f"chiltepin_site_{name}", site="a") == value, name
     assert at(samples, "chiltepin_site_workers", site="b") == 0
+    assert at(samples, "chiltepin_site_workers_idle", site="a") == 1
+    assert at(samples, "chiltepin_site_workers_idle", site="b") == 0
+    assert at(samples, "chiltepin_site_blocks", site="a", state="running") == 1
+    assert at(samples, "chiltepin_site_blocks", site="a", state="pending") == 2
+    # An endpoint's status carries no blocks: absent, not 0.
+    assert not any(
+        name == "chiltepin_site_blocks" and ("site", "b") in labels for name, labels in samples
+    )
     assert at(samples, "chiltepin_site_run_seconds", site="a") == 1.5
     assert at(samples, "chiltepin_site_failure_rate", site="a") == 0.0
     # An estimate placement has no sample for yet is absent, not 0.

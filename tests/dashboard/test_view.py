@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from chiltepin.client.config import FederationConfig
+from chiltepin.dashboard import unknown
 from chiltepin.dashboard.buckets import MAX_BUCKETS, Buckets
 from chiltepin.dashboard.runs import Runs, RunState, UnknownRun, run_state
 from chiltepin.dashboard.view import RunView
@@ -24,6 +25,7 @@ from chiltepin.federation.journal import (
     read_journal,
 )
 from chiltepin.federation.journal_format import SiteStatus, StatusEvent, TaskOptions
+from chiltepin.federation.journal_format import line as journal_line
 from chiltepin.federation.states import TaskState
 from chiltepin.report import build_report
 
@@ -45,13 +47,25 @@ def _status(at: float, healthy_b: bool, succeeded: int) -> StatusEvent:
     return StatusEvent(
         at=T0 + at,
         sites=(
-            SiteStatus("a", True, workers=2, capacity=2, outstanding=1, window=4, run_s=1.5),
             SiteStatus(
+                "a",
+                True,
+                workers=2,
+                idle=1,
+                blocks_running=1,
+                blocks_pending=2,
+                capacity=2,
+                outstanding=1,
+                window=4,
+                run_s=1.5,
+            ),
+            SiteStatus(  # an endpoint: its status carries no blocks
                 "b",
                 healthy_b,
                 None if healthy_b else "endpoint stopped",
                 state="online" if healthy_b else "stopped",
                 workers=0,
+                idle=0,
             ),
         ),
         held=3,
@@ -143,6 +157,51 @@ def test_the_view_counts_as_the_report_and_run_status_do(run_dir: Path) -> None:
     assert page["cost"]["budget"] == 10.0
     assert page["ended"] and page["states"] == {"succeeded": 5, "held": 3}
     assert sites["b"]["status"]["healthy"] is True and sites["a"]["status"]["window"] == 4
+
+
+def test_a_sites_idle_workers_and_blocks_and_why_a_count_is_unknown(run_dir: Path) -> None:
+    view = RunView(run_dir)
+    view.update()
+    sites = {s["site"]: s for s in view.as_dict()["sites"]}
+    a, b = sites["a"]["status"], sites["b"]["status"]
+    assert (a["workers"], a["idle"], a["blocks_running"], a["blocks_pending"]) == (2, 1, 1, 2)
+    assert sites["a"]["unknown"] == {}  # a local site says all of it
+    assert (b["workers"], b["idle"], b["blocks_running"], b["blocks_pending"]) == (0, 0, None, None)
+    assert sites["b"]["unknown"] == {"blocks": unknown.NO_BLOCKS}
+
+
+def test_a_status_line_from_before_idle_and_blocks_reads_them_as_unknown(tmp_path: Path) -> None:
+    """A journal written before a site's status had idle workers and blocks (same format
+    version) still loads: those counts read as unsaid, and the page says why; a key this
+    chiltepin does not know (a newer writer's) is passed over."""
+    run = tmp_path / "runs" / "old"
+    journal = Journal(run)
+    journal.run(_config())
+    journal.close()
+    old_sites = [
+        {"site": "a", "healthy": True, "workers": 2, "capacity": 2, "newer": 1},
+        {"site": "b", "healthy": True, "state": "online", "workers": None},
+    ]
+    line = {"e": "st", "t": T0 + 1, "held": 0, "states": {}, "sites": old_sites, "pid": 1}
+    with (run / JOURNAL).open("ab") as f:
+        f.write(journal_line(line))
+    assert read_journal(run).skipped == []
+    view = RunView(run)
+    view.update()
+    assert view.skipped == 0
+    sites = {s["site"]: s for s in view.as_dict()["sites"]}
+    assert sites["a"]["status"]["workers"] == 2 and sites["a"]["status"]["idle"] is None
+    assert sites["a"]["unknown"] == {
+        "workers": unknown.NOT_RECORDED,
+        "blocks": unknown.NOT_RECORDED,
+    }
+    assert sites["b"]["unknown"] == {"workers": unknown.NO_WORKERS, "blocks": unknown.NO_BLOCKS}
+    assert unknown.unknown(None) == {"workers": unknown.NO_STATUS, "blocks": unknown.NO_STATUS}
+    not_started = SiteStatus("c", True)  # a local site before its first task
+    assert unknown.unknown(not_started) == {
+        "workers": unknown.NOT_STARTED,
+        "blocks": unknown.NOT_STARTED,
+    }
 
 
 def test_failures_show_where_on_which_attempt_and_how_the_error_ends(run_dir: Path) -> None:
