@@ -1,17 +1,22 @@
 """The dashboard in a real browser (Debian's Chromium driven by Playwright) over a real run
-on two embedded local sites: it updates live, shows a failure's error, ends with the
-journal's counts, asks no host but its own, and logs no console error."""
+on two embedded local sites: it updates live, shows a failure's error, a site's idle
+workers falling while it works and its blocks, ends with the journal's counts, asks no
+host but its own, and logs no console error. And a written journal's sites table: a count
+a site does not report is a dash whose tooltip says why."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
 
+from chiltepin.dashboard import unknown
 from chiltepin.dashboard.server import Dashboard
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import JOURNAL, count_states
 from chiltepin.system.waiting import wait_until
+from tests.dashboard.test_view import write_run
 from tests.federation import tasks
 
 RUN = "20261207-live"
@@ -25,6 +30,11 @@ def _site() -> dict[str, Any]:
 
 def _number(page: Any, selector: str) -> int:
     return int(page.text_content(selector) or "0")
+
+
+def _cell(page: Any, site: str, column: str) -> Any:
+    row = page.locator("#sites tbody tr", has=page.locator(f"td:text-is('{site}')"))
+    return row.locator(f"td[data-col='{column}']")
 
 
 def _status_lines(run_dir: Path) -> int:
@@ -64,6 +74,11 @@ def test_a_run_is_watched_live_in_a_browser(browser: Any, tmp_path: Path) -> Non
             assert page.text_content("#run-state") == "live"
             assert _number(page, "#count-succeeded") == 0
             assert page.locator("#sites tbody tr").count() == 2
+            # Six gated tasks on four workers: a site works, so fewer of its workers idle.
+            busy = page.locator(
+                "#sites td[data-col='workers']", has_text=re.compile(r"^2 \([01]\)$")
+            )
+            busy.first.wait_for(timeout=SITE_START_S * 1000)
 
             gate.touch()  # the tasks finish now: the page must follow within LIVE_S
             seen_in_journal = None
@@ -84,6 +99,10 @@ def test_a_run_is_watched_live_in_a_browser(browser: Any, tmp_path: Path) -> Non
                 lambda: _quiet_for(run_dir, page, 1.5), timeout=20, what="status lines to stop"
             )
             assert settled >= 2
+            for site in sites:  # all done: every worker idle, the site's one block running
+                assert _cell(page, site, "workers").text_content() == "2 (2)"
+                assert _cell(page, site, "blocks").text_content() == "1 / 0"
+                assert _cell(page, site, "blocks").get_attribute("title") is None
 
         page.locator("#run-state:text-is('finished')").wait_for(timeout=LIVE_S * 1000 + 1000)
         counted = count_states(run_dir)
@@ -108,3 +127,22 @@ def _quiet_for(run_dir: Path, page: Any, seconds: float) -> int | None:
     page.wait_for_timeout(seconds * 1000)
     after = _status_lines(run_dir)
     return after if after == before else None
+
+
+def test_a_count_a_site_does_not_report_is_a_dash_that_says_why(
+    browser: Any, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    write_run(runs / "20261207-run")  # a: a local site; b: an endpoint (no blocks)
+    with Dashboard(runs) as dashboard:
+        base = dashboard.url.split("?")[0].rstrip("/")
+        page = browser.new_page()
+        page.goto(f"{base}/run/20261207-run?token={dashboard.token}")
+        _cell(page, "a", "workers").wait_for(timeout=5000)
+        assert _cell(page, "a", "workers").text_content() == "2 (1)"
+        assert _cell(page, "a", "blocks").text_content() == "1 / 2"
+        assert _cell(page, "b", "workers").text_content() == "0 (0)"
+        blocks = _cell(page, "b", "blocks")
+        assert blocks.text_content() == "\u2013"  # an en dash
+        assert blocks.get_attribute("title") == unknown.NO_BLOCKS
+        page.close()

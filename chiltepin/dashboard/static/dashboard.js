@@ -82,11 +82,24 @@ function siteState(status) {
   return td;
 }
 
+// A live count the site may not report: "–" where unknown, and why as the cell's tooltip
+// (the view says why, per column: not yet, or never for this kind of site).
+function liveCount(text, column, why) {
+  const td = el("td", text);
+  td.dataset.col = column;
+  if (why) td.title = why;
+  return td;
+}
+
 function drawSites(run) {
   fill(document.querySelector("#sites tbody"), run.sites.map((s) => {
     const st = s.status || {};
     const name = el("td", s.site, "text");
-    return [name, siteState(s.status), num(st.workers), num(st.capacity), num(st.outstanding),
+    const workers = st.workers == null ? "–" : `${st.workers} (${num(st.idle)})`;
+    const blocks = st.blocks_running == null && st.blocks_pending == null ? "–"
+      : `${num(st.blocks_running)} / ${num(st.blocks_pending)}`;
+    return [name, siteState(s.status), liveCount(workers, "workers", s.unknown.workers),
+      liveCount(blocks, "blocks", s.unknown.blocks), num(st.capacity), num(st.outstanding),
       num(st.window), num(st.run_s, 2), num(st.queue_wait_s, 2), num(st.failure_rate, 3),
       s.placed, s.succeeded, s.failed, s.retried, s.failed_over, s.raced,
       num(s.node_hours, 4), num(s.cost, 4) + " " + s.cost_unit];
