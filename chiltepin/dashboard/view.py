@@ -23,7 +23,9 @@ node-hour as the report prices them.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -56,6 +58,7 @@ ERROR_LINES = 8  # of a failure's text, shown with it
 ERROR_BYTES = 4096  # of a failure's text read from results.bin
 _TASK_LINE = b'{"e":"' + TASK.encode() + b'","id":"'
 _THROUGHPUT = ("succeeded", "failed")
+BUDGET_CHECK = 1024  # lines read between two looks at an update's time budget
 #: Lines read since the last save after which the view saves its aggregates: a run this
 #: big takes a second or more to read, a smaller one is read faster than it is saved.
 SNAPSHOT_AFTER = 50_000
@@ -119,6 +122,8 @@ class RunView:
         self.succeeded = 0
         self.failed = 0
         self.skipped = 0  # lines that were not whole events
+        self.size = 0  # the journal's length when the last update stopped reading
+        self.partial = False  # the last update stopped on its time budget, not at the end
         self.sites: dict[str, SiteTally] = {}
         self.status: StatusEvent | None = None
         self.failures: deque[Failure] = deque(maxlen=FAILURES_KEPT)
@@ -143,13 +148,22 @@ class RunView:
 
     # -- reading ------------------------------------------------------------------------
 
-    def update(self) -> int:
+    def update(self, budget_s: float | None = None) -> int:
         """Read the whole lines appended since the last update; return how many. Save
         the aggregates once :attr:`snapshot_after` lines (and as many as there are tasks
-        still out) were read since the last save."""
+        still out) were read since the last save.
+
+        Args:
+            budget_s: stop reading after about this many seconds (None: read to the end).
+                A page asks with a budget, so a big journal read for the first time shows
+                what was read so far within a second and the rest over the next polls
+                (:attr:`partial` says it is not all there yet).
+        """
         with self._lock:
             path = self.run_dir / JOURNAL
             read = 0
+            stop_at = None if budget_s is None else time.monotonic() + budget_s
+            self.partial = False
             with path.open("rb") as f:
                 f.seek(self.offset)
                 for raw in f:
@@ -158,6 +172,10 @@ class RunView:
                     self.offset += len(raw)
                     read += 1
                     self._line(raw)
+                    if read % BUDGET_CHECK == 0 and stop_at and time.monotonic() > stop_at:
+                        self.partial = True
+                        break
+                self.size = max(self.offset, os.fstat(f.fileno()).st_size)
             self._unsaved += read
             # A save costs in proportion to the tasks still out: saving no more often than
             # that many lines keeps its cost per line read bounded.
@@ -464,4 +482,9 @@ class RunView:
                 "failures": [asdict(f) for f in reversed(self.failures)],
                 "events": [asdict(e) for e in reversed(self.events)],
                 "skipped_lines": self.skipped,
+                "journal": {
+                    "read": self.offset,
+                    "size": max(self.size, self.offset),
+                    "partial": self.partial,
+                },
             }

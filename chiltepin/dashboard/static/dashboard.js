@@ -293,7 +293,10 @@ function drawRun(run) {
   const badge = document.getElementById("run-state");
   badge.textContent = run.state;
   badge.className = "badge " + run.state;
-  setText("updated", "journal as of " + when(run.updated));
+  const journal = run.journal;
+  setText("updated", journal && journal.partial
+    ? `reading the journal: ${Math.floor((100 * journal.read) / Math.max(1, journal.size))} % (counts so far)`
+    : "journal as of " + when(run.updated));
   drawCounts(run);
   drawSites(run);
   drawTimeline(run);
