@@ -80,13 +80,14 @@ function endpointStatus(e) {
 }
 
 function endpointRuns(e) {
-  const td = el("td", null, "text");
-  e.runs.forEach((r, i) => {
-    if (i) td.append(", ");
+  const td = el("td", null, "text runs");
+  td.append(...e.runs.map((r) => {
+    const line = el("div");
     const link = el("a", r.run);
     link.href = "/run/" + encodeURIComponent(r.run);
-    td.append(link, el("span", ` (${r.state}: ${r.out} out, ${r.succeeded} ok, ${r.failed} failed)`, "muted"));
-  });
+    line.append(link, el("span", ` (${r.state}: ${r.out} out, ${r.succeeded} ok, ${r.failed} failed)`, "muted"));
+    return line;
+  }));
   return td;
 }
 
