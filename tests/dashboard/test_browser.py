@@ -99,6 +99,8 @@ def test_a_run_is_watched_live_in_a_browser(browser: Any, tmp_path: Path) -> Non
         assert _number(page, "#count-held") == counted.held == 0
         assert _number(page, "#count-pending") == counted.pending == 0
 
+        _zoom_the_timeline(page)
+
         page.goto(f"{base}/")  # the runs list: the cookie carries the token now
         row = page.locator("#runs tbody tr", has_text=RUN)
         row.get_by_text("finished").wait_for(timeout=5000)
@@ -113,6 +115,37 @@ def _quiet_for(run_dir: Path, page: Any, seconds: float) -> int | None:
     page.wait_for_timeout(seconds * 1000)
     after = _status_lines(run_dir)
     return after if after == before else None
+
+
+def _window(page: Any) -> tuple[float, float]:
+    start, end = (page.get_attribute("#timeline", "data-window") or "").split(",")
+    return float(start), float(end)
+
+
+def _zoom_the_timeline(page: Any) -> None:
+    """Dragging across the middle half of the timeline shows that part of the run, the
+    throughput chart too; a double-click shows the whole run again."""
+    whole = _window(page)
+    assert whole[0] == 0 and whole[1] > 0
+    box = page.locator("#timeline").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.25, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    assert page.locator("#zoom-brush").count() == 1  # the window being picked is drawn
+    page.mouse.move(box["x"] + box["width"] * 0.75, y, steps=5)
+    page.mouse.up()
+    start, end = _window(page)
+    assert abs(start - whole[1] * 0.25) <= whole[1] * 0.02
+    assert abs(end - whole[1] * 0.75) <= whole[1] * 0.02
+    assert page.is_visible("#zoom-reset")
+    shown_from = page.text_content("#throughput [data-edge='start']") or ""
+    assert shown_from.endswith(" s") and abs(float(shown_from[:-2]) - start) <= 0.6
+    page.wait_for_timeout(1100)  # a poll redraws the page: the window stays
+    assert _window(page) == (start, end)
+    page.dblclick("#timeline")
+    assert _window(page) == whole
+    assert not page.is_visible("#zoom-reset")
 
 
 def test_the_endpoints_page_in_a_browser(
