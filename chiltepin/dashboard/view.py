@@ -4,10 +4,11 @@ The view keeps its place in ``journal.jsonl`` (a byte offset) and, on each
 :meth:`RunView.update`, reads only the whole lines written since: a torn last line (the
 writer is mid-``write``) waits for the next update. It keeps aggregates, never the lines:
 per-site counts, time-bucketed running tasks and throughput (:mod:`.buckets`), batch-job
-spans, the last status the run wrote, the most recent failures and events, and, per task
-still unsettled, its attempts' sites (what a later attempt or outcome is counted
-against). So an update costs in proportion to what was appended, and memory grows with
-what is still out, not with the run.
+spans, the last status the run wrote, the most recent failures and events, per task
+still unsettled its attempts' sites (what a later attempt or outcome is counted against),
+and per site how many of those tasks its latest attempt is at (what the endpoints page
+shows as out there now). So an update costs in proportion to what was appended, and
+memory grows with what is still out, not with the run.
 
 After reading many lines the view saves its aggregates beside the journal
 (:mod:`.snapshot`), and :meth:`RunView.open` starts from them: a big run's page then costs
@@ -134,6 +135,8 @@ class RunView:
         self._jobs: dict[tuple[str, str], list[float]] = {}  # (site, job) → start, end, nodes
         self._rates: dict[str, tuple[float, str]] = {}
         self._health: dict[str, tuple[bool, str | None]] = {}  # site → (healthy, state)
+        self._endpoints: dict[str, str] = {}  # endpoint site → its endpoint id (the header's)
+        self._out: dict[str, int] = {}  # site → unsettled tasks whose latest attempt is there
         self._lock = threading.Lock()
 
     @classmethod
@@ -199,6 +202,7 @@ class RunView:
             "jobs": [[*key, *span] for key, span in self._jobs.items()],
             "rates": self._rates,
             "health": self._health,
+            "endpoints": self._endpoints,
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -214,6 +218,10 @@ class RunView:
         self._jobs = {(site, job): span for site, job, *span in state["jobs"]}
         self._rates = {k: (rate, unit) for k, (rate, unit) in state["rates"].items()}
         self._health = {k: (ok, named) for k, (ok, named) in state["health"].items()}
+        self._endpoints = dict(state["endpoints"])
+        for attempts in self._open.values():  # derived, so not saved
+            if attempts:
+                self._move_out(None, attempts[-1][1])
 
     def _line(self, raw: bytes) -> None:
         if raw.startswith(_TASK_LINE):  # a task as submitted: only its id matters here
@@ -279,6 +287,9 @@ class RunView:
             self._rates = cost_rates(event.config, self.run_dir)
             for name in event.config.get("sites") or {}:
                 self._site(name)
+        for name, entry in (event.config.get("sites") or {}).items():
+            if isinstance(entry, dict) and entry.get("endpoint_id"):
+                self._endpoints[name] = str(entry["endpoint_id"])  # a resume may name more
         self.ended = False
         self._log(None, "run resumed by a new client" if resumed else "run started")
 
@@ -306,7 +317,15 @@ class RunView:
                 earlier.retried += 1
                 if earlier.site != event.site:
                     earlier.failed_over += 1
+        self._move_out(attempts[-1][1] if attempts else None, event.site)
         attempts.append((event.number, event.site))
+
+    def _move_out(self, was: str | None, now: str | None) -> None:
+        """A task's latest attempt moved from site ``was`` to ``now`` (None: none)."""
+        if was is not None:
+            self._out[was] -= 1
+        if now is not None:
+            self._out[now] = self._out.get(now, 0) + 1
 
     def _done(self, event: DoneEvent) -> None:
         attempts = self._open.pop(event.id, None)
@@ -315,6 +334,8 @@ class RunView:
         self._seen(event.finished)
         if not attempts:
             self.unplaced -= 1
+        else:
+            self._move_out(attempts[-1][1], None)
         site = next((s for n, s in attempts if n == event.number), None)
         if site is None and attempts:
             site = attempts[-1][1]
@@ -406,6 +427,17 @@ class RunView:
                 "succeeded": self.succeeded,
                 "failed": self.failed,
             }
+
+    def endpoint_sites(self) -> dict[str, str]:
+        """The run's endpoint sites, by name, each with its endpoint id (from the sites
+        the run was started or resumed with)."""
+        with self._lock:
+            return dict(self._endpoints)
+
+    def out(self) -> dict[str, int]:
+        """Per site, the unsettled tasks whose latest attempt was placed there."""
+        with self._lock:
+            return {site: n for site, n in self._out.items() if n}
 
     def _sites(self) -> list[dict[str, Any]]:
         hours: dict[str, float] = {}

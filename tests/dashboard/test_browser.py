@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Debian's Chromium driven by Playwright) over a real run
 on two embedded local sites: it updates live, shows a failure's error, ends with the
-journal's counts, asks no host but its own, and logs no console error."""
+journal's counts, asks no host but its own, and logs no console error; and the endpoints
+page, reached from the runs page."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from chiltepin.dashboard.endpoint_status import NOT_LOGGED_IN
 from chiltepin.dashboard.server import Dashboard
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import JOURNAL, count_states
 from chiltepin.system.waiting import wait_until
+from tests.dashboard.test_endpoints import EP1, EP2, sites_file, write_endpoint_run
 from tests.federation import tasks
 
 RUN = "20261207-live"
@@ -141,3 +146,43 @@ def _zoom_the_timeline(page: Any) -> None:
     page.dblclick("#timeline")
     assert _window(page) == whole
     assert not page.is_visible("#zoom-reset")
+
+
+def test_the_endpoints_page_in_a_browser(
+    browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reached from the runs page's header: an endpoint named by a finished run and the
+    sites file, the run's tasks on it with a link to the run, and (no Globus login here)
+    the reason its status is unknown; no other host asked, no console error."""
+    monkeypatch.delenv("GLOBUS_COMPUTE_CLIENT_ID", raising=False)
+    monkeypatch.delenv("GLOBUS_COMPUTE_CLIENT_SECRET", raising=False)
+    monkeypatch.setenv("GLOBUS_COMPUTE_USER_DIR", str(tmp_path / "no-tokens"))
+    runs = tmp_path / "runs"
+    write_endpoint_run(runs / RUN, ep_name="ep", status_at=None, finished=True)
+    sites = sites_file(tmp_path / "sites.yaml", mine=EP1)
+    requests: list[str] = []
+    errors: list[str] = []
+    with Dashboard(runs, sites=sites) as dashboard:
+        base = dashboard.url.split("?")[0].rstrip("/")
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+        def route(route: Any) -> None:
+            requests.append(route.request.url)
+            route.continue_()
+
+        page.route("**/*", route)
+        page.goto(f"{base}/?token={dashboard.token}")
+        page.click("#endpoints-link")
+        row = page.locator(f"#endpoints tr[data-endpoint='{EP1}']")
+        row.get_by_text(NOT_LOGGED_IN).wait_for(timeout=20_000)
+        assert row.locator(".badge").text_content() == "unknown"
+        cells = [c.strip() for c in row.locator("td").all_text_contents()]
+        assert cells[5:9] == ["0", "6", "2", "1"]  # out now, placed, succeeded, failed
+        assert page.locator(f"#endpoints tr[data-endpoint='{EP2}']").count() == 1
+        row.get_by_role("link", name=RUN).click()
+        page.locator("#run-name", has_text=RUN).wait_for(timeout=5000)
+        page.close()
+    assert requests and all(url.startswith(base + "/") for url in requests), requests
+    assert errors == []

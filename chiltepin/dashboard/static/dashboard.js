@@ -69,6 +69,47 @@ function drawRuns(runs) {
   setText("updated", "as of " + new Date().toLocaleTimeString());
 }
 
+// -- the endpoints page ------------------------------------------------------------------
+
+function endpointStatus(e) {
+  const td = el("td", null, "text");
+  const st = e.status;
+  td.append(el("span", st ? st.status : "not asked yet", "badge " + (st ? st.status : "unknown")));
+  if (st && st.error) td.append(el("span", st.error, "note unhealthy"));
+  return td;
+}
+
+function endpointRuns(e) {
+  const td = el("td", null, "text runs");
+  td.append(...e.runs.map((r) => {
+    const line = el("div");
+    const link = el("a", r.run);
+    link.href = "/run/" + encodeURIComponent(r.run);
+    line.append(link, el("span", ` (${r.state}: ${r.out} out, ${r.succeeded} ok, ${r.failed} failed)`, "muted"));
+    return line;
+  }));
+  return td;
+}
+
+function drawEndpoints(doc) {
+  const tbody = document.querySelector("#endpoints tbody");
+  fill(tbody, doc.endpoints.map((e) => {
+    const name = el("td", null, "text");
+    name.append(el("b", e.names.join(", ") || "–"), el("span", e.endpoint_id, "note muted"));
+    if (!e.configured) name.append(el("span", "named by a run, not in the sites file", "note muted"));
+    const st = e.status || {};
+    const asked = st.at ? when(st.at) + (st.source === "service" ? "" : " (" + st.source + ")") : "–";
+    return [name, endpointStatus(e), num(st.total_workers), num(st.idle_workers), asked,
+      e.out, e.placed, e.succeeded, e.failed, endpointRuns(e)];
+  }));
+  tbody.querySelectorAll("tr").forEach((tr, i) => { tr.dataset.endpoint = doc.endpoints[i].endpoint_id; });
+  document.getElementById("no-endpoints").hidden = doc.endpoints.length > 0;
+  setText("rates", `The service is asked for one endpoint's status at most every ${doc.limits.endpoint_every_s} s,`
+    + ` and for any at most every ${doc.limits.request_every_s} s, only while this page is open:`
+    + " the request budget is left to the runs. A live run's own fresh status is shown instead.");
+  setText("updated", "as of " + new Date().toLocaleTimeString());
+}
+
 // -- one run ------------------------------------------------------------------------------
 
 function siteState(status) {
@@ -317,6 +358,8 @@ if (embedded) {
   drawRun(JSON.parse(embedded.textContent));
 } else if (document.body.dataset.page === "runs") {
   poll("/api/runs", drawRuns);
+} else if (document.body.dataset.page === "endpoints") {
+  poll("/api/endpoints", drawEndpoints);
 } else {
   const name = decodeURIComponent(location.pathname.split("/").pop());
   poll("/api/run/" + encodeURIComponent(name), drawRun);
