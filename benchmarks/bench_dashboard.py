@@ -1,12 +1,14 @@
 """The dashboard at scale: a big run's first paint, its memory, and what watching costs a run.
 
-- first paint: a fresh dashboard process's first ``GET /api/run/RUN`` (everything the run
-  page draws) on a journal of ``TASKS`` finished no-ops written by the journal's own
-  writer, cold (no snapshot: the whole journal is read, and the snapshot saved) and warm
-  (from the snapshot the cold read saved), in seconds and against the time ``chiltepin
-  run status`` (:func:`~chiltepin.federation.journal.count_states`, which parses no line)
-  takes to count the same journal, the best of 3. Targets: warm < 3 s, and no slower than
-  the count; cold no slower than 30 counts;
+- first paint: a fresh dashboard process asked for ``/api/run/RUN`` (everything the run
+  page draws) as the page asks, once a second, on a journal of ``TASKS`` finished no-ops
+  written by the journal's own writer. Cold (no snapshot): the first answer (what one
+  request's reading budget got through, target < 3 s) and the first whole one (the whole
+  journal read, and the snapshot saved; no slower than 30 counts); warm (from the
+  snapshot the cold read saved): the first whole answer, target < 3 s and no slower than
+  the count. A count is what ``chiltepin run status``
+  (:func:`~chiltepin.federation.journal.count_states`, which parses no line) takes on
+  the same journal, the best of 3;
 - the dashboard process's peak resident set during the cold read (target < 300 MB);
 - a run of ``RUN_TASKS`` no-ops on one embedded local site, watched by a dashboard in its
   own process that the page's poll asks for ``/api/run/RUN`` every second, against the same
@@ -19,6 +21,7 @@ CI reads 100,000 tasks; ``CHILTEPIN_BENCH_MILLION=1`` reads a million.
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 import tempfile
 import threading
@@ -85,8 +88,10 @@ def dashboard(root: Path) -> Iterator[tuple[Callable[[str], bytes], int]]:
             process.kill()  # by its PID
 
 
-def first_paint(run_dir: Path) -> tuple[float, int]:
-    """(seconds to a fresh dashboard's first page of the run, its peak resident set)."""
+def first_paint(run_dir: Path) -> tuple[float, float, int]:
+    """A fresh dashboard's page of the run, asked for as the page does, once a second
+    until the view has read the whole journal: (seconds to the first answer, seconds to
+    the first whole one, the dashboard's peak resident set)."""
     with dashboard(run_dir.parent) as (get, pid):
         process = psutil.Process(pid)
         peak = process.memory_info().rss
@@ -100,11 +105,15 @@ def first_paint(run_dir: Path) -> tuple[float, int]:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         started = time.perf_counter()
-        get(f"/api/run/{run_dir.name}")
-        took = time.perf_counter() - started
+        page = json.loads(get(f"/api/run/{run_dir.name}"))
+        first = time.perf_counter() - started
+        while page["journal"]["partial"]:
+            time.sleep(POLL_S)
+            page = json.loads(get(f"/api/run/{run_dir.name}"))
+        whole = time.perf_counter() - started
         done.set()
         sampler.join()
-        return took, max(peak, process.memory_info().rss)
+        return first, whole, max(peak, process.memory_info().rss)
 
 
 @contextlib.contextmanager
@@ -156,15 +165,23 @@ def run(tasks: int = TASKS, rounds: int = ROUNDS) -> list[Figure]:
         big = Path(tmp) / "runs" / "big"
         synthetic_journal(big, tasks, 0)
         count_s = min(timed(lambda: count_states(big)) for _ in range(3))
-        cold_s, peak = first_paint(big)
+        first_s, cold_s, peak = first_paint(big)
         if not (big / SNAPSHOT).is_file():
             raise RuntimeError("the cold read saved no snapshot")
-        warm_s, _ = first_paint(big)
+        _, warm_s, _ = first_paint(big)
         measured = watched_throughput(Path(tmp) / "live", rounds)
     baseline = f"run status counts it in {count_s:.3f} s (best of 3)"
     return [
         Figure(
-            f"dashboard first paint, cold (no snapshot), / run status count: {tasks:,} tasks",
+            f"dashboard first paint, cold (no snapshot; counts so far): {tasks:,} tasks",
+            first_s,
+            1.0,
+            "s",
+            3.0,
+            higher=False,
+        ),
+        Figure(
+            f"dashboard whole view, cold (no snapshot), / run status count: {tasks:,} tasks",
             cold_s,
             count_s,
             "s",

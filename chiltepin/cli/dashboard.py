@@ -18,18 +18,26 @@ from chiltepin.dashboard.server import LOOPBACK, Dashboard, host_warning
     default=None,
     help="The directory whose run directories are shown [default: ~/.chiltepin/runs].",
 )
+@click.option(
+    "--sites",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A sites file whose endpoint sites the endpoints page lists, beside those the runs name.",
+)
 @click.option("--host", default=LOOPBACK, show_default=True, help="Address to serve on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port (0: a free one).")
-def command(runs_dir: Path | None, host: str, port: int) -> None:
+def command(runs_dir: Path | None, sites: Path | None, host: str, port: int) -> None:
     """Serve a live web page of the runs under RUNS: per site health, workers and what
     placement believes; tasks by state; a timeline; throughput; failures; cost so far.
 
     Read-only, and only with the token in the printed URL. Runs in other processes are
-    read from their journals, so watching spends none of their request budget.
+    read from their journals, so watching spends none of their request budget. The
+    endpoints page (/endpoints) lists each endpoint's status and the runs' tasks on it; it
+    asks the service for a status only while it is open, at most every 5 s.
     """
     if warning := host_warning(host):
         click.secho(f"warning: {warning}", fg="yellow", err=True)
-    dashboard = Dashboard(runs_dir or default_run_dir().parent, host=host, port=port)
+    dashboard = Dashboard(runs_dir or default_run_dir().parent, host=host, port=port, sites=sites)
     click.echo(f"chiltepin dashboard of {dashboard.runs.root}: {dashboard.url}")
     click.echo("(the token in the URL is needed on every request; Ctrl-C stops the dashboard)")
     try:

@@ -7,6 +7,8 @@ there: the last status line names a process on this host that is still running a
 started before the run did (so a reused process id does not count), or the journal grew
 within :data:`LIVE_S` (a client on another host sharing the directory). Anything else is
 **killed**: its client died without shutting down (``chiltepin run resume`` picks it up).
+A run whose journal is still being read for the first time (a big one, a budget of reading
+per request at a time) is **reading** until the view has caught up with it.
 A live run writes a status line about once a second while anything changes, and nothing
 while idle, which is why a quiet journal alone does not make a run killed.
 
@@ -16,6 +18,7 @@ a journal, is ever opened: no other path on the machine is reachable through a r
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import threading
@@ -30,6 +33,11 @@ from chiltepin.dashboard.view import RunView
 from chiltepin.federation.journal import JOURNAL
 
 LIVE_S = 10.0
+#: Seconds one request may spend reading a journal: a big run's page first shows what
+#: was read within it, and each later poll reads on (docs: RunView.update).
+READ_BUDGET_S = 0.5
+CATCH_UP_PAUSE_S = 0.01  # between two budgets of reading on: a request takes the lock then
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
 
@@ -37,6 +45,7 @@ class RunState(str, Enum):
     LIVE = "live"
     FINISHED = "finished"
     KILLED = "killed"
+    READING = "reading"  # its journal is still being read for the first time
 
 
 def _client_running(pid: int, host: str, started: float | None) -> bool:
@@ -51,6 +60,8 @@ def _client_running(pid: int, host: str, started: float | None) -> bool:
 
 def run_state(view: RunView, now: float | None = None) -> RunState:
     """See the module's doc for the rule."""
+    if view.partial:
+        return RunState.READING
     if view.ended:
         return RunState.FINISHED
     status = view.status
@@ -82,6 +93,7 @@ class Runs:
         self.root = root.expanduser().resolve()
         self.only = only
         self._views: dict[str, RunView] = {}
+        self._catching_up: set[str] = set()  # views read on by a thread of their own
         self._lock = threading.Lock()
 
     def _shown(self, name: str) -> bool:
@@ -95,15 +107,42 @@ class Runs:
             raise UnknownRun(name)
         return run_dir
 
-    def view(self, name: str) -> RunView:
-        """``name``'s view, brought up to date."""
+    def view(self, name: str, budget_s: float | None = READ_BUDGET_S) -> RunView:
+        """``name``'s view, brought up to date (or as far as ``budget_s`` seconds of
+        reading bring it: see :meth:`RunView.update`)."""
         run_dir = self._dir(name)
         with self._lock:
             view = self._views.get(name)
             if view is None:
                 view = self._views[name] = RunView.open(run_dir)
-        view.update()
+        view.update(budget_s)
+        if view.partial:
+            self._catch_up(name, view, budget_s)
         return view
+
+    def _catch_up(self, name: str, view: RunView, budget_s: float | None) -> None:
+        """Read the rest of a partly read journal on a thread, a budget at a time, so a
+        big run's whole view is there as soon as it can be read, not one budget per
+        request; between budgets the page's requests get the lock."""
+        with self._lock:
+            if name in self._catching_up:
+                return
+            self._catching_up.add(name)
+
+        def read_on() -> None:
+            try:
+                while view.partial:
+                    view.update(budget_s)
+                    time.sleep(CATCH_UP_PAUSE_S)
+            except OSError as err:  # the run directory went away meanwhile
+                log.warning("stopped reading %s: %s", view.run_dir, err)
+            finally:
+                with self._lock:
+                    self._catching_up.discard(name)
+
+        threading.Thread(
+            target=read_on, name=f"chiltepin-dashboard-read-{name}", daemon=True
+        ).start()
 
     def names(self) -> list[str]:
         """The runs under the root, newest first (run directories sort by start time)."""

@@ -13,6 +13,10 @@ its own assets from the package (the page makes no request elsewhere, and its
 content-security policy forbids any), and opens only run directories directly under its
 root (:class:`~chiltepin.dashboard.runs.Runs`).
 
+``/endpoints`` is the endpoints page (:mod:`.endpoints`): the one page whose JSON may lead
+to a request to the Compute web service, and then only within
+:mod:`.endpoint_status`'s rates, which leave the request budget to the runs.
+
 ``/metrics`` serves Prometheus' text format (:mod:`.metrics`). Prometheus sends a token as
 ``Authorization: Bearer <token>`` (its scrape config's ``authorization: credentials:``),
 so the token is also taken from that header.
@@ -36,6 +40,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chiltepin.dashboard.assets import asset as _asset
+from chiltepin.dashboard.endpoint_status import StatusPoller
+from chiltepin.dashboard.endpoints import Endpoints, configured_endpoints
 from chiltepin.dashboard.metrics import registry
 from chiltepin.dashboard.runs import Runs, UnknownRun, document
 
@@ -46,6 +52,7 @@ ASSETS = {  # name → content type: the only files served from the package
     "dashboard.css": "text/css; charset=utf-8",
     "runs.html": "text/html; charset=utf-8",
     "run.html": "text/html; charset=utf-8",
+    "endpoints.html": "text/html; charset=utf-8",
 }
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
@@ -71,10 +78,20 @@ def host_warning(host: str) -> str | None:
 
 class Dashboard:
     """A dashboard over the runs under ``runs_dir`` (or those ``Runs`` shows), served from a
-    thread of its own."""
+    thread of its own. ``sites``: the sites file whose endpoint sites the endpoints page
+    lists (beside those the runs name); ``poller`` asks the service for their status."""
 
-    def __init__(self, runs_dir: Path | Runs, *, host: str = LOOPBACK, port: int = 0) -> None:
+    def __init__(
+        self,
+        runs_dir: Path | Runs,
+        *,
+        host: str = LOOPBACK,
+        port: int = 0,
+        sites: Path | None = None,
+        poller: StatusPoller | None = None,
+    ) -> None:
         self.runs = runs_dir if isinstance(runs_dir, Runs) else Runs(runs_dir)
+        self.endpoints = Endpoints(self.runs, configured_endpoints(sites), poller)
         self._metrics = registry(self.runs)
         self.token = secrets.token_urlsafe(24)
         server = _IPv6Server if ":" in host else ThreadingHTTPServer
@@ -108,6 +125,7 @@ class Dashboard:
         self._server.serve_forever()
 
     def stop(self) -> None:
+        self.endpoints.poller.stop()
         self._server.shutdown()
         self._server.server_close()
         if self._thread.is_alive():
@@ -142,6 +160,10 @@ class Dashboard:
             return HTTPStatus.OK, CONTENT_TYPE_LATEST, generate_latest(self._metrics)
         if parts == ["api", "runs"]:
             return _json(self.runs.summaries())
+        if path == "/endpoints":
+            return HTTPStatus.OK, ASSETS["endpoints.html"], _asset("endpoints.html")
+        if parts == ["api", "endpoints"]:
+            return _json(self.endpoints.document())
         try:
             if parts[0] == "run" and len(parts) == 2:
                 self.runs.view(parts[1])  # a run page only for a run there is

@@ -4,10 +4,11 @@ The view keeps its place in ``journal.jsonl`` (a byte offset) and, on each
 :meth:`RunView.update`, reads only the whole lines written since: a torn last line (the
 writer is mid-``write``) waits for the next update. It keeps aggregates, never the lines:
 per-site counts, time-bucketed running tasks and throughput (:mod:`.buckets`), batch-job
-spans, the last status the run wrote, the most recent failures and events, and, per task
-still unsettled, its attempts' sites (what a later attempt or outcome is counted
-against). So an update costs in proportion to what was appended, and memory grows with
-what is still out, not with the run.
+spans, the last status the run wrote, the most recent failures and events, per task
+still unsettled its attempts' sites (what a later attempt or outcome is counted against),
+and per site how many of those tasks its latest attempt is at (what the endpoints page
+shows as out there now). So an update costs in proportion to what was appended, and
+memory grows with what is still out, not with the run.
 
 After reading many lines the view saves its aggregates beside the journal
 (:mod:`.snapshot`), and :meth:`RunView.open` starts from them: a big run's page then costs
@@ -23,7 +24,9 @@ node-hour as the report prices them.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,6 +60,7 @@ ERROR_LINES = 8  # of a failure's text, shown with it
 ERROR_BYTES = 4096  # of a failure's text read from results.bin
 _TASK_LINE = b'{"e":"' + TASK.encode() + b'","id":"'
 _THROUGHPUT = ("succeeded", "failed")
+BUDGET_CHECK = 1024  # lines read between two looks at an update's time budget
 #: Lines read since the last save after which the view saves its aggregates: a run this
 #: big takes a second or more to read, a smaller one is read faster than it is saved.
 SNAPSHOT_AFTER = 50_000
@@ -120,6 +124,8 @@ class RunView:
         self.succeeded = 0
         self.failed = 0
         self.skipped = 0  # lines that were not whole events
+        self.size = 0  # the journal's length when the last update stopped reading
+        self.partial = False  # the last update stopped on its time budget, not at the end
         self.sites: dict[str, SiteTally] = {}
         self.status: StatusEvent | None = None
         self.failures: deque[Failure] = deque(maxlen=FAILURES_KEPT)
@@ -130,6 +136,8 @@ class RunView:
         self._jobs: dict[tuple[str, str], list[float]] = {}  # (site, job) → start, end, nodes
         self._rates: dict[str, tuple[float, str]] = {}
         self._health: dict[str, tuple[bool, str | None]] = {}  # site → (healthy, state)
+        self._endpoints: dict[str, str] = {}  # endpoint site → its endpoint id (the header's)
+        self._out: dict[str, int] = {}  # site → unsettled tasks whose latest attempt is there
         self._lock = threading.Lock()
 
     @classmethod
@@ -144,13 +152,22 @@ class RunView:
 
     # -- reading ------------------------------------------------------------------------
 
-    def update(self) -> int:
+    def update(self, budget_s: float | None = None) -> int:
         """Read the whole lines appended since the last update; return how many. Save
         the aggregates once :attr:`snapshot_after` lines (and as many as there are tasks
-        still out) were read since the last save."""
+        still out) were read since the last save.
+
+        Args:
+            budget_s: stop reading after about this many seconds (None: read to the end).
+                A page asks with a budget, so a big journal read for the first time shows
+                what was read so far within a second and the rest over the next polls
+                (:attr:`partial` says it is not all there yet).
+        """
         with self._lock:
             path = self.run_dir / JOURNAL
             read = 0
+            stop_at = None if budget_s is None else time.monotonic() + budget_s
+            self.partial = False
             with path.open("rb") as f:
                 f.seek(self.offset)
                 for raw in f:
@@ -159,6 +176,10 @@ class RunView:
                     self.offset += len(raw)
                     read += 1
                     self._line(raw)
+                    if read % BUDGET_CHECK == 0 and stop_at and time.monotonic() > stop_at:
+                        self.partial = True
+                        break
+                self.size = max(self.offset, os.fstat(f.fileno()).st_size)
             self._unsaved += read
             # A save costs in proportion to the tasks still out: saving no more often than
             # that many lines keeps its cost per line read bounded.
@@ -182,6 +203,7 @@ class RunView:
             "jobs": [[*key, *span] for key, span in self._jobs.items()],
             "rates": self._rates,
             "health": self._health,
+            "endpoints": self._endpoints,
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -197,6 +219,10 @@ class RunView:
         self._jobs = {(site, job): span for site, job, *span in state["jobs"]}
         self._rates = {k: (rate, unit) for k, (rate, unit) in state["rates"].items()}
         self._health = {k: (ok, named) for k, (ok, named) in state["health"].items()}
+        self._endpoints = dict(state["endpoints"])
+        for attempts in self._open.values():  # derived, so not saved
+            if attempts:
+                self._move_out(None, attempts[-1][1])
 
     def _line(self, raw: bytes) -> None:
         if raw.startswith(_TASK_LINE):  # a task as submitted: only its id matters here
@@ -262,6 +288,9 @@ class RunView:
             self._rates = cost_rates(event.config, self.run_dir)
             for name in event.config.get("sites") or {}:
                 self._site(name)
+        for name, entry in (event.config.get("sites") or {}).items():
+            if isinstance(entry, dict) and entry.get("endpoint_id"):
+                self._endpoints[name] = str(entry["endpoint_id"])  # a resume may name more
         self.ended = False
         self._log(None, "run resumed by a new client" if resumed else "run started")
 
@@ -289,7 +318,15 @@ class RunView:
                 earlier.retried += 1
                 if earlier.site != event.site:
                     earlier.failed_over += 1
+        self._move_out(attempts[-1][1] if attempts else None, event.site)
         attempts.append((event.number, event.site))
+
+    def _move_out(self, was: str | None, now: str | None) -> None:
+        """A task's latest attempt moved from site ``was`` to ``now`` (None: none)."""
+        if was is not None:
+            self._out[was] -= 1
+        if now is not None:
+            self._out[now] = self._out.get(now, 0) + 1
 
     def _done(self, event: DoneEvent) -> None:
         attempts = self._open.pop(event.id, None)
@@ -298,6 +335,8 @@ class RunView:
         self._seen(event.finished)
         if not attempts:
             self.unplaced -= 1
+        else:
+            self._move_out(attempts[-1][1], None)
         site = next((s for n, s in attempts if n == event.number), None)
         if site is None and attempts:
             site = attempts[-1][1]
@@ -390,6 +429,17 @@ class RunView:
                 "failed": self.failed,
             }
 
+    def endpoint_sites(self) -> dict[str, str]:
+        """The run's endpoint sites, by name, each with its endpoint id (from the sites
+        the run was started or resumed with)."""
+        with self._lock:
+            return dict(self._endpoints)
+
+    def out(self) -> dict[str, int]:
+        """Per site, the unsettled tasks whose latest attempt was placed there."""
+        with self._lock:
+            return {site: n for site, n in self._out.items() if n}
+
     def _sites(self) -> list[dict[str, Any]]:
         hours: dict[str, float] = {}
         for job in self.jobs():
@@ -467,4 +517,9 @@ class RunView:
                 "failures": [asdict(f) for f in reversed(self.failures)],
                 "events": [asdict(e) for e in reversed(self.events)],
                 "skipped_lines": self.skipped,
+                "journal": {
+                    "read": self.offset,
+                    "size": max(self.size, self.offset),
+                    "partial": self.partial,
+                },
             }

@@ -1,8 +1,9 @@
 """The dashboard in a real browser (Debian's Chromium driven by Playwright) over a real run
 on two embedded local sites: it updates live, shows a failure's error, a site's idle
 workers falling while it works and its blocks, ends with the journal's counts, asks no
-host but its own, and logs no console error. And a written journal's sites table: a count
-a site does not report is a dash whose tooltip says why."""
+host but its own, and logs no console error; a written journal's sites table: a count a
+site does not report is a dash whose tooltip says why; and the endpoints page, reached
+from the runs page."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chiltepin.dashboard import unknown
+from chiltepin.dashboard.endpoint_status import NOT_LOGGED_IN
 from chiltepin.dashboard.server import Dashboard
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import JOURNAL, count_states
 from chiltepin.system.waiting import wait_until
+from tests.dashboard.test_endpoints import EP1, EP2, sites_file, write_endpoint_run
 from tests.dashboard.test_view import write_run
 from tests.federation import tasks
 
@@ -113,6 +118,8 @@ def test_a_run_is_watched_live_in_a_browser(browser: Any, tmp_path: Path) -> Non
         assert _number(page, "#count-held") == counted.held == 0
         assert _number(page, "#count-pending") == counted.pending == 0
 
+        _zoom_the_timeline(page)
+
         page.goto(f"{base}/")  # the runs list: the cookie carries the token now
         row = page.locator("#runs tbody tr", has_text=RUN)
         row.get_by_text("finished").wait_for(timeout=5000)
@@ -127,6 +134,77 @@ def _quiet_for(run_dir: Path, page: Any, seconds: float) -> int | None:
     page.wait_for_timeout(seconds * 1000)
     after = _status_lines(run_dir)
     return after if after == before else None
+
+
+def _window(page: Any) -> tuple[float, float]:
+    start, end = (page.get_attribute("#timeline", "data-window") or "").split(",")
+    return float(start), float(end)
+
+
+def _zoom_the_timeline(page: Any) -> None:
+    """Dragging across the middle half of the timeline shows that part of the run, the
+    throughput chart too; a double-click shows the whole run again."""
+    whole = _window(page)
+    assert whole[0] == 0 and whole[1] > 0
+    box = page.locator("#timeline").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.25, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    assert page.locator("#zoom-brush").count() == 1  # the window being picked is drawn
+    page.mouse.move(box["x"] + box["width"] * 0.75, y, steps=5)
+    page.mouse.up()
+    start, end = _window(page)
+    assert abs(start - whole[1] * 0.25) <= whole[1] * 0.02
+    assert abs(end - whole[1] * 0.75) <= whole[1] * 0.02
+    assert page.is_visible("#zoom-reset")
+    shown_from = page.text_content("#throughput [data-edge='start']") or ""
+    assert shown_from.endswith(" s") and abs(float(shown_from[:-2]) - start) <= 0.6
+    page.wait_for_timeout(1100)  # a poll redraws the page: the window stays
+    assert _window(page) == (start, end)
+    page.dblclick("#timeline")
+    assert _window(page) == whole
+    assert not page.is_visible("#zoom-reset")
+
+
+def test_the_endpoints_page_in_a_browser(
+    browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reached from the runs page's header: an endpoint named by a finished run and the
+    sites file, the run's tasks on it with a link to the run, and (no Globus login here)
+    the reason its status is unknown; no other host asked, no console error."""
+    monkeypatch.delenv("GLOBUS_COMPUTE_CLIENT_ID", raising=False)
+    monkeypatch.delenv("GLOBUS_COMPUTE_CLIENT_SECRET", raising=False)
+    monkeypatch.setenv("GLOBUS_COMPUTE_USER_DIR", str(tmp_path / "no-tokens"))
+    runs = tmp_path / "runs"
+    write_endpoint_run(runs / RUN, ep_name="ep", status_at=None, finished=True)
+    sites = sites_file(tmp_path / "sites.yaml", mine=EP1)
+    requests: list[str] = []
+    errors: list[str] = []
+    with Dashboard(runs, sites=sites) as dashboard:
+        base = dashboard.url.split("?")[0].rstrip("/")
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+        def route(route: Any) -> None:
+            requests.append(route.request.url)
+            route.continue_()
+
+        page.route("**/*", route)
+        page.goto(f"{base}/?token={dashboard.token}")
+        page.click("#endpoints-link")
+        row = page.locator(f"#endpoints tr[data-endpoint='{EP1}']")
+        row.get_by_text(NOT_LOGGED_IN).wait_for(timeout=20_000)
+        assert row.locator(".badge").text_content() == "unknown"
+        cells = [c.strip() for c in row.locator("td").all_text_contents()]
+        assert cells[5:9] == ["0", "6", "2", "1"]  # out now, placed, succeeded, failed
+        assert page.locator(f"#endpoints tr[data-endpoint='{EP2}']").count() == 1
+        row.get_by_role("link", name=RUN).click()
+        page.locator("#run-name", has_text=RUN).wait_for(timeout=5000)
+        page.close()
+    assert requests and all(url.startswith(base + "/") for url in requests), requests
+    assert errors == []
 
 
 def test_a_count_a_site_does_not_report_is_a_dash_that_says_why(

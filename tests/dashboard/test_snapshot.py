@@ -110,3 +110,56 @@ def test_a_live_run_is_saved_no_more_often_than_it_has_tasks_out(tmp_path: Path)
         f.write(b'{"e":"a","n":1,"id":"t1","s":"a","t":1.0}\n')
         f.write(b'{"e":"a","n":1,"id":"t2","s":"a","t":1.0}\n')
     assert view.update() == 2 and RunView.open(run_dir).offset == view.offset
+
+
+def test_a_read_on_a_time_budget_shows_part_then_catches_up(tmp_path: Path) -> None:
+    """A page's request reads on a time budget: a big journal read for the first time is
+    shown in part (``partial``, the run ``reading``) and the following reads go on from
+    there to what one whole read gives, each line read once."""
+    from chiltepin.dashboard.runs import RunState, run_state
+    from chiltepin.dashboard.view import BUDGET_CHECK
+
+    run_dir = tmp_path / "big"
+    journal = Journal(run_dir)
+    journal.run({"sites": {}})
+    tasks = 3 * BUDGET_CHECK
+    for i in range(tasks):
+        journal.task(f"t{i}", 0, "00\nargs", TaskOptions())
+    journal.estimates([])  # the run's end
+    journal.close()
+    view = RunView(run_dir, snapshot_after=10**9)
+    first = view.update(budget_s=0)  # a spent budget stops at the first look
+    assert first == BUDGET_CHECK and view.partial
+    assert run_state(view) is RunState.READING
+    assert view.as_dict()["journal"] == {
+        "read": view.offset,
+        "size": (run_dir / JOURNAL).stat().st_size,
+        "partial": True,
+    }
+    read = first
+    while view.partial:
+        read += view.update(budget_s=0)
+    assert read == tasks + 2  # the header, the tasks, the end: each line once
+    assert view.counts()["tasks"] == tasks and run_state(view) is RunState.FINISHED
+    whole = RunView(run_dir, snapshot_after=10**9)
+    whole.update()
+    assert view.as_dict() == whole.as_dict()
+
+
+def test_a_partly_read_run_is_read_on_without_more_requests(tmp_path: Path) -> None:
+    """After one request's budget, the dashboard reads the rest of a big journal on its
+    own: the whole view is there without a request per budget."""
+    from chiltepin.dashboard.runs import Runs
+    from chiltepin.dashboard.view import BUDGET_CHECK
+    from chiltepin.system.waiting import wait_until
+
+    run_dir = tmp_path / "runs" / "20261207-big"
+    journal = Journal(run_dir)
+    journal.run({"sites": {}})
+    for i in range(5 * BUDGET_CHECK):
+        journal.task(f"t{i}", 0, "00\nargs", TaskOptions())
+    journal.close()
+    view = Runs(tmp_path / "runs").view(run_dir.name, budget_s=0)
+    wait_until(lambda: not view.partial, timeout=30, what="the journal to be read on")
+    assert view.offset == (run_dir / JOURNAL).stat().st_size
+    assert view.counts()["tasks"] == 5 * BUDGET_CHECK

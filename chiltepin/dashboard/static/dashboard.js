@@ -69,6 +69,47 @@ function drawRuns(runs) {
   setText("updated", "as of " + new Date().toLocaleTimeString());
 }
 
+// -- the endpoints page ------------------------------------------------------------------
+
+function endpointStatus(e) {
+  const td = el("td", null, "text");
+  const st = e.status;
+  td.append(el("span", st ? st.status : "not asked yet", "badge " + (st ? st.status : "unknown")));
+  if (st && st.error) td.append(el("span", st.error, "note unhealthy"));
+  return td;
+}
+
+function endpointRuns(e) {
+  const td = el("td", null, "text runs");
+  td.append(...e.runs.map((r) => {
+    const line = el("div");
+    const link = el("a", r.run);
+    link.href = "/run/" + encodeURIComponent(r.run);
+    line.append(link, el("span", ` (${r.state}: ${r.out} out, ${r.succeeded} ok, ${r.failed} failed)`, "muted"));
+    return line;
+  }));
+  return td;
+}
+
+function drawEndpoints(doc) {
+  const tbody = document.querySelector("#endpoints tbody");
+  fill(tbody, doc.endpoints.map((e) => {
+    const name = el("td", null, "text");
+    name.append(el("b", e.names.join(", ") || "–"), el("span", e.endpoint_id, "note muted"));
+    if (!e.configured) name.append(el("span", "named by a run, not in the sites file", "note muted"));
+    const st = e.status || {};
+    const asked = st.at ? when(st.at) + (st.source === "service" ? "" : " (" + st.source + ")") : "–";
+    return [name, endpointStatus(e), num(st.total_workers), num(st.idle_workers), asked,
+      e.out, e.placed, e.succeeded, e.failed, endpointRuns(e)];
+  }));
+  tbody.querySelectorAll("tr").forEach((tr, i) => { tr.dataset.endpoint = doc.endpoints[i].endpoint_id; });
+  document.getElementById("no-endpoints").hidden = doc.endpoints.length > 0;
+  setText("rates", `The service is asked for one endpoint's status at most every ${doc.limits.endpoint_every_s} s,`
+    + ` and for any at most every ${doc.limits.request_every_s} s, only while this page is open:`
+    + " the request budget is left to the runs. A live run's own fresh status is shown instead.");
+  setText("updated", "as of " + new Date().toLocaleTimeString());
+}
+
 // -- one run ------------------------------------------------------------------------------
 
 function siteState(status) {
@@ -128,12 +169,85 @@ function drawCounts(run) {
   }
 }
 
-function axis(chart, width, height, seconds) {
+function axis(chart, width, height, [from, to]) {
   chart.append(svg("line", { x1: 0, y1: height, x2: width, y2: height, stroke: "#9ca3af" }));
-  const label = svg("text", { x: width - 4, y: height - 4, "text-anchor": "end", "font-size": 11,
-    fill: "#6b7280" });
-  label.textContent = Math.round(seconds) + " s";
-  chart.append(label);
+  const attrs = { y: height - 4, "font-size": 11, fill: "#6b7280" };
+  const end = svg("text", { ...attrs, x: width - 4, "text-anchor": "end" });
+  end.textContent = Math.round(to) + " s";
+  chart.append(end);
+  if (from > 0) {
+    const start = svg("text", { ...attrs, x: 4, "data-edge": "start" });
+    start.textContent = Math.round(from) + " s";
+    chart.append(start);
+  }
+}
+
+// -- zooming the timeline -------------------------------------------------------------------
+// Dragging across the timeline picks a window of the run (seconds since its first event);
+// the timeline and the throughput chart then draw that window until a double-click or
+// "whole run". The window stays put while a live run's page updates under it.
+
+let zoom = null;  // [from, to] seconds, or null: the whole run
+let brush = null;  // [from, to] while a drag is under way
+let shown = null;  // the run last drawn, redrawn at once when the window changes
+
+function runSeconds(run) {
+  const series = run.series;
+  const buckets = Math.max(1, ...Object.values(series.running).map((v) => v.length),
+    ...Object.values(series.throughput).map((v) => v.length));
+  return buckets * (series.width_s || 1);
+}
+
+function windowOf(run) {
+  return zoom || [0, runSeconds(run)];
+}
+
+function secondsAt(chart, event, [from, to]) {
+  const box = chart.getBoundingClientRect();
+  const f = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
+  return from + f * (to - from);
+}
+
+function setZoom(value) {
+  zoom = value;
+  brush = null;
+  document.getElementById("zoom-reset").hidden = zoom === null;
+  if (shown) {
+    drawTimeline(shown);
+    drawThroughput(shown);
+  }
+}
+
+function zoomable(chart) {
+  chart.addEventListener("pointerdown", (event) => {
+    if (!shown || event.button !== 0) return;
+    const at = secondsAt(chart, event, windowOf(shown));
+    brush = [at, at];
+    chart.setPointerCapture(event.pointerId);
+  });
+  chart.addEventListener("pointermove", (event) => {
+    if (!brush) return;
+    brush[1] = secondsAt(chart, event, windowOf(shown));
+    drawBrush(chart, windowOf(shown));
+  });
+  chart.addEventListener("pointerup", () => {
+    if (!brush) return;
+    const [a, b] = [Math.min(...brush), Math.max(...brush)];
+    const [from, to] = windowOf(shown);
+    if ((b - a) / (to - from) > 0.01) setZoom([a, b]);  // a click is not a zoom
+    else { brush = null; drawBrush(chart, [from, to]); }
+  });
+  chart.addEventListener("dblclick", () => setZoom(null));
+  document.getElementById("zoom-reset").addEventListener("click", () => setZoom(null));
+}
+
+function drawBrush(chart, [from, to]) {
+  chart.querySelector("#zoom-brush")?.remove();
+  if (!brush) return;
+  const W = 900, scale = W / (to - from);
+  const [a, b] = [Math.min(...brush), Math.max(...brush)];
+  chart.append(svg("rect", { id: "zoom-brush", x: (a - from) * scale, y: 0,
+    width: Math.max(1, (b - a) * scale), height: 260, fill: "#2563eb", opacity: 0.15 }));
 }
 
 function drawTimeline(run) {
@@ -142,26 +256,28 @@ function drawTimeline(run) {
   const series = run.series;
   const sites = run.sites.map((s) => s.site);
   const running = series.running;
-  const buckets = Math.max(1, ...Object.values(running).map((v) => v.length),
-    ...Object.values(series.throughput).map((v) => v.length));
-  const seconds = buckets * (series.width_s || 1);
+  const width = series.width_s || 1;
+  const [from, to] = windowOf(run);
+  chart.dataset.window = `${from.toFixed(1)},${to.toFixed(1)}`;
   const W = 900, H = 190, BAR = 12;
-  const top = Math.max(1, ...Object.values(running).flat());
-  const x = (i) => (i / buckets) * W;
+  const scale = W / (to - from);
+  const x = (seconds) => (seconds - from) * scale;
+  const inView = (i) => (i + 1) * width > from && i * width < to;
+  const top = Math.max(1, ...Object.values(running).flatMap((v) => v.filter((_, i) => inView(i))));
+  const y = (v) => H - (v / top) * (H - 10);
   sites.forEach((site, n) => {
     const values = running[site] || [];
     if (!values.length) return;
-    const points = values.map((v, i) => `${x(i)},${H - (v / top) * (H - 10)} ${x(i + 1)},${H - (v / top) * (H - 10)}`);
+    const points = values.map((v, i) => `${x(i * width)},${y(v)} ${x((i + 1) * width)},${y(v)}`);
     chart.append(svg("polyline", { points: points.join(" "), fill: "none",
       stroke: COLOURS[n % COLOURS.length], "stroke-width": 2, "data-site": site }));
   });
-  axis(chart, W, H, seconds);
+  axis(chart, W, H, [from, to]);
   const origin = series.origin || 0;
-  const scale = W / seconds;
   run.jobs.forEach((job) => {
     const n = sites.indexOf(job.site);
-    const y = H + 8 + (n < 0 ? 0 : n) * (BAR + 4);
-    const bar = svg("rect", { x: (job.start - origin) * scale, y,
+    const top_ = H + 8 + (n < 0 ? 0 : n) * (BAR + 4);
+    const bar = svg("rect", { x: x(job.start - origin), y: top_,
       width: Math.max(2, (job.end - job.start) * scale), height: BAR,
       fill: COLOURS[Math.max(0, n) % COLOURS.length], opacity: 0.5 });
     const title = svg("title", {});
@@ -169,9 +285,10 @@ function drawTimeline(run) {
     bar.append(title);
     chart.append(bar);
   });
-  const top_ = svg("text", { x: 4, y: 12, "font-size": 11, fill: "#6b7280" });
-  top_.textContent = "max " + top.toFixed(1) + " running";
-  chart.append(top_);
+  const label = svg("text", { x: 4, y: 12, "font-size": 11, fill: "#6b7280" });
+  label.textContent = "max " + top.toFixed(1) + " running";
+  chart.append(label);
+  drawBrush(chart, [from, to]);
   document.getElementById("legend").replaceChildren(...sites.map((site, n) => {
     const span = el("span", site);
     const swatch = el("i");
@@ -185,17 +302,22 @@ function drawThroughput(run) {
   const chart = document.getElementById("throughput");
   chart.replaceChildren();
   const { succeeded, failed } = run.series.throughput;
-  const buckets = Math.max(1, succeeded.length, failed.length);
+  const width = run.series.width_s || 1;
+  const [from, to] = windowOf(run);
   const W = 900, H = 130;
-  const top = Math.max(0.001, ...succeeded.map((v, i) => v + (failed[i] || 0)));
-  const w = W / buckets;
+  const scale = W / (to - from);
+  const inView = (i) => (i + 1) * width > from && i * width < to;
+  const top = Math.max(0.001, ...succeeded.map((v, i) => inView(i) ? v + (failed[i] || 0) : 0));
+  const w = Math.max(1, width * scale - 1);
   succeeded.forEach((v, i) => {
+    if (!inView(i)) return;
     const f = failed[i] || 0;
+    const x = (i * width - from) * scale;
     const hOk = (v / top) * (H - 10), hBad = (f / top) * (H - 10);
-    if (hOk) chart.append(svg("rect", { x: i * w, y: H - hOk, width: Math.max(1, w - 1), height: hOk, fill: "#15803d" }));
-    if (hBad) chart.append(svg("rect", { x: i * w, y: H - hOk - hBad, width: Math.max(1, w - 1), height: hBad, fill: "#b91c1c" }));
+    if (hOk) chart.append(svg("rect", { x, y: H - hOk, width: w, height: hOk, fill: "#15803d" }));
+    if (hBad) chart.append(svg("rect", { x, y: H - hOk - hBad, width: w, height: hBad, fill: "#b91c1c" }));
   });
-  axis(chart, W, H, buckets * (run.series.width_s || 1));
+  axis(chart, W, H, [from, to]);
   const label = svg("text", { x: 4, y: 12, "font-size": 11, fill: "#6b7280" });
   label.textContent = "max " + top.toFixed(2) + " /s";
   chart.append(label);
@@ -219,12 +341,16 @@ function drawEvents(run) {
 }
 
 function drawRun(run) {
+  shown = run;
   setText("run-name", run.run);
   document.title = "chiltepin " + run.run;
   const badge = document.getElementById("run-state");
   badge.textContent = run.state;
   badge.className = "badge " + run.state;
-  setText("updated", "journal as of " + when(run.updated));
+  const journal = run.journal;
+  setText("updated", journal && journal.partial
+    ? `reading the journal: ${Math.floor((100 * journal.read) / Math.max(1, journal.size))} % (counts so far)`
+    : "journal as of " + when(run.updated));
   drawCounts(run);
   drawSites(run);
   drawTimeline(run);
@@ -236,6 +362,8 @@ function drawRun(run) {
 // The token has become a cookie; keep it out of the address bar (and of screenshots).
 if (new URLSearchParams(location.search).has("token")) history.replaceState(null, "", location.pathname);
 
+if (document.body.dataset.page === "run") zoomable(document.getElementById("timeline"));
+
 // A saved report (chiltepin/dashboard/export.py) embeds its run: draw it once, ask no one.
 const embedded = document.getElementById("run-data");
 if (embedded) {
@@ -243,6 +371,8 @@ if (embedded) {
   drawRun(JSON.parse(embedded.textContent));
 } else if (document.body.dataset.page === "runs") {
   poll("/api/runs", drawRuns);
+} else if (document.body.dataset.page === "endpoints") {
+  poll("/api/endpoints", drawEndpoints);
 } else {
   const name = decodeURIComponent(location.pathname.split("/").pop());
   poll("/api/run/" + encodeURIComponent(name), drawRun);
