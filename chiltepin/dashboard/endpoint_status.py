@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chiltepin.federation.backends.status import announced_stop
-from chiltepin.federation.capacity import workers_of_status
+from chiltepin.federation.capacity import idle_of_status, workers_of_status
 
 #: The soonest any status request follows the previous one, whichever endpoint it asks:
 #: at most 2 of the service's 20 requests per 10 s, the rest left to the runs.
@@ -75,9 +75,7 @@ def reading_of(reply: dict[str, Any], at: float) -> Reading:
         return Reading(
             "unknown", at=at, error=f"the service's answer has no status: {reply!r:.200}"
         )
-    idle = details.get("idle_workers")
-    idle = idle if isinstance(idle, int) and not isinstance(idle, bool) else None
-    return Reading(status, workers_of_status(details), idle, at)
+    return Reading(status, workers_of_status(details), idle_of_status(details), at)
 
 
 def service_ask() -> Ask:

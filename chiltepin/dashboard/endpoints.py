@@ -157,6 +157,6 @@ class Endpoints:
                 continue
             if row.status is None or (row.status.at or 0.0) < status.at:  # the newest run's
                 source = f"run {view.run_dir.name}"
-                row.status = Reading(named, told.workers, at=status.at, source=source)
+                row.status = Reading(named, told.workers, told.idle, status.at, source)
         for endpoint_id, entry in per_endpoint.items():
             rows[endpoint_id].runs.append(entry)

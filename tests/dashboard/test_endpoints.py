@@ -44,7 +44,7 @@ def write_endpoint_run(
     """A run on endpoint site ``ep_name`` (EP1), endpoint site "far" (EP2) and local
     "here": on the endpoint, two tasks succeeded, one failed, one retried to "here" and
     two still out there; one still out on "far"; a status line at ``status_at`` saying
-    the endpoint is stopped, with 3 workers; ``finished``: its client shut down."""
+    the endpoint is stopped, with 3 workers (1 idle); ``finished``: its client shut down."""
     sites = {
         ep_name: {"endpoint_id": EP1, "site": "localhost"},
         "far": {"endpoint_id": EP2, "site": "localhost"},
@@ -61,7 +61,7 @@ def write_endpoint_run(
     journal.outcome("t2", 1, False, "ValueError: no", "ValueError", None)
     journal.attempt("t3", 2, "here", {}, {}, via=TaskState.RETRIED)
     if status_at is not None:
-        ep = SiteStatus(ep_name, False, "endpoint stopped", state="stopped", workers=3)
+        ep = SiteStatus(ep_name, False, "endpoint stopped", state="stopped", workers=3, idle=1)
         far = SiteStatus("far", True, state="unknown")
         journal.status(
             StatusEvent(status_at, (ep, far), pid=os.getpid(), host=socket.gethostname())
@@ -122,7 +122,7 @@ def test_endpoints_count_runs_per_endpoint_id_and_prefer_a_live_runs_fresh_statu
         }
         assert ep["status"]["status"] == "stopped"  # the live run's word, not asked
         assert ep["status"]["source"] == "run 20261207-a"
-        assert ep["status"]["total_workers"] == 3
+        assert (ep["status"]["total_workers"], ep["status"]["idle_workers"]) == (3, 1)
         assert not rows[EP2]["configured"] and rows[EP2]["out"] == 1
         # EP2's run state says nothing of the endpoint (unknown): it and OTHER are asked
         wait_until(lambda: len(ask.asked) == 1, 10, what="the first status request")
