@@ -167,7 +167,7 @@ class RunView:
             path = self.run_dir / JOURNAL
             read = 0
             stop_at = None if budget_s is None else time.monotonic() + budget_s
-            self.partial = False
+            partial = False  # set once the read is over: a reader never sees it half-way
             with path.open("rb") as f:
                 f.seek(self.offset)
                 for raw in f:
@@ -177,9 +177,10 @@ class RunView:
                     read += 1
                     self._line(raw)
                     if read % BUDGET_CHECK == 0 and stop_at and time.monotonic() > stop_at:
-                        self.partial = True
+                        partial = True
                         break
                 self.size = max(self.offset, os.fstat(f.fileno()).st_size)
+            self.partial = partial
             self._unsaved += read
             # A save costs in proportion to the tasks still out: saving no more often than
             # that many lines keeps its cost per line read bounded.
