@@ -16,8 +16,10 @@ What the journal settles (tasks submitted, succeeded, failed; per site attempts 
 succeeded, failed, retried, failed over, raced; node-hours and cost) are counters. What
 the run last wrote in its status line (tasks by state, held tasks, a site's health,
 workers, window, outstanding tasks and placement's estimates) are gauges, absent until the
-run wrote one, and an estimate is absent until placement has a sample. Transfers are not
-in the view, so there is no transfer metric.
+run wrote one, and an estimate is absent until placement has a sample. The run's data
+staging is counted per ``direction`` (in, out), ``source`` and ``destination`` (the
+collections its pairs name, ``local`` for this machine's files): files and bytes written,
+and staging batches ended by ``state`` (ok, failed).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from chiltepin.dashboard.view import RunView
 RECENT_S = 3600.0
 RUN = ["run"]
 SITE = ["run", "site"]
+TRANSFER = ["run", "direction", "source", "destination"]
 
 # (metric, help) of the per-site tallies: attempts counted against a site, as the report
 # counts them.
@@ -112,6 +115,17 @@ def families(covered: Iterable[tuple[RunView, RunState]]) -> list[Metric]:
         field: GaugeMetricFamily(name, f"{text}, as the run last said", labels=SITE)
         for field, (name, text) in SITE_GAUGES.items()
     }
+    transfer_bytes = CounterMetricFamily(
+        "chiltepin_transfer_bytes", "Bytes the run's staging wrote", labels=TRANSFER
+    )
+    transfer_files = CounterMetricFamily(
+        "chiltepin_transfer_files", "Files the run's staging wrote", labels=TRANSFER
+    )
+    transfer_batches = CounterMetricFamily(
+        "chiltepin_transfer_batches",
+        "Staging batches (Globus Transfer tasks, local copies) that ended",
+        labels=[*TRANSFER, "state"],
+    )
 
     for view, state in covered:
         run = view.run_dir.name
@@ -136,6 +150,12 @@ def families(covered: Iterable[tuple[RunView, RunState]]) -> list[Metric]:
             node_hours.add_metric(labels, row["node_hours"])
             cost.add_metric([*labels, row["cost_unit"]], row["cost"])
             _site_status(labels, row["status"], healthy, site_gauges)
+        for row in view.transfer_rows():
+            labels = [run, row["direction"], row["source"], row["destination"]]
+            transfer_bytes.add_metric(labels, row["bytes"])
+            transfer_files.add_metric(labels, row["files"])
+            for ended in ("ok", "failed"):
+                transfer_batches.add_metric([*labels, ended], row[ended])
     return [
         run_info,
         *run_counters.values(),
@@ -148,6 +168,9 @@ def families(covered: Iterable[tuple[RunView, RunState]]) -> list[Metric]:
         cost,
         healthy,
         *site_gauges.values(),
+        transfer_bytes,
+        transfer_files,
+        transfer_batches,
     ]
 
 

@@ -27,7 +27,8 @@ from typing import Any
 from chiltepin.federation.journal import JOURNAL
 
 SNAPSHOT = "dashboard-view.json"
-FORMAT = 1  # bump whenever RunView.state()'s layout changes: older snapshots are ignored
+FORMAT = 2  # bump whenever RunView.state()'s layout changes: older snapshots are ignored
+# (2: the run's transfers)
 SAMPLE = 64 * 1024
 
 
