@@ -217,6 +217,7 @@ function drawTransfers(run) {
   fill(document.querySelector("#transfers tbody"), rows.map((t) => {
     const failed = el("td", t.failed, t.failed ? "unhealthy" : undefined);
     const error = el("td", t.last_error ? t.last_error + (t.last_task ? " [task " + t.last_task + "]" : "") : "–", "text");
+    error.style.whiteSpace = "normal";  // an error's line may be long: wrap it, not the table
     const size = el("td", bytes(t.bytes));
     size.title = t.bytes + " bytes";
     return [t.direction, el("td", t.source, "text"), el("td", t.destination, "text"), t.batches,
