@@ -13,13 +13,14 @@ series go stale in Prometheus); older runs are stat'ed, never read
 run directory's name; per-site series add ``site``.
 
 What the journal settles (tasks submitted, succeeded, failed; per site attempts placed,
-succeeded, failed, retried, failed over, raced; node-hours and cost) are counters. What
-the run last wrote in its status line (tasks by state, held tasks, a site's health,
-workers and idle workers, batch blocks by state, window, outstanding tasks and
-placement's estimates) are gauges, absent until the run wrote one; an estimate is absent
-until placement has a sample, and a count the site does not report (an endpoint's
-blocks, say) is absent rather than 0. Transfers are not
-in the view, so there is no transfer metric.
+succeeded, failed, retried, failed over, raced; node-hours and cost) are counters. What the
+run last wrote in its status line (tasks by state, held tasks, a site's health, workers and
+idle workers, batch blocks by state, window, outstanding tasks and placement's estimates)
+are gauges, absent until the run wrote one; an estimate is absent until placement has a
+sample, and a count the site does not report (an endpoint's blocks, say) is absent rather
+than 0. The run's data staging is counted per ``direction`` (in, out), ``source`` and
+``destination`` (the collections its pairs name, ``local`` for this machine's files): files
+and bytes written, and staging batches ended by ``state`` (ok, failed).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from chiltepin.dashboard.view import RunView
 RECENT_S = 3600.0
 RUN = ["run"]
 SITE = ["run", "site"]
+TRANSFER = ["run", "direction", "source", "destination"]
 
 # (metric, help) of the per-site tallies: attempts counted against a site, as the report
 # counts them.
@@ -122,6 +124,17 @@ def families(covered: Iterable[tuple[RunView, RunState]]) -> list[Metric]:
         "The site's batch blocks by state (running, pending), as the run last said",
         labels=[*SITE, "state"],
     )
+    transfer_bytes = CounterMetricFamily(
+        "chiltepin_transfer_bytes", "Bytes the run's staging wrote", labels=TRANSFER
+    )
+    transfer_files = CounterMetricFamily(
+        "chiltepin_transfer_files", "Files the run's staging wrote", labels=TRANSFER
+    )
+    transfer_batches = CounterMetricFamily(
+        "chiltepin_transfer_batches",
+        "Staging batches (Globus Transfer tasks, local copies) that ended",
+        labels=[*TRANSFER, "state"],
+    )
 
     for view, state in covered:
         run = view.run_dir.name
@@ -146,6 +159,12 @@ def families(covered: Iterable[tuple[RunView, RunState]]) -> list[Metric]:
             node_hours.add_metric(labels, row["node_hours"])
             cost.add_metric([*labels, row["cost_unit"]], row["cost"])
             _site_status(labels, row["status"], healthy, site_gauges, blocks)
+        for row in view.transfer_rows():
+            labels = [run, row["direction"], row["source"], row["destination"]]
+            transfer_bytes.add_metric(labels, row["bytes"])
+            transfer_files.add_metric(labels, row["files"])
+            for ended in ("ok", "failed"):
+                transfer_batches.add_metric([*labels, ended], row[ended])
     return [
         run_info,
         *run_counters.values(),
@@ -159,6 +178,9 @@ def families(covered: Iterable[tuple[RunView, RunState]]) -> list[Metric]:
         healthy,
         *site_gauges.values(),
         blocks,
+        transfer_bytes,
+        transfer_files,
+        transfer_batches,
     ]
 
 

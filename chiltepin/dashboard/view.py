@@ -4,7 +4,8 @@ The view keeps its place in ``journal.jsonl`` (a byte offset) and, on each
 :meth:`RunView.update`, reads only the whole lines written since: a torn last line (the
 writer is mid-``write``) waits for the next update. It keeps aggregates, never the lines:
 per-site counts, time-bucketed running tasks and throughput (:mod:`.buckets`), batch-job
-spans, the last status the run wrote, the most recent failures and events, per task
+spans, the last status the run wrote, the most recent failures and events, its data
+staging per source and destination (:mod:`.transfers`), per task
 still unsettled its attempts' sites (what a later attempt or outcome is counted against),
 and per site how many of those tasks its latest attempt is at (what the endpoints page
 shows as out there now). So an update costs in proportion to what was appended, and
@@ -34,6 +35,7 @@ from typing import Any
 
 from chiltepin.dashboard import snapshot
 from chiltepin.dashboard.buckets import Buckets
+from chiltepin.dashboard.transfers import Transfers
 from chiltepin.dashboard.unknown import unknown
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation.journal import JOURNAL, RESULTS, read_blob
@@ -48,6 +50,7 @@ from chiltepin.federation.journal_format import (
     SiteEvent,
     StatusEvent,
     TaskEvent,
+    TransferEvent,
     VersionsEvent,
     decode,
 )
@@ -131,6 +134,7 @@ class RunView:
         self.failures: deque[Failure] = deque(maxlen=FAILURES_KEPT)
         self.events: deque[LogEvent] = deque(maxlen=EVENTS_KEPT)
         self.buckets: Buckets | None = None
+        self.transfers = Transfers()
         # Each unsettled task's attempts, (number, site) in the order they started.
         self._open: dict[str, list[tuple[int, str]]] = {}
         self._jobs: dict[tuple[str, str], list[float]] = {}  # (site, job) → start, end, nodes
@@ -200,6 +204,7 @@ class RunView:
             "failures": [asdict(f) for f in self.failures],
             "events": [asdict(e) for e in self.events],
             "buckets": self.buckets.state() if self.buckets else None,
+            "transfers": self.transfers.state(),
             "open": self._open,
             "jobs": [[*key, *span] for key, span in self._jobs.items()],
             "rates": self._rates,
@@ -216,6 +221,7 @@ class RunView:
         self.failures.extend(Failure(**f) for f in state["failures"])
         self.events.extend(LogEvent(**e) for e in state["events"])
         self.buckets = Buckets.of(state["buckets"]) if state["buckets"] else None
+        self.transfers = Transfers.of(state["transfers"])
         self._open = {k: [(n, site) for n, site in v] for k, v in state["open"].items()}
         self._jobs = {(site, job): span for site, job, *span in state["jobs"]}
         self._rates = {k: (rate, unit) for k, (rate, unit) in state["rates"].items()}
@@ -247,6 +253,9 @@ class RunView:
             self._done(event)
         elif isinstance(event, StatusEvent):
             self._status(event)
+        elif isinstance(event, TransferEvent):
+            self._seen(event.at)
+            self.transfers.add(event)
         elif isinstance(event, TaskEvent):  # a format-1 task line
             self._task(event.id)
         elif isinstance(event, Header):
@@ -441,6 +450,12 @@ class RunView:
         with self._lock:
             return {site: n for site, n in self._out.items() if n}
 
+    def transfer_rows(self) -> list[dict[str, Any]]:
+        """Per direction, source and destination: the staging batches that ended, ok or
+        failed, the pairs, files and bytes they carried, and the pairs in flight."""
+        with self._lock:
+            return self.transfers.rows()
+
     def _sites(self) -> list[dict[str, Any]]:
         hours: dict[str, float] = {}
         for job in self.jobs():
@@ -516,6 +531,7 @@ class RunView:
                 "series": self._series(),
                 "jobs": [{**asdict(j), "node_hours": j.node_hours} for j in self.jobs()],
                 "failures": [asdict(f) for f in reversed(self.failures)],
+                "transfers": self.transfers.rows(),
                 "events": [asdict(e) for e in reversed(self.events)],
                 "skipped_lines": self.skipped,
                 "journal": {

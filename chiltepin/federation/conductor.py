@@ -180,7 +180,7 @@ class Conductor:
         if not pairs:
             backend.submit(attempt, self.on_done)
             return
-        self.staging.request(pairs).add_done_callback(
+        self.staging.request(pairs, direction="in").add_done_callback(
             lambda staged: self._staged_in(attempt, backend, staged)
         )
 
@@ -200,7 +200,7 @@ class Conductor:
         """The run's staging queue (and its Stager), made on first use."""
         with self._lock:
             if self._staging is None:
-                self._staging = StagingQueue(self._make_stager)
+                self._staging = StagingQueue(self._make_stager, on_batch=self.journal.transfer)
             return self._staging
 
     def _make_stager(self) -> Stager:
@@ -224,7 +224,8 @@ class Conductor:
             payload = SERIALIZER.serialize(value)  # ``ran`` is journalled beside it
             if task.stage_out and task.is_current(attempt):
                 values = template_values(backend.resolved.site, self.run_name, task.id)
-                self.staging.request(concrete_pairs(task.stage_out, values)).add_done_callback(
+                outputs = concrete_pairs(task.stage_out, values)
+                self.staging.request(outputs, direction="out").add_done_callback(
                     lambda staged: self._staged_out(attempt, value, ran, payload, staged)
                 )
                 return

@@ -50,6 +50,7 @@ from chiltepin.federation.journal_format import (
     Stored,
     TaskEvent,
     TaskOptions,
+    TransferEvent,
     VersionsEvent,
     decode,
     line,
@@ -202,6 +203,14 @@ class Journal:
         :mod:`chiltepin.federation.live_status`): for readers outside the run."""
         with self._lock:
             self._write(status)
+
+    def transfer(self, event: TransferEvent) -> None:
+        """A staging batch started or ended (see
+        :class:`~chiltepin.federation.journal_format.TransferEvent`), for readers outside
+        the run. Staging still settling while the run shuts down is dropped after close."""
+        with self._lock:
+            if not self._closed:
+                self._write(event)
 
     def estimates(self, sites: list[dict[str, Any]]) -> None:
         """What placement believed of each site at the end: for the run report."""

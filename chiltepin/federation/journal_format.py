@@ -19,6 +19,7 @@ holding its function too) is still read; version 2 is this one. The live status 
 chiltepin that predates it skips its lines with a warning (``run status`` counts alike).
 A site's idle workers and blocks came later still, as keys of its status that a reader
 without them ignores and a status without them reads as unsaid (None): no new version.
+The staging event (``tr``, :class:`TransferEvent`) came later still, on the same terms.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from dataclasses import fields as dataclass_fields
-from typing import Any
+from typing import Any, Literal, get_args
 
 from chiltepin.errors import ChiltepinError
 from chiltepin.federation.states import TaskState
@@ -37,7 +38,7 @@ OLDEST = 1  # the oldest format this module still reads
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per line
 
-RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES, VERSIONS, ALERT, STATUS = (
+RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES, VERSIONS, ALERT, STATUS, TRANSFER = (
     "run",
     "f",
     "T",
@@ -49,6 +50,7 @@ RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES, VERSIONS, ALERT, ST
     "versions",
     "alert",
     "st",
+    "tr",
 )
 COUNTED = {
     "tasks": b'\n{"e":"T",',
@@ -400,6 +402,64 @@ class StatusEvent:
         )
 
 
+Direction = Literal["in", "out"]
+TransferState = Literal["active", "ok", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferEvent:
+    """One batch of staging the run handed to the Stager, as it started (``active``)
+    and as it ended (``ok`` or ``failed``): one line per batch, never per task, so a
+    million tasks sharing an input write a handful. A batch that went to Globus Transfer
+    ends with one line per Transfer task (``task`` its id, ``files`` and ``bytes`` what
+    the service says it transferred); local copies end with one line per source and
+    destination. ``source`` and ``destination`` are the collections as the pairs name
+    them (``local``: this machine's file system); ``files`` and ``bytes`` count what was
+    written (a file already identical at the destination is not); ``error`` is the
+    first failure's first line."""
+
+    at: float
+    direction: Direction
+    source: str
+    destination: str
+    state: TransferState
+    pairs: int
+    files: int = 0
+    bytes: int = 0
+    error: str | None = None
+    task: str | None = None
+
+    def event(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"e": TRANSFER, "t": self.at, "dir": self.direction}
+        out |= {"src": self.source, "dst": self.destination, "state": self.state}
+        out["pairs"] = self.pairs
+        if self.state != "active":
+            out |= {"files": self.files, "bytes": self.bytes}
+        if self.error is not None:
+            out["err"] = self.error
+        if self.task is not None:
+            out["task"] = self.task
+        return out
+
+    @classmethod
+    def of(cls, e: dict[str, Any]) -> TransferEvent:
+        direction, state = e["dir"], e["state"]
+        if direction not in get_args(Direction) or state not in get_args(TransferState):
+            raise BadLine(f"transfer direction {direction!r} or state {state!r} unknown")
+        return cls(
+            at=float(e["t"]),
+            direction=direction,
+            source=_text(e["src"], "src"),
+            destination=_text(e["dst"], "dst"),
+            state=state,
+            pairs=int(e["pairs"]),
+            files=int(e.get("files", 0)),
+            bytes=int(e.get("bytes", 0)),
+            error=e.get("err"),
+            task=e.get("task"),
+        )
+
+
 Event = (
     Header
     | FunctionEvent
@@ -412,6 +472,7 @@ Event = (
     | VersionsEvent
     | AlertEvent
     | StatusEvent
+    | TransferEvent
 )
 
 
@@ -475,6 +536,8 @@ def _v2(kind: object, e: dict[str, Any]) -> Event:
         return VersionsEvent(e["site"], dict(e["versions"]))
     if kind == STATUS:
         return StatusEvent.of(e)
+    if kind == TRANSFER:
+        return TransferEvent.of(e)
     raise BadLine(f"unknown event {kind!r}")
 
 

@@ -9,12 +9,14 @@ both are filled in for whichever site the task lands on (``{scratch}``, ``{run_i
 the :class:`~chiltepin.staging.Stager` in one call, so a 50-task fanout becomes a few
 Transfer tasks, not 50, and an input shared by every task moves once per site; it forgets
 what has settled, so a run of a million staged tasks costs the client no more memory than
-a run of a thousand.
+a run of a thousand. Each batch is reported as it starts and ends
+(:mod:`~chiltepin.federation.staging_events`), which the run journals for the dashboard.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
@@ -24,11 +26,13 @@ from typing import Any
 
 from chiltepin.client.burst import Burst
 from chiltepin.errors import shown
+from chiltepin.federation import staging_events
+from chiltepin.federation.journal_format import Direction, TransferEvent
 from chiltepin.staging import Location, StagingError, expand, site_values
 from chiltepin.staging.locations import LocationError, placeholders
 from chiltepin.staging.stager import Stager
 
-Pair = tuple[Location, Location]
+Pair = staging_events.Pair
 PairSpec = tuple[str, str]
 
 WINDOW_S = 0.2  # a request waits this long for others to join it (each Transfer task
@@ -131,6 +135,10 @@ class StagingQueue:
     from one thread. A pair already on its way shares that staging: requested by many
     tasks at once, it moves once per site.
 
+    A batch is staged per direction (stage-in, stage-out), and ``on_batch`` hears of it
+    as it starts and as it ends (:mod:`~chiltepin.federation.staging_events`): a few
+    events per batch, never per task.
+
     Once a pair has settled it is forgotten, so a long run's memory does not grow with its
     tasks. A failed pair is forgotten at once (a later request tries again); the last
     ``remember`` pairs staged successfully are kept in a bounded record (least recently
@@ -147,14 +155,16 @@ class StagingQueue:
         window_s: float = WINDOW_S,
         max_items: int = MAX_ITEMS,
         remember: int = REMEMBER,
+        on_batch: Callable[[TransferEvent], None] = lambda event: None,
     ) -> None:
         self._stager = stager
+        self._on_batch = on_batch
         self._remember = remember
         self._in_flight: dict[Pair, Future[None]] = {}
         self._staged: OrderedDict[Pair, None] = OrderedDict()  # recent successes, oldest first
         self._lock = threading.Lock()
         self._closed = False
-        self._burst: Burst[Pair] = Burst(
+        self._burst: Burst[tuple[Pair, Direction]] = Burst(
             self._stage,
             name="chiltepin-staging",
             linger_s=window_s,
@@ -162,9 +172,15 @@ class StagingQueue:
             max_items=max_items,
         )
 
-    def request(self, pairs: Iterable[Pair]) -> Future[None]:
+    def request(self, pairs: Iterable[Pair], *, direction: Direction) -> Future[None]:
         """A future that completes once every pair is in place, or fails with a
-        :class:`StagingError` naming the pairs that could not be staged."""
+        :class:`StagingError` naming the pairs that could not be staged.
+
+        Args:
+            pairs: what to stage, filled for one site.
+            direction: ``in`` (a task's inputs) or ``out`` (its outputs), as reported;
+                a pair already in flight keeps the direction it was first asked for.
+        """
         futures: list[Future[None]] = []
         new: list[Pair] = []
         with self._lock:
@@ -180,22 +196,40 @@ class StagingQueue:
                     new.append(pair)
                 futures.append(future)
             for pair in new:  # under the lock: a pair is queued once, in request order
-                self._burst.add(pair)
+                self._burst.add((pair, direction))
         return _all_of(futures)
 
-    def _stage(self, batch: list[Pair]) -> None:
-        """Stage one batch (the Burst's thread), then settle and forget its pairs."""
+    def _stage(self, requests: list[tuple[Pair, Direction]]) -> None:
+        """Stage what the Burst gathered (its thread), a batch per direction."""
+        for direction in ("in", "out"):
+            batch = [pair for pair, asked in requests if asked == direction]
+            if batch:
+                self._stage_batch(batch, direction)
+
+    def _report(self, events: list[TransferEvent]) -> None:
+        for event in events:
+            self._on_batch(event)
+
+    def _stage_batch(self, batch: list[Pair], direction: Direction) -> None:
+        """Stage one batch, reporting it, then settle and forget its pairs."""
         outcomes: list[StagingError | None]
+        self._report(staging_events.started(direction, batch, round(time.time(), 3)))
         try:
             report = self._stager().stage(batch, raise_on_failure=False)
-        except StagingError as err:  # failed before anything moved (e.g. a bad collection)
-            outcomes = [err] * len(batch)
-        except Exception as err:  # the service could not be reached at all
-            outcomes = [StagingError(f"staging could not start: {err}")] * len(batch)
+        except Exception as err:  # before anything moved (a bad collection), or the
+            # service could not be reached at all
+            refusal = (
+                err
+                if isinstance(err, StagingError)
+                else StagingError(f"staging could not start: {err}")
+            )
+            outcomes = [refusal] * len(batch)
+            self._report(staging_events.refused(direction, batch, refusal, round(time.time(), 3)))
         else:
             outcomes = [
                 None if item.ok else StagingError(item.describe(), [item]) for item in report.items
             ]
+            self._report(staging_events.ended(direction, batch, report, round(time.time(), 3)))
         with self._lock:  # no longer in flight; a success joins the record
             futures = [self._in_flight.pop(pair) for pair in batch]
             for pair, error in zip(batch, outcomes, strict=True):

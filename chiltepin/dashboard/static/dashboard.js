@@ -340,6 +340,28 @@ function drawEvents(run) {
     el("li", `${when(e.at)} ${e.site ? e.site + ": " : ""}${e.text}`)));
 }
 
+function bytes(n) {
+  const units = ["B", "KB", "MB", "GB", "TB", "PB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return (i ? n.toFixed(1) : String(n)) + " " + units[i];
+}
+
+function drawTransfers(run) {
+  const rows = run.transfers || [];  // a report saved before transfers were shown has none
+  fill(document.querySelector("#transfers tbody"), rows.map((t) => {
+    const failed = el("td", t.failed, t.failed ? "unhealthy" : undefined);
+    const error = el("td", t.last_error ? t.last_error + (t.last_task ? " [task " + t.last_task + "]" : "") : "–", "text");
+    error.style.whiteSpace = "normal";  // an error's line may be long: wrap it, not the table
+    const size = el("td", bytes(t.bytes));
+    size.title = t.bytes + " bytes";
+    return [t.direction, el("td", t.source, "text"), el("td", t.destination, "text"), t.batches,
+      t.ok, failed, t.in_flight, t.pairs, t.files, size, error];
+  }));
+  document.getElementById("transfers").hidden = rows.length === 0;
+  document.getElementById("no-transfers").hidden = rows.length > 0;
+}
+
 function drawRun(run) {
   shown = run;
   setText("run-name", run.run);
@@ -357,6 +379,7 @@ function drawRun(run) {
   drawThroughput(run);
   drawFailures(run);
   drawEvents(run);
+  drawTransfers(run);
 }
 
 // The token has become a cookie; keep it out of the address bar (and of screenshots).
