@@ -44,6 +44,7 @@ from chiltepin.dashboard.endpoint_status import StatusPoller
 from chiltepin.dashboard.endpoints import Endpoints, configured_endpoints
 from chiltepin.dashboard.metrics import registry
 from chiltepin.dashboard.runs import Runs, UnknownRun, document
+from chiltepin.dashboard.token import new_token
 
 log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
@@ -79,7 +80,9 @@ def host_warning(host: str) -> str | None:
 class Dashboard:
     """A dashboard over the runs under ``runs_dir`` (or those ``Runs`` shows), served from a
     thread of its own. ``sites``: the sites file whose endpoint sites the endpoints page
-    lists (beside those the runs name); ``poller`` asks the service for their status."""
+    lists (beside those the runs name); ``poller`` asks the service for their status;
+    ``token`` is the one every request must bring (a fresh random one if None; see
+    :mod:`chiltepin.dashboard.token` for one kept in a file)."""
 
     def __init__(
         self,
@@ -89,11 +92,12 @@ class Dashboard:
         port: int = 0,
         sites: Path | None = None,
         poller: StatusPoller | None = None,
+        token: str | None = None,
     ) -> None:
         self.runs = runs_dir if isinstance(runs_dir, Runs) else Runs(runs_dir)
         self.endpoints = Endpoints(self.runs, configured_endpoints(sites), poller)
         self._metrics = registry(self.runs)
-        self.token = secrets.token_urlsafe(24)
+        self.token = token or new_token()
         server = _IPv6Server if ":" in host else ThreadingHTTPServer
         self._server = server((host, port), _handler(self))
         self._server.daemon_threads = True

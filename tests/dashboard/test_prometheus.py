@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from chiltepin.dashboard.server import Dashboard
+from chiltepin.dashboard.token import token_from_file
 from chiltepin.federation import Federation
 from chiltepin.system.missing import missing_part
 from chiltepin.system.processes import terminate
@@ -36,13 +37,23 @@ def finished_run(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def dashboard(finished_run: Path) -> Iterator[Dashboard]:
-    with Dashboard(finished_run) as served:
+def token_file(tmp_path: Path) -> Path:
+    """The dashboard's token kept in a file, as Prometheus's credentials_file reads it."""
+    path = tmp_path / "dashboard-token"
+    token_from_file(path)
+    return path
+
+
+@pytest.fixture
+def dashboard(finished_run: Path, token_file: Path) -> Iterator[Dashboard]:
+    with Dashboard(finished_run, token=token_from_file(token_file)) as served:
         yield served
 
 
 @pytest.fixture
-def prometheus(dashboard: Dashboard, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+def prometheus(
+    dashboard: Dashboard, token_file: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> str:
     """Prometheus scraping the dashboard every second; its base URL. Stopped by PID."""
     binary = shutil.which("prometheus")
     if binary is None:
@@ -55,7 +66,7 @@ def prometheus(dashboard: Dashboard, tmp_path: Path, request: pytest.FixtureRequ
         "scrape_configs:\n"
         "  - job_name: chiltepin\n"
         "    authorization:\n"
-        f"      credentials: {dashboard.token}\n"
+        f"      credentials_file: {token_file}\n"
         "    static_configs:\n"
         f"      - targets: ['{host}:{port}']\n"
     )

@@ -8,13 +8,17 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from chiltepin.cli.main import cli
 from chiltepin.dashboard.server import Dashboard, host_warning
 from chiltepin.system.waiting import wait_until
 from tests.dashboard.test_view import write_run
@@ -138,10 +142,13 @@ def test_a_host_other_than_loopback_is_warned_about() -> None:
         assert warning is not None and host in warning and "token" in warning
 
 
-def test_the_command_serves_runs_until_interrupted(runs: Path) -> None:
+@contextmanager
+def _command(*args: str) -> Iterator[tuple[int, str]]:
+    """``chiltepin dashboard ARGS`` in its own process: (its port, its URL's token);
+    interrupted as Ctrl-C would, and it must exit 0."""
     cli = "from chiltepin.cli.main import cli; cli()"
     process = subprocess.Popen(
-        [sys.executable, "-c", cli, "dashboard", "--runs", str(runs), "--port", "0"],
+        [sys.executable, "-c", cli, "dashboard", *args, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -152,14 +159,57 @@ def test_the_command_serves_runs_until_interrupted(runs: Path) -> None:
         first = process.stdout.readline()
         found = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=(\S+)", first)
         assert found, first
-        port, token = int(found[1]), found[2]
+        yield int(found[1]), found[2]
+    finally:
+        process.send_signal(signal.SIGINT)
+        wait_until(lambda: process.poll() is not None, timeout=20, what="the dashboard to stop")
+    assert process.returncode == 0
+
+
+def test_the_command_serves_runs_until_interrupted(runs: Path) -> None:
+    with _command("--runs", str(runs)) as (port, token):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", f"/api/runs?token={token}")
         assert json.loads(conn.getresponse().read())[0]["run"] == RUN
         conn.request("GET", "/api/runs")
         assert conn.getresponse().status == 401
         conn.close()
-    finally:
-        process.send_signal(signal.SIGINT)
-        wait_until(lambda: process.poll() is not None, timeout=20, what="the dashboard to stop")
-    assert process.returncode == 0
+
+
+def test_a_token_file_keeps_the_token_over_a_restart(runs: Path, tmp_path: Path) -> None:
+    """What Prometheus's credentials_file needs: the token the file holds, written on the
+    first start (owner-only) and served again by the next."""
+    token_file = tmp_path / "secrets" / "dashboard-token"
+    token_file.parent.mkdir()
+    with _command("--runs", str(runs), "--token-file", str(token_file)) as (_, first):
+        assert token_file.read_text().strip() == first
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    with _command("--runs", str(runs), "--token-file", str(token_file)) as (port, again):
+        assert again == first
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {first}"})
+        assert conn.getresponse().status == 200
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "said"),
+    [
+        ("x" * 40 + "\n", 0o644, "others may read"),
+        ("short\n", 0o600, "expected one token"),
+        ("two tokens " + "y" * 40, 0o600, "expected one token"),
+    ],
+)
+def test_an_unusable_token_file_is_refused_naming_it(
+    runs: Path, tmp_path: Path, text: str, mode: int, said: str
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(text)
+    token_file.chmod(mode)
+    result = CliRunner().invoke(
+        cli, ["dashboard", "--runs", str(runs), "--token-file", str(token_file)]
+    )
+    assert result.exit_code == 1
+    assert str(token_file) in result.output and said in result.output
+    assert "Traceback" not in result.output
+    assert token_file.read_text() == text  # left as it was
