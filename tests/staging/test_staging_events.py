@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from chiltepin.federation.journal_format import TransferEvent
-from chiltepin.federation.staging import Pair, StagingQueue
+from chiltepin.federation.staging import StagingQueue
 from chiltepin.staging import Location, Stager, StagingError
+from tests.staging.local_pairs import pair
 
 
 @pytest.fixture
@@ -25,14 +26,6 @@ def queue(heard: list[TransferEvent]) -> Iterator[StagingQueue]:
     q = StagingQueue(lambda: stager, window_s=0.2, on_batch=heard.append)
     yield q
     q.close()
-
-
-def pair(tmp_path: Path, name: str, content: str | None = None) -> Pair:
-    src = tmp_path / "home" / name
-    if content is not None:
-        src.parent.mkdir(exist_ok=True)
-        src.write_text(content)
-    return Location.parse(f"file://{src}"), Location.parse(f"file://{tmp_path}/site/{name}")
 
 
 def test_a_batch_is_reported_once_as_it_starts_and_once_as_it_ends(

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from chiltepin.federation.staging import Pair, StagingQueue
-from chiltepin.staging import Location, Stager, StagingError
+from chiltepin.staging import Stager, StagingError
 from chiltepin.staging.results import StagingReport
+from tests.staging.local_pairs import pair
 
 
 class Counting(Stager):
@@ -47,14 +48,6 @@ def queue(stager: Counting) -> Iterator[StagingQueue]:
     q = StagingQueue(lambda: stager, window_s=0.05, remember=4)
     yield q
     q.close()
-
-
-def pair(tmp_path: Path, name: str, content: str | None = None) -> Pair:
-    src = tmp_path / "home" / name
-    if content is not None:
-        src.parent.mkdir(exist_ok=True)
-        src.write_text(content)
-    return Location.parse(f"file://{src}"), Location.parse(f"file://{tmp_path}/site/{name}")
 
 
 def forgotten(queue: StagingQueue, remember: int = 4) -> bool:
