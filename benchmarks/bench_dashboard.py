@@ -179,6 +179,7 @@ def run(tasks: int = TASKS, rounds: int = ROUNDS) -> list[Figure]:
             "s",
             3.0,
             higher=False,
+            absolute=True,
         ),
         Figure(
             f"dashboard whole view, cold (no snapshot), / run status count: {tasks:,} tasks",
@@ -198,7 +199,15 @@ def run(tasks: int = TASKS, rounds: int = ROUNDS) -> list[Figure]:
             higher=False,
             note=f"{warm_s:.3f} s; {baseline}",
         ),
-        Figure(f"dashboard first paint, warm: {tasks:,} tasks", warm_s, 1.0, "s", 3.0, False),
+        Figure(
+            f"dashboard first paint, warm: {tasks:,} tasks",
+            warm_s,
+            1.0,
+            "s",
+            3.0,
+            False,
+            absolute=True,
+        ),
         Figure(
             f"dashboard peak RSS reading a {tasks:,}-task journal cold",
             peak / 1e6,
@@ -206,6 +215,7 @@ def run(tasks: int = TASKS, rounds: int = ROUNDS) -> list[Figure]:
             "MB",
             300.0,
             higher=False,
+            absolute=True,
         ),
         measured.figure(
             f"no-op tasks/s watched by the dashboard / unwatched ({RUN_TASKS} tasks, 1 local site)",

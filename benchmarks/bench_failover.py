@@ -79,5 +79,6 @@ def run(tasks: int = 12) -> list[Figure]:
             "s",
             3.0,
             higher=False,
+            absolute=True,
         )
     ]

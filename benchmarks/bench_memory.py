@@ -40,5 +40,6 @@ def run(tasks: int = TASKS) -> list[Figure]:
             "MB",
             1.0,
             higher=False,
+            absolute=True,
         )
     ]

@@ -17,17 +17,18 @@ endpoint's provider, watched through ``squeue``) was seen running, and each task
 set time on that site (1 s, or 3 s on a slow site). A block stays available to the oracle
 until the run ends, unless its endpoint was stopped (then until the stop): a provider
 scales in a block that ran out of work, so when blocks ended says what the placement
-did, not what it could have done. For identical
-tasks this is exact: the smallest ``T`` with ``sum over workers of floor((min(T, end) -
-start) / task_s) >= tasks`` (:func:`oracle`). It counts no round trip to the service and no
-worker start-up after the job starts, so even a perfect client stays above 1; the notes
-give a second oracle with each block's workers starting as late after it as the run's
-first result came after its first block (less one task time), and the ratio against it.
+did, not what it could have done. For identical tasks this is exact
+(:func:`benchmarks.oracle.oracle`). It counts no round trip to the
+service and no worker start-up after the job starts, so even a perfect client stays above
+1; the notes give an estimate, a second oracle with each block's workers starting as late
+after it as the run's first result came after its first block (less one task time), and
+the ratio against it.
 
-A path that does not finish within ``DEADLINE_S`` (plain Parsl loses what a stopped
-endpoint held) is reported at the deadline, noted as unfinished. What late binding spent
-on demand is noted per run: its raced attempts, each at most one duplicate task run, in
-node-hours (``WORKERS_PER_NODE`` workers a node).
+A figure is not measured (and never met) when its oracle could not be computed (no blocks
+seen, ``squeue`` failing) or its path did not finish within ``DEADLINE_S`` (plain Parsl
+loses what a stopped endpoint held): its time is then the deadline, not a makespan.
+What late binding spent on demand is noted per run: its raced attempts, each at most one
+duplicate task run, in node-hours (``WORKERS_PER_NODE`` workers a node).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 
 from benchmarks.figures import Figure
-from chiltepin.cluster.cluster import SlurmCluster
+from benchmarks.oracle import Site, Unmeasured, oracle, site_blocks
+from chiltepin.cluster.cluster import SlurmCluster, SlurmClusterError
 from chiltepin.cluster.config import ClusterSpec
 from chiltepin.testing.session import offline_session
 from chiltepin.testing.site_endpoint import SiteEndpoint, start_site_endpoint, stop_site_endpoint
@@ -70,12 +72,13 @@ def paced(x: int, seconds: float, slow_cluster: str, factor: float) -> int:
     return x
 
 
-Interval = tuple[float, float, int]  # a block's workers: available from, until, nodes
-
-
 class Blocks:
     """When each batch job on ``cluster`` started, from a ``squeue`` poll every ``period``
-    s (seconds since ``t0``); jobs already queued when watching began are not blocks."""
+    s (seconds since ``t0``); jobs already queued when watching began are not blocks.
+
+    A failing ``squeue`` ends the watch and is kept (:attr:`failure`): blocks it did not
+    see must not read as blocks that never ran.
+    """
 
     def __init__(self, cluster: SlurmCluster, t0: float, period: float = 0.5) -> None:
         self._cluster = cluster
@@ -83,19 +86,25 @@ class Blocks:
         self._period = period
         self._ignore = set(self._running(every_state=True))
         self._seen: dict[str, tuple[float, int]] = {}  # job id -> (first seen running, nodes)
+        self.failure = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
     def _running(self, *, every_state: bool = False) -> dict[str, int]:
         states = [] if every_state else ["-t", "RUNNING"]
-        out = self._cluster.run(["squeue", "-h", *states, "-o", "%i %D"], check=False).stdout
+        out = self._cluster.run(["squeue", "-h", *states, "-o", "%i %D"]).stdout
         return {job: int(nodes) for job, nodes in (line.split() for line in out.splitlines())}
 
     def _watch(self) -> None:
         while True:
             now = time.monotonic() - self._t0
-            for job, nodes in self._running().items():
+            try:
+                running = self._running()
+            except SlurmClusterError as err:
+                self.failure = f"squeue failed: {err}"
+                return
+            for job, nodes in running.items():
                 if job not in self._ignore:
                     self._seen.setdefault(job, (now, nodes))
             if self._stop.wait(self._period):
@@ -109,28 +118,6 @@ class Blocks:
         """Each block seen: when it started, and its nodes."""
         self.close()
         return list(self._seen.values())
-
-
-def oracle(tasks: int, sites: list[tuple[list[Interval], float]]) -> float:
-    """The shortest makespan in which ``tasks`` identical tasks fit on the workers of
-    ``sites`` (each: its blocks, and the time a task takes there)."""
-    workers = [
-        (start, end, task_s)
-        for blocks, task_s in sites
-        for start, end, nodes in blocks
-        for _ in range(nodes * WORKERS_PER_NODE)
-    ]
-
-    def done_by(t: float) -> int:
-        return sum(max(0, math.floor((min(t, end) - start) / s)) for start, end, s in workers)
-
-    low, high = 0.0, DEADLINE_S
-    if done_by(high) < tasks:
-        return math.inf
-    while high - low > 0.01:
-        middle = (low + high) / 2
-        low, high = (low, middle) if done_by(middle) >= tasks else (middle, high)
-    return high
 
 
 @contextmanager
@@ -268,6 +255,7 @@ def _one(
             _, undone = concurrent.futures.wait(futures, timeout=DEADLINE_S)
             makespan = time.monotonic() - started
             starts = {name: watcher.starts() for name, watcher in watchers.items()}
+            failures = [f"site {n}: {w.failure}" for n, w in watchers.items() if w.failure]
             demand = raced()
     finally:
         for watcher in watchers.values():
@@ -276,43 +264,57 @@ def _one(
             stop_site_endpoint(endpoint)
         if foreign is not None:
             clusters["a"].run(["scancel", foreign], check=False)
-    # blocks run on for the oracle; a stopped endpoint's are gone from the stop on
-    ends = {"a": math.inf, "b": stopped_at}
-    blocks = {site: [(a, ends[site], n) for a, n in seen] for site, seen in starts.items()}
+    stops = {"a": math.inf, "b": stopped_at}
+    blocks = {site: site_blocks(seen, stops[site]) for site, seen in starts.items()}
     task_s = {"a": TASK_S, "b": TASK_S * factor}
-    best = oracle(tasks, [(blocks[name], task_s[name]) for name in clusters])
+
+    def best(shift: float = 0.0) -> float | Unmeasured:
+        """The oracle of this run's blocks, each starting ``shift`` s late."""
+        if failures:
+            return Unmeasured("; ".join(failures))
+        late = {s: [b._replace(start=b.start + shift) for b in bs] for s, bs in blocks.items()}
+        sites = [Site(late[name], task_s[name]) for name in clusters]
+        return oracle(tasks, sites, WORKERS_PER_NODE, DEADLINE_S)
+
+    bound = best()
     node_hours = sum(n * task_s[site] / WORKERS_PER_NODE / 3600 for site, n in demand.items())
     notes = [
         "blocks seen (start s): "
         + "; ".join(
-            f"{n}: " + ", ".join(f"{a:.0f}" for a, _, _ in sorted(b)) for n, b in blocks.items()
+            f"{n}: " + ", ".join(f"{b.start:.0f}" for b in sorted(bs)) for n, bs in blocks.items()
         ),
-        f"oracle {best:.1f} s",
+        f"oracle {_seconds(bound)}",
     ]
     first = min(results_at, default=math.inf) - started
     notes.append(f"first result at {first:.1f} s")
-    earliest = min((a for seen in blocks.values() for a, _, _ in seen), default=math.inf)
+    earliest = min((b.start for bs in blocks.values() for b in bs), default=math.inf)
     if first < math.inf and earliest < math.inf:  # each block's start-up, as this run's first
         startup = max(0.0, first - TASK_S - earliest)
-        late = {s: [(a + startup, b, n) for a, b, n in seen] for s, seen in blocks.items()}
-        warm = oracle(tasks, [(late[name], task_s[name]) for name in clusters])
+        warm = best(startup)
+        ratio = f", ratio {makespan / warm:.2f}" if isinstance(warm, float) else ""
         notes.append(
-            f"with {startup:.1f} s of worker start-up per block: oracle {warm:.1f} s,"
-            f" ratio {makespan / warm:.2f}"
+            f"estimate, with {startup:.1f} s of worker start-up per block:"
+            f" oracle {_seconds(warm)}{ratio}"
         )
     if path != "parsl":
         notes.append(f"raced {sum(demand.values())} ({node_hours:.4f} node-hours at most)")
+    unmeasured = bound.why if isinstance(bound, Unmeasured) else ""
     if undone:
-        notes.append(f"unfinished after {DEADLINE_S:.0f} s")
+        unmeasured = f"did not finish within {DEADLINE_S:.0f} s ({len(undone)} tasks left)"
     return Figure(
         f"makespan / oracle, {scenario}, {tasks} x {TASK_S:g} s: {path}",
         makespan,
-        best,
+        bound if isinstance(bound, float) else math.nan,
         "s",
         1.2,
         higher=False,
         note="; ".join(notes),
+        unmeasured=unmeasured,
     )
+
+
+def _seconds(bound: float | Unmeasured) -> str:
+    return f"{bound:.1f} s" if isinstance(bound, float) else f"not measured: {bound.why}"
 
 
 def run(tasks: int = TASKS, scenarios: tuple[str, ...] | None = None) -> list[Figure]:

@@ -101,6 +101,7 @@ def run(tasks: int = TASKS, rounds: int = 5) -> list[Figure]:
             "requests/task",
             0.01,
             higher=False,
+            absolute=True,
         ),
         Figure(
             "no-op round trip p50 via stand-in (endpoint flushes results every 0.5 s)",
@@ -109,6 +110,9 @@ def run(tasks: int = TASKS, rounds: int = 5) -> list[Figure]:
             "s",
             1.0,
             higher=False,
+            absolute=True,
         ),
-        Figure("no-op round trip p95 via stand-in", p95, 1.0, "s", 2.0, higher=False),
+        Figure(
+            "no-op round trip p95 via stand-in", p95, 1.0, "s", 2.0, higher=False, absolute=True
+        ),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -9,15 +10,29 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 
+def finite_or_none(x: float) -> float | None:
+    """``x`` as JSON can hold it: a non-finite number is no number at all (``null``)."""
+    return x if math.isfinite(x) else None
+
+
 @dataclass(frozen=True)
 class Figure:
     """``value / baseline`` compared with ``target`` (``higher`` says which way is better).
 
-    A figure with no baseline (an absolute count, say) has ``baseline`` 1 and its value is
-    the ratio. A figure measured in rounds keeps each round's own ratio (``per_round``:
-    candidate and baseline measured minutes apart at most) and its ratio is their median:
-    on a machine whose speed drifts, that compares like with like, where the ratio of two
-    medians may pair a fast minute with a slow one.
+    A *comparative* figure's baseline is measured in the same run. An *absolute* figure
+    (``absolute=True``) divides by a constant (1, a ceiling, a threshold): it is labelled
+    so wherever it is shown, since it says nothing about the raw stack on this machine.
+
+    A figure that could not be measured (no blocks seen, did not finish, a baseline of 0
+    or infinity, a NaN anywhere) is *not measured*: ``unmeasured`` gives the benchmark's
+    own reason, and a figure whose numbers cannot make a ratio gets one here. It has no
+    ratio and is never met: a division by infinity must not pass for 0, well within any
+    "at most" target.
+
+    A figure measured in rounds keeps each round's own ratio (``per_round``: candidate and
+    baseline measured minutes apart at most) and its ratio is their median: on a machine
+    whose speed drifts, that compares like with like, where the ratio of two medians may
+    pair a fast minute with a slow one.
     """
 
     name: str
@@ -28,19 +43,57 @@ class Figure:
     higher: bool = True
     note: str = ""
     per_round: tuple[float, ...] = ()
+    absolute: bool = False
+    unmeasured: str = ""
 
     @property
-    def ratio(self) -> float:
+    def why_unmeasured(self) -> str:
+        """Why this figure has no ratio ("" when it has one)."""
+        if self.unmeasured:
+            return self.unmeasured
+        if not math.isfinite(self.value):
+            return f"value is {self.value}"
+        if not math.isfinite(self.baseline):
+            return f"baseline is {self.baseline}"
+        if self.baseline == 0:
+            return "baseline is 0"
+        if not all(math.isfinite(r) for r in self.per_round):
+            return "a round's ratio is not a number"
+        return ""
+
+    @property
+    def measured(self) -> bool:
+        return not self.why_unmeasured
+
+    @property
+    def ratio(self) -> float | None:
+        """The figure (``None`` when it was not measured)."""
+        if not self.measured:
+            return None
         if self.per_round:
             return statistics.median(self.per_round)
-        return self.value / self.baseline if self.baseline else float("inf")
+        return self.value / self.baseline
 
     @property
     def met(self) -> bool:
-        return self.ratio >= self.target if self.higher else self.ratio <= self.target
+        ratio = self.ratio
+        if ratio is None:
+            return False
+        return ratio >= self.target if self.higher else ratio <= self.target
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": self.ratio, "met": self.met}
+        """The figure as ``benchmarks/results/*.json`` records it (``record.FigureRecord``)."""
+        fields = asdict(self)
+        return {
+            **fields,
+            "value": finite_or_none(self.value),
+            "baseline": finite_or_none(self.baseline),
+            "per_round": [finite_or_none(r) for r in self.per_round],
+            "unmeasured": self.why_unmeasured,
+            "measured": self.measured,
+            "ratio": self.ratio,
+            "met": self.met,
+        }
 
 
 def timed(run: Callable[[], object]) -> float:
@@ -85,7 +138,8 @@ class Rounds:
     def figure(self, name: str, candidate: str, baseline: str, unit: str, target: float) -> Figure:
         """``candidate`` against ``baseline``: the median of their per-round ratios."""
         ratios = tuple(
-            c / b for c, b in zip(self.samples[candidate], self.samples[baseline], strict=True)
+            c / b if b else math.nan
+            for c, b in zip(self.samples[candidate], self.samples[baseline], strict=True)
         )
         return Figure(
             name,
