@@ -2,16 +2,19 @@
 
     ./dev bench                      # all of them
     ./dev bench local_throughput     # some of them (module names without "bench_")
+    ./dev bench --render             # latest.md again from latest.json, running nothing
 
-Every figure is a ratio against a baseline measured in the same run, printed with its
-target and whether it is met. Results: benchmarks/results/latest.{json,md}.
+A comparative figure is a ratio against a baseline measured in the same run; an absolute
+one divides by a constant and is labelled so. Each is printed with its target and whether
+it is met; a figure that could not be measured says why and is never met. The record is
+benchmarks/results/latest.json (``record.Results``: this run first, then the figures of
+earlier runs it did not measure again); latest.md is rendered from it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import platform
 import sys
@@ -19,9 +22,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from rich.table import Table
-
+from benchmarks import render
 from benchmarks.figures import Figure
+from benchmarks.record import FigureRecord, Results, RunRecord
 from chiltepin.cli.console import console
 
 BENCHMARKS = [
@@ -39,42 +42,6 @@ BENCHMARKS = [
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def table(figures: list[Figure]) -> Table:
-    out = Table(title="chiltepin benchmarks (each ratio against a baseline from the same run)")
-    for column in ("figure", "value", "baseline", "ratio", "target", "met"):
-        out.add_column(column, justify="left" if column == "figure" else "right")
-    for f in figures:
-        target = f"{'>=' if f.higher else '<='} {f.target:g}"
-        out.add_row(
-            f.name,
-            f"{f.value:.4g} {f.unit}",
-            f"{f.baseline:.4g}",
-            f"{f.ratio:.3f}",
-            target,
-            "[green]yes" if f.met else "[red]no",
-        )
-    return out
-
-
-def markdown(figures: list[Figure], meta: dict[str, str]) -> str:
-    lines = [
-        f"# Benchmark results ({meta['when']}, {meta['machine']})",
-        "",
-        "| figure | value | baseline | ratio | target | met |",
-        "|---|---:|---:|---:|---:|:---:|",
-    ]
-    for f in figures:
-        target = f"{'≥' if f.higher else '≤'} {f.target:g}"
-        lines.append(
-            f"| {f.name} | {f.value:.4g} {f.unit} | {f.baseline:.4g} | {f.ratio:.3f} | {target}"
-            f" | {'yes' if f.met else 'no'} |"
-        )
-    notes = [f"- {f.name}: {f.note}" for f in figures if f.note]
-    if notes:
-        lines += ["", "Notes:", "", *notes]
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -85,32 +52,44 @@ def main(argv: list[str] | None = None) -> int:
         help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="results directory")
+    parser.add_argument("--notes", default="", help="what a reader should know about this run")
+    parser.add_argument(
+        "--render", action="store_true", help="write latest.md from latest.json, run nothing"
+    )
     args = parser.parse_args(argv)
+    record = args.output / "latest.json"
+    results = Results.load(record)
+    if args.render:
+        (args.output / "latest.md").write_text(render.markdown(results))
+        return 0
     figures: list[Figure] = []
-    broken: list[str] = []
+    crashed: dict[str, str] = {}
     for name in args.names or BENCHMARKS:
         started = time.monotonic()
         module = importlib.import_module(f"benchmarks.bench_{name}")
         try:
             figures += module.run()
         except Exception as err:  # one broken benchmark must not hide the others' figures
-            broken.append(name)
-            print(f"[bench] {name} FAILED: {type(err).__name__}: {err}", file=sys.stderr)
+            crashed[name] = f"{type(err).__name__}: {err}"
+            print(f"[bench] {name} FAILED: {crashed[name]}", file=sys.stderr)
             continue
         print(f"[bench] {name}: {time.monotonic() - started:.0f} s", file=sys.stderr)
-    console().print(table(figures))
-    meta = {
-        "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
-    }
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "latest.json").write_text(
-        json.dumps({**meta, "figures": [f.as_dict() for f in figures]}, indent=2) + "\n"
+    run = RunRecord(
+        when=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
+        command=" ".join(["./dev bench", *(args.names or [])]),
+        notes=args.notes,
+        crashed=crashed,
+        figures=[FigureRecord.of(f) for f in figures],
     )
-    (args.output / "latest.md").write_text(markdown(figures, meta))
-    if broken:
-        print(f"[bench] could not run: {', '.join(broken)}", file=sys.stderr)
-    return 0 if all(f.met for f in figures) and not broken else 1
+    console().print(render.table(run))
+    results = results.with_run(run)
+    args.output.mkdir(parents=True, exist_ok=True)
+    record.write_text(results.dumps())
+    (args.output / "latest.md").write_text(render.markdown(results))
+    if crashed:
+        print(f"[bench] could not run: {', '.join(crashed)}", file=sys.stderr)
+    return 0 if all(f.met for f in figures) and not crashed else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,64 @@
+"""The committed ``benchmarks/results/*.json`` have the one shape ``run.py`` writes, every
+figure's ratio and verdict follow from its numbers, and ``latest.md`` is rendered from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import render
+from benchmarks.figures import Figure
+from benchmarks.record import FigureRecord, Results, RunRecord
+
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+
+@pytest.mark.parametrize("path", sorted(RESULTS.glob("*.json")), ids=lambda p: p.name)
+def test_a_committed_record_validates_and_is_written_as_read(path: Path) -> None:
+    text = path.read_text()
+    results = Results.model_validate_json(text)
+    assert results.runs
+    assert results.dumps() == text
+
+
+def test_latest_md_is_rendered_from_latest_json() -> None:
+    results = Results.load(RESULTS / "latest.json")
+    assert (RESULTS / "latest.md").read_text() == render.markdown(results)
+
+
+def run_of(*figures: Figure, crashed: dict[str, str] | None = None) -> RunRecord:
+    return RunRecord(
+        when="2026-12-07 12:00 UTC",
+        machine="x86_64, 2 cores",
+        command="./dev bench",
+        notes="",
+        crashed=crashed or {},
+        figures=[FigureRecord.of(f) for f in figures],
+    )
+
+
+def test_a_hand_edit_that_overstates_a_figure_fails_validation() -> None:
+    record = FigureRecord.of(Figure("tasks/s", 80.0, 100.0, "tasks/s", 0.9)).model_dump()
+    with pytest.raises(ValueError, match="met is True"):
+        FigureRecord.model_validate({**record, "met": True})
+    with pytest.raises(ValueError, match="ratio"):
+        FigureRecord.model_validate({**record, "ratio": 0.95})
+    unmeasured = {**record, "measured": False, "unmeasured": "did not finish", "ratio": None}
+    with pytest.raises(ValueError, match="never met"):
+        FigureRecord.model_validate({**unmeasured, "met": True})
+
+
+def test_a_new_run_supersedes_only_the_figures_it_measured_again() -> None:
+    old = run_of(Figure("a", 1.0, 1.0, "s", 2.0, False), Figure("b", 1.0, 1.0, "s", 2.0, False))
+    gone = run_of(Figure("a", 1.5, 1.0, "s", 2.0, False))
+    new = run_of(Figure("a", 0.5, 1.0, "s", 2.0, False))
+    results = Results(runs=[gone, old]).with_run(new)
+    assert [[f.name for f in r.figures] for r in results.runs] == [["a"], ["b"]]
+    assert results.runs[0].figures[0].value == 0.5
+
+
+def test_a_crashed_benchmark_is_shown_as_not_measured() -> None:
+    run = run_of(crashed={"placement": "SlurmClusterError: squeue failed"})
+    text = render.markdown(Results(runs=[run]))
+    assert "- bench_placement: not measured: crashed: SlurmClusterError: squeue failed" in text
