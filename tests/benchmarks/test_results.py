@@ -62,3 +62,31 @@ def test_a_crashed_benchmark_is_shown_as_not_measured() -> None:
     run = run_of(crashed={"placement": "SlurmClusterError: squeue failed"})
     text = render.markdown(Results(runs=[run]))
     assert "- bench_placement: not measured: crashed: SlurmClusterError: squeue failed" in text
+
+
+def test_run_py_writes_the_record_shape_and_renders_latest_md_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``./dev bench memory failover`` with the benchmarks replaced: one gives a figure,
+    one crashes; what run.py writes validates, and latest.md is the record rendered."""
+    import types
+
+    from benchmarks import run
+
+    def crash() -> list[Figure]:
+        raise RuntimeError("squeue failed")
+
+    modules = {
+        "benchmarks.bench_memory": types.SimpleNamespace(
+            run=lambda: [Figure("rss", 189.0, 300.0, "MB", 1.0, False, absolute=True)]
+        ),
+        "benchmarks.bench_failover": types.SimpleNamespace(run=crash),
+    }
+    monkeypatch.setattr(run.importlib, "import_module", modules.__getitem__)
+    assert run.main(["memory", "failover", "--output", str(tmp_path)]) == 1
+    results = Results.model_validate_json((tmp_path / "latest.json").read_text())
+    (only,) = results.runs
+    assert only.command == "./dev bench memory failover"
+    assert [f.name for f in only.figures] == ["rss"] and only.figures[0].met
+    assert only.crashed == {"failover": "RuntimeError: squeue failed"}
+    assert (tmp_path / "latest.md").read_text() == render.markdown(results)
