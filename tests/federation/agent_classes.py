@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import threading
+import sqlite3
 
 from academy.agent import Agent, action
 
@@ -25,9 +25,9 @@ class Counter(Agent):
         return os.getpid()
 
 
-class HoldsALock(Agent):
-    """An agent instance that cannot be pickled (it holds a lock)."""
+class HoldsAConnection(Agent):
+    """An agent instance that cannot be serialised: it holds an open database connection."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.lock = threading.Lock()
+        self.db = sqlite3.connect(":memory:")
