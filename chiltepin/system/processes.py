@@ -202,8 +202,8 @@ def wait_gone(pids: Iterable[int], timeout: float) -> set[int]:
 
     def all_gone() -> bool:
         for pid in list(remaining):
-            reap(pid)
-            if not alive(pid):
+            if not alive(pid):  # exited: a zombie child of ours is collected now, not
+                reap(pid)  # before the look (it could die between the two and stay one)
                 remaining.discard(pid)
         return not remaining
 
