@@ -48,6 +48,12 @@ from chiltepin.testing.site_endpoint import SiteEndpoint, start_site_endpoint, s
 #: endpoint keeps a start request for a shutting-down user endpoint 4 s (30 s upstream),
 #: which the site model requires to be at most half the idle exit (test_zombies.py).
 ENDPOINT_HEARTBEAT_S = 5
+#: How long a scenario waits for its first tasks to run on a cold site: the user endpoint
+#: starts, its engine starts, Slurm starts the first block and its workers register.
+#: About 10 s on a quiet 2-core host; 120 s was exceeded on one at load 12 (a user
+#: endpoint 60 s to its engine, a block's manager 60 s to register). pytest-timeout's
+#: 300 s per test still bounds the whole scenario.
+COLD_START_S = 200
 SITE_TOLERANCE = (
     "tolerance.worker_heartbeat_period=1",
     "tolerance.worker_heartbeat_threshold=12",

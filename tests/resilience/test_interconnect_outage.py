@@ -25,6 +25,7 @@ import pytest
 
 from tests.resilience import tasks
 from tests.resilience.conftest import (
+    COLD_START_S,
     Ledger,
     ResilienceSite,
     assert_exactly_once,
@@ -44,7 +45,9 @@ def freeze_block(site: ResilienceSite, ledger: Ledger) -> tuple[str, set[int], f
 
     Returns the block's job, the tasks it was running, and when the outage began/ended.
     """
-    ledger.wait(lambda led: len(led.events("start")) >= 2, timeout=120, what="two tasks running")
+    ledger.wait(
+        lambda led: len(led.events("start")) >= 2, timeout=COLD_START_S, what="two tasks running"
+    )
     job = ledger.events("start")[0]["job"]
     pids = worker_processes(site.cluster)[job]
     stopped_at = time.time()

@@ -17,6 +17,7 @@ import pytest
 
 from tests.resilience import tasks
 from tests.resilience.conftest import (
+    COLD_START_S,
     Ledger,
     ResilienceSite,
     assert_exactly_once,
@@ -40,7 +41,7 @@ def test_node_loss_retries_its_tasks_on_the_other_blocks(
             futures = [fed.submit(tasks.record, str(ledger), i, SECONDS) for i in range(TASKS)]
             ledger.wait(
                 lambda led: len({e["job"] for e in led.events("start")}) >= 3,
-                timeout=120,
+                timeout=COLD_START_S,
                 what="three blocks running tasks",
             )
             starts = ledger.events("start")

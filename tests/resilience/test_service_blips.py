@@ -27,6 +27,7 @@ from chiltepin.system.waiting import wait_until
 from chiltepin.upstream import sdk
 from tests.resilience import tasks
 from tests.resilience.conftest import (
+    COLD_START_S,
     ENDPOINT_HEARTBEAT_S,
     Ledger,
     ResilienceSite,
@@ -60,7 +61,9 @@ def test_broker_outage_while_tasks_run(
     run_dir = tmp_path / "run"
     with site.federation(run_dir, {"max_blocks": 1}) as fed:
         futures = [fed.submit(tasks.record, str(ledger), i, seconds) for i in range(count)]
-        ledger.wait(lambda led: len(led.events("start")) >= 2, timeout=120, what="2 running")
+        ledger.wait(
+            lambda led: len(led.events("start")) >= 2, timeout=COLD_START_S, what="2 running"
+        )
         # The site's version pre-flight answers within a second of the first tasks going
         # out; the client acknowledges results every 0.5 s. An outage while it still holds
         # that answer unacknowledged is the other test's case, so wait until it is acked.
@@ -151,7 +154,7 @@ def test_web_service_outage_while_submitting(
     run_dir = tmp_path / "run"
     with site.federation(run_dir, {"max_blocks": 1}) as fed:
         warm = [fed.submit(tasks.record, str(ledger), i, 0.2) for i in range(2)]
-        assert [f.result(timeout=120) for f in warm] == [0, 1]
+        assert [f.result(timeout=COLD_START_S) for f in warm] == [0, 1]
         fired_before = len(site.standin.faults.injected)
         fault_at = time.time()
         site.standin.faults.outage(OUTAGE_S)
