@@ -12,10 +12,11 @@ task, and the site it runs on is in the journal and the report.
 Why a ``Manager`` wrapped rather than ``Manager(executors=federation)`` alone: that works
 too, but the manager shuts down its executors when it closes (here: the user's federation),
 a bad agent or site would surface only later in a background task instead of at
-``launch``, and nothing would journal the agent. Here :meth:`FederatedAgents.launch`
-checks the site and that the agent can be serialised before anything is registered or
-sent, and a small executor in front of the federation writes each launch and its end as
-:class:`~chiltepin.federation.journal_format.AgentEvent` lines.
+``launch``, and nothing would journal the agent. Here an exchange that is down is refused
+as :class:`FederatedAgents` opens, :meth:`FederatedAgents.launch` checks the site, that it
+can hold the agent's declared lifetime, and that the agent can be serialised before
+anything is registered or sent, and a small executor in front of the federation writes
+each launch and its end as :class:`~chiltepin.federation.journal_format.AgentEvent` lines.
 
 Not wired yet (docs: README "Agents"): an agent is pinned to a site (an unpinned one could
 be raced onto a second site by late binding, two instances on one mailbox); no relaunch on
@@ -37,11 +38,16 @@ from academy.exchange import ExchangeFactory
 from academy.handle import Handle
 from academy.manager import Manager
 from academy.runtime import RuntimeConfig
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chiltepin.client.calls import serialize
+from chiltepin.client.resources import parse_resources
+from chiltepin.errors import ChiltepinError
 from chiltepin.federation.agent_exchange import LoopbackExchange
 from chiltepin.federation.journal_format import AgentEvent, AgentState
+from chiltepin.federation.placement import max_walltime, walltime_fits
 from chiltepin.federation.staging_events import first_line
+from chiltepin.sites.model import Scheduler
 
 if TYPE_CHECKING:
     from chiltepin.federation.executor import Federation
@@ -50,6 +56,9 @@ AgentT = TypeVar("AgentT", bound=Agent)
 
 EXECUTOR = "federation"  # the name the manager knows the federation by
 _AGENT, _NAME = "chiltepin_agent", "chiltepin_agent_name"  # submit_kwargs this module adds
+#: What an exchange that is down raises as a client connects: aiohttp's errors (the HTTP
+#: exchanges) are OSErrors; redis's own ConnectionError is not.
+UNREACHABLE = (OSError, RedisConnectionError)
 
 
 class _AgentExecutor(Executor):
@@ -134,6 +143,14 @@ class FederatedAgents:
                 max_retries=self._max_restarts,
             )
             self._manager = await manager.__aenter__()
+        except UNREACHABLE as error:
+            self._stop_loopback()
+            reason = first_line(str(error)) or type(error).__name__
+            raise ChiltepinError(
+                f"the agents' exchange ({type(factory).__name__}) cannot be reached: {reason};"
+                " start it first (Redis: `redis-server --bind 127.0.0.1 --port PORT`) or pass"
+                " one that is up"
+            ) from error
         except BaseException:
             self._stop_loopback()
             raise
@@ -156,6 +173,22 @@ class FederatedAgents:
             self._loopback.close()
             self._loopback = None
 
+    def _check_site(self, site: str, agent: str, lifetime: str | None) -> bool:
+        """Refuse a site the federation lacks, or one whose batch jobs end before the
+        agent's declared lifetime does (it would be killed by walltime, not by its end).
+        Whether the site runs its workers in batch jobs (whose walltime the lifetime asks
+        for); a site that does not still keeps to its ``limits``."""
+        placement = self._federation.placement
+        placement.check_request(site, frozenset())
+        backend = placement.backends[site]
+        if not walltime_fits(backend, lifetime):
+            raise ChiltepinError(
+                f"agent {agent}'s lifetime {lifetime} is longer than site {site!r} lets a batch"
+                f" job run (limits.max_walltime {max_walltime(backend)}); declare a shorter"
+                " lifetime or launch it on a site that allows one that long"
+            )
+        return backend.resolved.site.scheduler is not Scheduler.local
+
     async def launch(
         self,
         agent: AgentT | type[AgentT],
@@ -165,25 +198,35 @@ class FederatedAgents:
         kwargs: dict[str, Any] | None = None,
         name: str | None = None,
         config: RuntimeConfig | None = None,
+        lifetime: str | None = None,
     ) -> Handle[AgentT]:
         """Launch ``agent`` (a class, built on the worker with ``args`` and ``kwargs``, or
         an instance) on ``site``, where it holds one worker until it shuts down.
+
+        Args:
+            lifetime: how long the agent is meant to live (``HH:MM:SS``). On a site
+                whose workers run in batch jobs, the job that holds the agent's worker is
+                asked for that walltime; a site whose limits do not let a job last that
+                long (``limits.max_walltime``) is refused here.
 
         Returns:
             Academy's ``Handle``: ``await handle.some_action(...)``.
 
         Raises:
             ChiltepinError: before anything is registered or sent, for a site the
-                federation does not have, or an agent (or its arguments) that cannot be
+                federation does not have, a lifetime that is no ``HH:MM:SS`` or that the
+                site cannot hold, or an agent (or its arguments) that cannot be
                 serialised to a worker.
         """
         manager = self.manager
-        self._federation.placement.check_request(site, frozenset())
         agent_type = agent if isinstance(agent, type) else type(agent)
+        asked = parse_resources(None if lifetime is None else {"walltime": lifetime})
+        batch = self._check_site(site, agent_type.__name__, asked.walltime)
+        resources = asked if batch else None  # no batch job, no walltime to ask for
         serialize((agent, args, kwargs or {}), f"agent {agent_type.__name__} with its arguments")
         registration = await manager.register_agent(agent_type, name=name)
         agent_id = str(registration.agent_id.uid)  # whole: the name Academy prints is cut short
-        extra = {"site": site, _AGENT: agent_id, _NAME: agent_type.__name__}
+        extra = {"site": site, "resources": resources, _AGENT: agent_id, _NAME: agent_type.__name__}
         return await manager.launch(
             agent,
             args=args,

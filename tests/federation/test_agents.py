@@ -1,15 +1,18 @@
 """Academy agents on embedded sites through the federation: real Academy, real Parsl
 workers, Academy's HTTP exchange on loopback. An agent answers actions with its state kept
 between them, holds one worker while tasks run beside it, and is journalled and reported;
-a site the federation lacks and an agent that cannot be serialised are refused at launch."""
+a site the federation lacks, a lifetime longer than the site's batch jobs may run, an agent
+that cannot be serialised and an exchange that is down are refused at launch."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Iterator
 
 import pytest
+from academy.exchange import RedisExchangeFactory
 
 from chiltepin.client.calls import NotSerializable
 from chiltepin.errors import ChiltepinError
@@ -25,10 +28,10 @@ SITES = {
     name: {
         "kind": "local",
         "site": "localhost",
-        "set": FAST,
+        "set": [*FAST, f"limits.max_walltime={longest}"],
         "options": {"max_workers_per_node": 2},
     }
-    for name in ("a", "b")
+    for name, longest in (("a", "01:00:00"), ("b", "08:00:00"))
 }
 
 
@@ -42,7 +45,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
 def test_an_agent_answers_actions_beside_tasks_and_is_journalled(federation: Federation) -> None:
     async def converse() -> tuple[list[int], int, list[int], int]:
         async with FederatedAgents(federation) as agents:
-            handle = await agents.launch(Counter, site="b", args=(100,))
+            handle = await agents.launch(Counter, site="b", args=(100,), lifetime="02:00:00")
             totals = [await handle.add(n) for n in range(1, 7)]
             pid = await handle.where()
             # the agent holds one of b's two workers; the other still takes tasks
@@ -69,6 +72,8 @@ def test_an_agent_answers_actions_beside_tasks_and_is_journalled(federation: Fed
     )
     assert (ended.state, ended.agent, ended.task) == ("ended", launched.agent, launched.task)
     assert record.tasks[launched.task].attempts[-1].site == "b"
+    # its lifetime fits b's limits; b runs no batch jobs, so no walltime is asked of it
+    assert record.tasks[launched.task].options.resources == {}
     assert record.tasks[launched.task].outcome is not None  # its worker was given back
 
     [row] = build_report(federation.run_dir).agents
@@ -107,3 +112,37 @@ def test_an_agent_that_cannot_be_serialised_is_refused_at_launch(federation: Fed
     ):
         asyncio.run(launch())
     assert len(read_journal(federation.run_dir).tasks) == before
+
+
+@pytest.mark.timeout(60)
+def test_a_lifetime_the_site_cannot_hold_is_refused_at_launch(federation: Federation) -> None:
+    before = len(read_journal(federation.run_dir).tasks)
+
+    async def launch() -> None:
+        async with FederatedAgents(federation) as agents:
+            await agents.launch(Counter, site="a", lifetime="02:00:00")
+
+    with pytest.raises(
+        ChiltepinError,
+        match=r"agent Counter's lifetime 02:00:00 is longer than site 'a' lets a batch job run"
+        r" \(limits.max_walltime 01:00:00\)",
+    ):
+        asyncio.run(launch())
+    assert len(read_journal(federation.run_dir).tasks) == before
+
+
+@pytest.mark.timeout(60)
+def test_an_exchange_that_is_down_is_refused_on_entry(federation: Federation) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def enter() -> None:
+        async with FederatedAgents(federation, RedisExchangeFactory("127.0.0.1", port)):
+            raise AssertionError("entered with no exchange")
+
+    with pytest.raises(
+        ChiltepinError,
+        match=rf"exchange \(RedisExchangeFactory\) cannot be reached: .*127.0.0.1:{port}",
+    ):
+        asyncio.run(enter())
