@@ -38,6 +38,7 @@ BENCHMARKS = [
     "placement",
     "million",
     "dashboard",
+    "agents",
 ]
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -47,3 +47,10 @@ def test_examples_run(tmp_path: Path) -> None:
     for example in ("ensemble_federation.py", "dag_workflow.py"):
         out = run(sys.executable, str(REPO / "examples" / example), cwd=tmp_path)
         assert out.strip()
+
+
+def test_the_steering_agent_example_keeps_its_state_across_rounds(tmp_path: Path) -> None:
+    out = run(sys.executable, str(REPO / "examples" / "steering_agent.py"), cwd=tmp_path)
+    history = next(line for line in out.splitlines() if line.startswith("agent's history:"))
+    assert history.count(",") == 2  # three rounds observed by one agent instance
+    assert "4 members, 100 steps" in out and "6 members, 200 steps" in out

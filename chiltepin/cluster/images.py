@@ -8,7 +8,8 @@ changed one can never run stale code.
 
 Nothing is pulled and pip inside a build sees no index: the dependencies are wheels built
 here, with this environment's pip settings, pinned to the versions this environment runs
-(so workers deserialise what the endpoint serialised), and copied into the build context.
+(so workers deserialise what the endpoint serialised), completed with what only the image's
+own, older Python needs (``wheelhouse.py``), and copied into the build context.
 The base image ``debian:12`` must exist locally (``docker/setup-podman.sh`` makes it).
 """
 
@@ -27,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 
 from chiltepin.cluster.engine import ContainerEngine
+from chiltepin.cluster.wheelhouse import IMAGE_PYTHON, missing_for_image
 from chiltepin.errors import ChiltepinError
 from chiltepin.paths import source_root
 
@@ -109,6 +111,21 @@ def _pip_wheel(args: list[str], cwd: Path) -> None:
         raise ChiltepinError(f"pip wheel failed for the image:\n{result.stderr[-3000:]}")
 
 
+def _complete_for_image(wheels: Path, constraints: Path, cwd: Path) -> None:
+    """Add the wheels that only the image's Python needs (``wheelhouse.py`` says why),
+    until the wheelhouse installs there; chiltepin's own wheel is still in it, so its
+    requirements count too."""
+    asked: list[str] = []
+    while missing := missing_for_image(wheels):
+        if missing == asked:
+            raise ChiltepinError(
+                f"pip wheel built no wheel for {', '.join(missing)}, which the image's "
+                f"Python {IMAGE_PYTHON} needs"
+            )
+        _pip_wheel(["-w", str(wheels), "-c", str(constraints), *missing], cwd=cwd)
+        asked = missing
+
+
 def _prepare_context(context: Path, root: Path) -> None:
     """Build context: Dockerfile, entrypoint, slurm.conf, dependency wheels and chiltepin's.
 
@@ -119,15 +136,18 @@ def _prepare_context(context: Path, root: Path) -> None:
     pins = pinned_requirements()
     wheels = context / "wheels"
     stamp = context / "wheels.pins"
-    if not stamp.is_file() or stamp.read_text() != pins:
+    # The stamp names the image's Python too: wheels resolved for another one are stale.
+    stamped = f"{pins}# completed for Python {IMAGE_PYTHON}\n"
+    if not stamp.is_file() or stamp.read_text() != stamped:
         shutil.rmtree(wheels, ignore_errors=True)
         wheels.mkdir()
         constraints = context / "constraints.txt"
         constraints.write_text(pins)
         _pip_wheel(["-w", str(wheels), "-c", str(constraints), str(root)], cwd=context)
+        _complete_for_image(wheels, constraints, context)
         for own in wheels.glob("chiltepin-*.whl"):
             own.unlink()
-        stamp.write_text(pins)
+        stamp.write_text(stamped)
     app = context / "app"
     shutil.rmtree(app, ignore_errors=True)
     app.mkdir()
@@ -164,6 +184,7 @@ def ensure_image(engine: ContainerEngine) -> ImageBuild:
     context = context_dir()
     _prepare_context(context, _root())
     cmd = [engine.runtime, "build", "--network", "host", "--build-arg", f"CONTENT_HASH={hash_}"]
+    cmd += ["--build-arg", f"IMAGE_PYTHON={IMAGE_PYTHON}"]
     cmd += ["-t", tag, "-t", f"{IMAGE_NAME}:latest", str(context)]
     log = context / "build.log"
     with log.open("w") as out:

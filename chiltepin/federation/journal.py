@@ -35,6 +35,7 @@ from chiltepin.federation.journal_format import (
     FORMAT_2_HEADER,
     REFUSED,
     VERSION,
+    AgentEvent,
     AlertEvent,
     AttemptEvent,
     BadLine,
@@ -212,6 +213,14 @@ class Journal:
             if not self._closed:
                 self._write(event)
 
+    def agent(self, event: AgentEvent) -> None:
+        """An agent was launched or its launch ended (see
+        :class:`~chiltepin.federation.journal_format.AgentEvent`). An agent still ending
+        while the run shuts down is dropped after close."""
+        with self._lock:
+            if not self._closed:
+                self._write(event)
+
     def estimates(self, sites: list[dict[str, Any]]) -> None:
         """What placement believed of each site at the end: for the run report."""
         with self._lock:
@@ -273,6 +282,7 @@ class RunRecord:
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # site → pre-flight
     status: StatusEvent | None = None  # the last live status the run wrote
+    agents: list[AgentEvent] = field(default_factory=list)  # in the order written
     # Functions read from calls.bin, by where: every task of a function shares one text.
     _function_texts: dict[tuple[int, int], str] = field(default_factory=dict, repr=False)
 
@@ -462,6 +472,8 @@ def read_journal(run_dir: Path, *, finished: bool = True) -> RunRecord:
             record.versions[event.site] = event.versions
         elif isinstance(event, StatusEvent):
             record.status = event
+        elif isinstance(event, AgentEvent):
+            record.agents.append(event)
     _warn(path, skipped)
     return record
 

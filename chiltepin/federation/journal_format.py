@@ -19,7 +19,8 @@ holding its function too) is still read; version 2 is this one. The live status 
 chiltepin that predates it skips its lines with a warning (``run status`` counts alike).
 A site's idle workers and blocks came later still, as keys of its status that a reader
 without them ignores and a status without them reads as unsaid (None): no new version.
-The staging event (``tr``, :class:`TransferEvent`) came later still, on the same terms.
+The staging event (``tr``, :class:`TransferEvent`) came later still, on the same terms, and
+the agent event (``ag``, :class:`AgentEvent`) after it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,21 @@ OLDEST = 1  # the oldest format this module still reads
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per line
 
-RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES, VERSIONS, ALERT, STATUS, TRANSFER = (
+(
+    RUN,
+    FUNCTION,
+    TASK,
+    ATTEMPT,
+    REMOTE,
+    DONE,
+    SITE,
+    ESTIMATES,
+    VERSIONS,
+    ALERT,
+    STATUS,
+    TRANSFER,
+    AGENT,
+) = (
     "run",
     "f",
     "T",
@@ -51,6 +66,7 @@ RUN, FUNCTION, TASK, ATTEMPT, REMOTE, DONE, SITE, ESTIMATES, VERSIONS, ALERT, ST
     "alert",
     "st",
     "tr",
+    "ag",
 )
 COUNTED = {
     "tasks": b'\n{"e":"T",',
@@ -460,6 +476,54 @@ class TransferEvent:
         )
 
 
+AgentState = Literal["launched", "ended", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEvent:
+    """An Academy agent's life on the federation (:mod:`chiltepin.federation.agents`): one
+    line as each launch of it is handed to the federation (``launched``; ``launch`` 2 and
+    up are Academy's restarts of the same agent after it failed) and one as that launch
+    ends (``ended`` when the agent shut down, ``failed`` with the error's first line). An
+    agent holds a worker through one federation task (``task``), so where it ran is that
+    task's attempt; ``site`` is the site it was pinned to. Its id is Academy's agent id,
+    under its own key (``ag``), so no reader takes it for a task's."""
+
+    at: float
+    agent: str
+    name: str
+    state: AgentState
+    launch: int
+    task: str
+    site: str | None = None
+    error: str | None = None
+
+    def event(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"e": AGENT, "t": self.at, "ag": self.agent, "cls": self.name}
+        out |= {"state": self.state, "n": self.launch, "task": self.task}
+        if self.site is not None:
+            out["site"] = self.site
+        if self.error is not None:
+            out["err"] = self.error
+        return out
+
+    @classmethod
+    def of(cls, e: dict[str, Any]) -> AgentEvent:
+        state = e["state"]
+        if state not in get_args(AgentState):
+            raise BadLine(f"agent state {state!r} unknown")
+        return cls(
+            at=float(e["t"]),
+            agent=_text(e["ag"], "ag"),
+            name=_text(e["cls"], "cls"),
+            state=state,
+            launch=int(e["n"]),
+            task=_text(e["task"], "task"),
+            site=e.get("site"),
+            error=e.get("err"),
+        )
+
+
 Event = (
     Header
     | FunctionEvent
@@ -473,6 +537,7 @@ Event = (
     | AlertEvent
     | StatusEvent
     | TransferEvent
+    | AgentEvent
 )
 
 
@@ -538,6 +603,8 @@ def _v2(kind: object, e: dict[str, Any]) -> Event:
         return StatusEvent.of(e)
     if kind == TRANSFER:
         return TransferEvent.of(e)
+    if kind == AGENT:
+        return AgentEvent.of(e)
     raise BadLine(f"unknown event {kind!r}")
 
 

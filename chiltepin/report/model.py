@@ -6,7 +6,8 @@ from the probe's record (:mod:`chiltepin.probe`); node-hours are, per batch job,
 its nodes times the span from its first task's start to its last task's end: a lower
 bound of what the scheduler charges (it also counts start-up and idle time). Beside what
 happened, the report keeps what late-binding placement believed of each site when the
-run ended (its running estimates), so a surprising split can be traced to its cause.
+run ended (its running estimates), so a surprising split can be traced to its cause. The
+run's Academy agents, if it launched any, are listed beside the sites (:mod:`.agents`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from chiltepin.client.config import FederationConfig, resolve
 from chiltepin.federation.journal import read_journal
 from chiltepin.federation.states import TaskState
+from chiltepin.report.agents import AgentReport, agent_reports
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class RunReport:
     intervals: list[Interval] = field(default_factory=list)
     estimates: list[dict[str, Any]] = field(default_factory=list)  # placement's beliefs
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # site → pre-flight
+    agents: list[AgentReport] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +86,7 @@ class RunReport:
             "estimates": self.estimates,
             "versions": self.versions,
             "jobs": [{**asdict(j), "node_hours": j.node_hours} for j in self.jobs],
+            "agents": [asdict(a) for a in self.agents],
         }
 
 
@@ -173,4 +177,5 @@ def build_report(run_dir: Path) -> RunReport:
         intervals=intervals,
         estimates=record.estimates,
         versions=record.versions,
+        agents=agent_reports(record),
     )

@@ -88,6 +88,17 @@ def versions_table(report: RunReport) -> Table:
     return table
 
 
+def agents_table(report: RunReport) -> Table:
+    """The run's Academy agents: where each ran, how often it was launched, how it stands."""
+    table = Table(title=f"Agents: {len(report.agents)}")
+    for column in ("agent", "class", "site", "ran on", "launches", "state"):
+        table.add_column(column, justify="right" if column == "launches" else "left")
+    for a in report.agents:
+        state = a.state if a.error is None else f"{a.state}: {a.error}"
+        table.add_row(a.agent, a.name, a.site or "-", a.ran_on or "-", str(a.launches), state)
+    return table
+
+
 def write_report(run_dir: Path, console: Console, png: Path | None = None) -> RunReport:
     """Print the tables and write ``report.json`` and the timeline PNG into the run dir."""
     report = build_report(run_dir)
@@ -96,6 +107,8 @@ def write_report(run_dir: Path, console: Console, png: Path | None = None) -> Ru
         console.print(beliefs_table(report))
     if report.versions:
         console.print(versions_table(report))
+    if report.agents:
+        console.print(agents_table(report))
     (run_dir / "report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     picture = write_timeline(report, png or run_dir / "timeline.png")
     console.print(f"timeline: {picture}\nJSON: {run_dir / 'report.json'}")

@@ -1,0 +1,122 @@
+"""Agents: an Academy action's round trip through chiltepin against Academy's own Manager.
+
+One Academy exchange (chiltepin's loopback HTTP exchange) serves both. The candidate is an
+agent launched by :class:`~chiltepin.federation.agents.FederatedAgents` on an embedded
+local site (a Parsl worker of the federation); the baseline is the same agent launched by
+Academy's ``Manager`` on a local process pool, in the same run. Each answers a warm-up and
+then ``ACTIONS`` actions one after another; the figures are the p50 and p95 of the
+candidate's round trips over the baseline's (target: within 1.2x: the agent's messages
+take the same path through the exchange either way; only where the agent runs differs).
+
+Relaunch time after a site is lost (issue 26's second figure, against the detection
+threshold) is reported as not measured: agents are not yet launched again on another
+site when theirs is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from academy.agent import Agent, action
+from academy.handle import Handle
+from academy.manager import Manager
+
+from benchmarks.figures import Figure
+from chiltepin.federation import Federation
+from chiltepin.federation.agent_exchange import LoopbackExchange
+from chiltepin.federation.agents import FederatedAgents
+
+ACTIONS = 200
+WARMUP = 10
+THRESHOLD_S = 3  # the worker heartbeat threshold a relaunch would be measured against
+SITES = {
+    "local": {
+        "kind": "local",
+        "site": "localhost",
+        "set": [
+            "tolerance.worker_heartbeat_period=1",
+            f"tolerance.worker_heartbeat_threshold={THRESHOLD_S}",
+        ],
+        "options": {"max_workers_per_node": 2},
+    }
+}
+
+
+class Echo(Agent):
+    """Answers at once: what is measured is the trip, not the work."""
+
+    @action
+    async def echo(self, n: int) -> int:
+        return n
+
+
+async def _round_trips(handle: Handle[Echo]) -> list[float]:
+    """Seconds of each of ``ACTIONS`` actions in turn, after ``WARMUP`` unmeasured ones."""
+    for n in range(WARMUP):
+        assert await handle.echo(n) == n
+    seconds = []
+    for n in range(ACTIONS):
+        started = time.perf_counter()
+        answer = await handle.echo(n)
+        seconds.append(time.perf_counter() - started)
+        assert answer == n, f"action {n} answered {answer}: a request lost or crossed"
+    return seconds
+
+
+async def _through_chiltepin(federation: Federation, exchange: LoopbackExchange) -> list[float]:
+    async with FederatedAgents(federation, exchange.factory()) as agents:
+        return await _round_trips(await agents.launch(Echo, site="local"))
+
+
+async def _through_academy(exchange: LoopbackExchange) -> list[float]:
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    manager = await Manager.from_exchange_factory(exchange.factory(), pool)
+    async with manager:  # shuts its agents down, then the pool
+        return await _round_trips(await manager.launch(Echo))
+
+
+def _quantile(seconds: list[float], q: int) -> float:
+    """The ``q``-th percentile (1-99)."""
+    return statistics.quantiles(seconds, n=100)[q - 1]
+
+
+def run() -> list[Figure]:
+    with (
+        tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp,
+        Federation(SITES, run_dir=Path(tmp), progress=False) as federation,
+        LoopbackExchange() as exchange,
+    ):
+        candidate = asyncio.run(_through_chiltepin(federation, exchange))
+        baseline = asyncio.run(_through_academy(exchange))
+    figures = [
+        Figure(
+            f"agents: action round trip p{q} through chiltepin (vs Academy's Manager on a local"
+            " process pool, same exchange)",
+            _quantile(candidate, q),
+            _quantile(baseline, q),
+            "s",
+            1.2,
+            higher=False,
+            note=f"{ACTIONS} actions each, in turn, after {WARMUP} unmeasured; none lost",
+        )
+        for q in (50, 95)
+    ]
+    figures.append(
+        Figure(
+            "agents: relaunch on another site after its site is lost (vs heartbeat threshold)",
+            float("nan"),
+            float(THRESHOLD_S),
+            "s",
+            3.0,
+            higher=False,
+            absolute=True,
+            unmeasured="agents are not yet launched again on another site when theirs is lost",
+        )
+    )
+    return figures
