@@ -114,8 +114,8 @@ def headline(results: Results) -> str:
     others = [f for f, _ in dated if not HEADLINE.match(f.name)]
     missed = [f"{f.name} ({f.ratio:.3g})" for f in others if f.measured and not f.met]
     unmeasured = [f"{f.name} ({f.unmeasured})" for f in others if not f.measured]
-    met = sum(f.met for f, _ in dated)
-    lines += ["", f"{met} of the {len(dated)} figures on record meet their target."]
+    meeting = sum(f.met for f, _ in dated)
+    lines += ["", f"{meeting} of the {len(dated)} figures on record meet their target."]
     if missed:
         lines.append("Also missing it: " + "; ".join(missed) + ".")
     if unmeasured:
