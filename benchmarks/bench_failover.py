@@ -18,8 +18,10 @@ from pathlib import Path
 
 from benchmarks.figures import Figure
 from chiltepin.federation import Federation
+from chiltepin.federation.backends.local import LocalBackend
 from chiltepin.system import processes
 from chiltepin.system.waiting import wait_until
+from chiltepin.upstream.engine import provider_jobs
 
 THRESHOLD_S = 3
 TOLERANCE = [
@@ -55,11 +57,12 @@ def run(tasks: int = 12) -> list[Figure]:
         time.sleep(0.3)
         stranded = [f for f in futures if f.site == "doomed" and not f.done()]
         backend = fed.placement.backends["doomed"]
+        assert isinstance(backend, LocalBackend)
         killed_at = time.monotonic()
         groups = {
             os.getpgid(job["remote_pid"])
-            for engine in backend._engines.values()
-            for job in engine.engine.executor.provider.resources.values()
+            for engine in backend.engines
+            for job in provider_jobs(engine.engine).values()
         }
         processes.signal_pids(processes.group_members(groups), signal.SIGKILL)
         wait_until(

@@ -19,6 +19,7 @@ import multiprocessing
 import tempfile
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnProcess
 from pathlib import Path
 
 from benchmarks.figures import Figure, Rounds, rate
@@ -27,8 +28,9 @@ TASKS = 2000
 WORKERS = 2
 OPTIONS = {"max_workers_per_node": WORKERS}
 
-Burst = Callable[[int], None]
-"""Runs ``n`` no-ops on a started stack and waits for all of them."""
+Burst = Callable[[int], object]
+"""Runs ``n`` no-ops on a started stack and waits for all of them (what it returns is
+not looked at)."""
 
 
 def noop(x: int) -> int:
@@ -105,7 +107,7 @@ def run(tasks: int = TASKS, rounds: int = 9) -> list[Figure]:
     spawn = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp:
         pipes: dict[str, Connection] = {}
-        processes = []
+        processes: list[SpawnProcess] = []
         for stack in STACKS:
             parent, child = spawn.Pipe()
             process = spawn.Process(
@@ -119,7 +121,11 @@ def run(tasks: int = TASKS, rounds: int = 9) -> list[Figure]:
                     raise RuntimeError(f"the {stack} stack did not start within 300 s")
 
             def measure(pipe: Connection) -> Callable[[], float]:
-                return lambda: (pipe.send(True), pipe.recv())[1]
+                def burst_rate() -> float:
+                    pipe.send(True)
+                    return float(pipe.recv())
+
+                return burst_rate
 
             measured = Rounds(rounds, {s: measure(p) for s, p in pipes.items()})
         finally:

@@ -7,6 +7,9 @@ One process, one local site, no-op tasks through ``Federation.map`` over a gener
 - throughput: tasks/s over the whole run ÷ tasks/s of the 10,000-task run (target ≥ 0.9:
   no slow-down with size);
 - journal bytes per task of the run (target ≤ 300);
+- the whole run directory's bytes per task (target ≤ 400): the journal, the engine's
+  logs (its workers once logged three lines a task), submit scripts, everything a user's
+  disk keeps;
 - ``chiltepin run status``'s count on a journal of as many tasks, written by the
   journal's own writer, in seconds per million tasks (target < 5; best of 3);
 - resume: a journal of as many tasks, the last ``UNFINISHED`` of them placed but never
@@ -35,6 +38,7 @@ BASELINE = 10_000
 MILLION = bool(os.environ.get("CHILTEPIN_BENCH_MILLION"))  # a million tasks, not CI's few
 TASKS = 1_000_000 if MILLION else 50_000
 UNFINISHED = 1_000
+WARM_UP = 200
 SITES = {"local": {"kind": "local", "site": "localhost"}}
 SAMPLE_EVERY = 1_000  # results between two looks at the resident set
 
@@ -71,6 +75,11 @@ def synthetic_journal(run_dir: Path, tasks: int, unfinished: int) -> None:
     journal.close()
 
 
+def directory_bytes(path: Path) -> int:
+    """Bytes of every file under ``path``."""
+    return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file())
+
+
 def _resume_first_result(run_dir: Path) -> float:
     started = time.perf_counter()
     federation = Federation.reattach(run_dir, progress=False, finished=False)
@@ -86,12 +95,14 @@ def run(tasks: int = TASKS) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp:
         run_dir = Path(tmp) / "run"
         with Federation(SITES, run_dir=run_dir, progress=False) as federation:
-            _stream(federation, 200, process)  # workers up
+            _stream(federation, WARM_UP, process)  # workers up
             base_rate, _ = _stream(federation, BASELINE, process)
             baseline_rss = process.memory_info().rss
             written = (run_dir / JOURNAL).stat().st_size
             rate, peak = _stream(federation, tasks, process)
         journal_bytes = ((run_dir / JOURNAL).stat().st_size - written) / tasks
+        run_tasks = WARM_UP + BASELINE + tasks
+        run_dir_bytes = directory_bytes(run_dir)
 
         big = Path(tmp) / "synthetic"
         synthetic_journal(big, tasks, UNFINISHED)
@@ -127,6 +138,16 @@ def run(tasks: int = TASKS) -> list[Figure]:
             300.0,
             False,
             absolute=True,
+        ),
+        Figure(
+            f"run directory bytes per task ({run_tasks:,} no-ops, logs included)",
+            run_dir_bytes / run_tasks,
+            1.0,
+            "B",
+            400.0,
+            False,
+            absolute=True,
+            note=f"{run_dir_bytes / 1e6:.1f} MB in all",
         ),
         Figure(
             f"run status: seconds per million tasks (journal of {tasks:,})",

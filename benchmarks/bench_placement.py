@@ -12,20 +12,21 @@ Scenarios:
 
 Figure: makespan / oracle, lower is better. The oracle is the best placement in hindsight
 of that very run: the shortest makespan in which the workers the run actually had could
-have done every task, each worker available from when its block (a Slurm job of the
-endpoint's provider, watched through ``squeue``) was seen running, and each task taking its
-set time on that site (1 s, or 3 s on a slow site). A block stays available to the oracle
-until the run ends, unless its endpoint was stopped (then until the stop): a provider
-scales in a block that ran out of work, so when blocks ended says what the placement
-did, not what it could have done. For identical tasks this is exact
+have done every task, each worker available from its block's start (a Slurm job of the
+endpoint's provider, its StartTime as Slurm records it, :class:`Blocks`), and each task
+taking its set time on that site (1 s, or 3 s on a slow site). A block stays available to
+the oracle until the run ends, unless its endpoint was stopped (then until the stop, or
+Slurm's EndTime of the job if later): a provider scales in a block that ran out of work,
+so when blocks ended says what the placement did, not what it could have done
+(:func:`benchmarks.oracle.site_blocks`). For identical tasks this is exact
 (:func:`benchmarks.oracle.oracle`). It counts no round trip to the
 service and no worker start-up after the job starts, so even a perfect client stays above
 1; the notes give an estimate, a second oracle with each block's workers starting as late
 after it as the run's first result came after its first block (less one task time), and
-the ratio against it.
+the ratio against it: an estimate, not a bound, and labelled so.
 
 A figure is not measured (and never met) when its oracle could not be computed (no blocks
-seen, ``squeue`` failing) or its path did not finish within ``DEADLINE_S`` (plain Parsl
+seen, ``scontrol`` failing) or its path did not finish within ``DEADLINE_S`` (plain Parsl
 loses what a stopped endpoint held): its time is then the deadline, not a makespan.
 What late binding spent on demand is noted per run: its raced attempts, each at most one
 duplicate task run, in node-hours (``WORKERS_PER_NODE`` workers a node).
@@ -44,11 +45,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 from benchmarks.figures import Figure
 from benchmarks.oracle import Site, Unmeasured, oracle, site_blocks
+from chiltepin.cluster import slurm
 from chiltepin.cluster.cluster import SlurmCluster, SlurmClusterError
 from chiltepin.cluster.config import ClusterSpec
+from chiltepin.testing.server import GlobusStandIn
 from chiltepin.testing.session import offline_session
 from chiltepin.testing.site_endpoint import SiteEndpoint, start_site_endpoint, stop_site_endpoint
 
@@ -60,6 +64,7 @@ SLOW = 3.0
 STOP_AT = 0.3
 DEADLINE_S = 300.0
 PATHS = ("soonest", "capacity", "parsl")
+POLL_S = 2.0  # how often Slurm's job records are read (their times are Slurm's own)
 
 
 def paced(x: int, seconds: float, slow_cluster: str, factor: float) -> int:
@@ -73,55 +78,55 @@ def paced(x: int, seconds: float, slow_cluster: str, factor: float) -> int:
 
 
 class Blocks:
-    """When each batch job on ``cluster`` started, from a ``squeue`` poll every ``period``
-    s (seconds since ``t0``); jobs already queued when watching began are not blocks.
+    """The batch jobs that run on ``cluster`` from now on, as Slurm records them.
 
-    A failing ``squeue`` ends the watch and is kept (:attr:`failure`): blocks it did not
-    see must not read as blocks that never ran.
+    The times are Slurm's own (each job's StartTime and EndTime, ``scontrol show job``), not
+    when a poll saw a job: the poll every ``period`` s only reads each record before the
+    controller forgets it, ``MinJobAge`` after the job ended (300 s in the single-host
+    cluster's ``slurm.conf``, which ``tests/benchmarks`` hold above the period), and
+    the last read is at :meth:`jobs`. Jobs already known when watching began (a foreign
+    job, an earlier run's blocks) are not blocks. A failing ``scontrol`` ends the watch and
+    is kept (:attr:`failure`): blocks it did not see must not read as blocks that never ran.
     """
 
-    def __init__(self, cluster: SlurmCluster, t0: float, period: float = 0.5) -> None:
+    def __init__(self, cluster: SlurmCluster, period: float = POLL_S) -> None:
         self._cluster = cluster
-        self._t0 = t0
         self._period = period
-        self._ignore = set(self._running(every_state=True))
-        self._seen: dict[str, tuple[float, int]] = {}  # job id -> (first seen running, nodes)
+        self._ignore = {job.job_id for job in self._read()}
+        self._latest: dict[str, slurm.JobRecord] = {}
         self.failure = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
-    def _running(self, *, every_state: bool = False) -> dict[str, int]:
-        states = [] if every_state else ["-t", "RUNNING"]
-        out = self._cluster.run(["squeue", "-h", *states, "-o", "%i %D"]).stdout
-        return {job: int(nodes) for job, nodes in (line.split() for line in out.splitlines())}
+    def _read(self) -> list[slurm.JobRecord]:
+        return slurm.job_records(self._cluster.run(["scontrol", "show", "job", "-o"]).stdout)
 
     def _watch(self) -> None:
         while True:
-            now = time.monotonic() - self._t0
+            closing = self._stop.is_set()  # then this read is the last
             try:
-                running = self._running()
+                jobs = self._read()
             except SlurmClusterError as err:
-                self.failure = f"squeue failed: {err}"
+                self.failure = f"scontrol failed: {err}"
                 return
-            for job, nodes in running.items():
-                if job not in self._ignore:
-                    self._seen.setdefault(job, (now, nodes))
-            if self._stop.wait(self._period):
+            self._latest |= {job.job_id: job for job in jobs if job.job_id not in self._ignore}
+            if closing:
                 return
+            self._stop.wait(self._period)
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
 
-    def starts(self) -> list[tuple[float, int]]:
-        """Each block seen: when it started, and its nodes."""
+    def jobs(self) -> list[slurm.JobRecord]:
+        """Each job's last record, read once more now."""
         self.close()
-        return list(self._seen.values())
+        return list(self._latest.values())
 
 
 @contextmanager
-def two_sites(tmp: Path) -> Iterator[tuple[object, dict[str, SlurmCluster]]]:
+def two_sites(tmp: Path) -> Iterator[tuple[GlobusStandIn, dict[str, SlurmCluster]]]:
     """The stand-in and two clusters (endpoints are started per run: a stop ends one)."""
     with ExitStack() as stack:
         standin = stack.enter_context(offline_session(tmp / "service"))
@@ -132,13 +137,15 @@ def two_sites(tmp: Path) -> Iterator[tuple[object, dict[str, SlurmCluster]]]:
         yield standin, clusters
 
 
-def _endpoints(standin: object, clusters: dict[str, SlurmCluster]) -> dict[str, SiteEndpoint]:
+def _endpoints(
+    standin: GlobusStandIn, clusters: dict[str, SlurmCluster]
+) -> dict[str, SiteEndpoint]:
     root = Path(os.environ["GLOBUS_COMPUTE_USER_DIR"])
     return {
         name: start_site_endpoint(
             f"bench-place-{name}-{uuid.uuid4().hex[:6]}",
             "docker",
-            standin,  # type: ignore[arg-type]
+            standin,
             root=root,
             overrides=(f"partition={cluster.spec.partition}",),
             environment=cluster.env(),
@@ -147,10 +154,10 @@ def _endpoints(standin: object, clusters: dict[str, SlurmCluster]) -> dict[str, 
     }
 
 
-Futures = list[concurrent.futures.Future]  # type: ignore[type-arg]
+Futures = list[concurrent.futures.Future[Any]]
 Raced = Callable[[], dict[str, int]]  # raced attempts per site, so far
 Run = Callable[
-    [dict[str, SiteEndpoint], Path, list[tuple]],  # type: ignore[type-arg]
+    [dict[str, SiteEndpoint], Path, list[tuple[Any, ...]]],
     AbstractContextManager[tuple[Futures, Raced]],
 ]
 
@@ -160,7 +167,7 @@ def federation_run(
     policy: str,
     endpoints: dict[str, SiteEndpoint],
     run_dir: Path,
-    args: list[tuple],  # type: ignore[type-arg]
+    args: list[tuple[Any, ...]],
 ) -> Iterator[tuple[Futures, Raced]]:
     """The tasks submitted to a Federation over both endpoints with ``policy``."""
     from chiltepin.federation import Federation
@@ -181,7 +188,7 @@ def federation_run(
 def parsl_run(
     endpoints: dict[str, SiteEndpoint],
     run_dir: Path,
-    args: list[tuple],  # type: ignore[type-arg]
+    args: list[tuple[Any, ...]],
 ) -> Iterator[tuple[Futures, Raced]]:
     """The tasks as plain Parsl apps over one GlobusComputeExecutor per endpoint (Parsl
     picks an executor at random for each task)."""
@@ -219,7 +226,7 @@ RUNS: dict[str, Run] = {
 def _one(
     scenario: str,
     path: str,
-    standin: object,
+    standin: GlobusStandIn,
     clusters: dict[str, SlurmCluster],
     run_dir: Path,
     tasks: int,
@@ -236,8 +243,8 @@ def _one(
             "--output=/dev/null",
             script=f"#!/bin/sh\nsleep {HELD_S:g}\n",
         )
-    started = time.monotonic()
-    watchers = {name: Blocks(cluster, started) for name, cluster in clusters.items()}
+    watchers = {name: Blocks(cluster) for name, cluster in clusters.items()}
+    started, t0 = time.monotonic(), time.time()  # t0: the epoch seconds Slurm's times are in
     stopped_at = math.inf
     try:
         with RUNS[path](endpoints, run_dir, args) as (futures, raced):
@@ -254,7 +261,7 @@ def _one(
                 stop_site_endpoint(endpoints["b"])
             _, undone = concurrent.futures.wait(futures, timeout=DEADLINE_S)
             makespan = time.monotonic() - started
-            starts = {name: watcher.starts() for name, watcher in watchers.items()}
+            jobs = {name: watcher.jobs() for name, watcher in watchers.items()}
             failures = [f"site {n}: {w.failure}" for n, w in watchers.items() if w.failure]
             demand = raced()
     finally:
@@ -265,7 +272,7 @@ def _one(
         if foreign is not None:
             clusters["a"].run(["scancel", foreign], check=False)
     stops = {"a": math.inf, "b": stopped_at}
-    blocks = {site: site_blocks(seen, stops[site]) for site, seen in starts.items()}
+    blocks = {site: site_blocks(seen, t0, stops[site]) for site, seen in jobs.items()}
     task_s = {"a": TASK_S, "b": TASK_S * factor}
 
     def best(shift: float = 0.0) -> float | Unmeasured:
@@ -279,7 +286,7 @@ def _one(
     bound = best()
     node_hours = sum(n * task_s[site] / WORKERS_PER_NODE / 3600 for site, n in demand.items())
     notes = [
-        "blocks seen (start s): "
+        "blocks (Slurm's StartTime, s): "
         + "; ".join(
             f"{n}: " + ", ".join(f"{b.start:.0f}" for b in sorted(bs)) for n, bs in blocks.items()
         ),

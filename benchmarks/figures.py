@@ -103,7 +103,7 @@ def timed(run: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def rate(count: int, run: Callable[[], None]) -> float:
+def rate(count: int, run: Callable[[], object]) -> float:
     """Items per second of one call of ``run`` that processes ``count`` items."""
     started = time.perf_counter()
     run()

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from chiltepin.cluster.slurm import JobRecord
+
 
 class Block(NamedTuple):
     """One batch job's workers: available from ``start`` until ``end`` (seconds), on
@@ -42,14 +44,27 @@ class Unmeasured:
     why: str
 
 
-def site_blocks(starts: Sequence[tuple[float, int]], stopped_at: float = math.inf) -> list[Block]:
-    """A site's blocks from when each was seen starting (and its nodes).
+def site_blocks(jobs: Sequence[JobRecord], t0: float, stopped_at: float = math.inf) -> list[Block]:
+    """A site's blocks from Slurm's record of its batch jobs (``t0``: the run's start, in
+    the same epoch seconds; ``stopped_at``: when its endpoint was stopped, from ``t0``).
 
-    A block stays available until the run ends, unless its endpoint was stopped (then until
-    the stop): a provider scales in a block that ran out of work, so when blocks ended says
-    what the placement did, not what it could have done.
+    A block starts at the job's StartTime (Slurm keeps whole seconds: at most the true
+    start, so the oracle stays a bound); a job that never ran is no block. A block stays
+    available until the run ends, unless its endpoint was stopped: a provider scales in a
+    block that ran out of work, so when a live site's blocks ended says what the placement
+    did, not what it could have done. A stopped site's block lasts until the stop, or
+    until Slurm's EndTime (+1 s for the truncation) if its workers outlived the stop; a
+    block Slurm records no end for (still running) stays.
     """
-    return [Block(start, stopped_at, nodes) for start, nodes in starts]
+    blocks = []
+    for job in jobs:
+        if job.start is None:
+            continue
+        end = math.inf
+        if stopped_at < math.inf and job.end is not None:
+            end = max(stopped_at, job.end + 1.0 - t0)
+        blocks.append(Block(max(0.0, job.start - t0), end, job.nodes))
+    return blocks
 
 
 def oracle(

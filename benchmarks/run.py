@@ -8,7 +8,8 @@ A comparative figure is a ratio against a baseline measured in the same run; an 
 one divides by a constant and is labelled so. Each is printed with its target and whether
 it is met; a figure that could not be measured says why and is never met. The record is
 benchmarks/results/latest.json (``record.Results``: this run first, then the figures of
-earlier runs it did not measure again); latest.md is rendered from it.
+earlier runs it did not measure again); latest.md and the README's headline figures are
+rendered from it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ BENCHMARKS = [
     "agents",
 ]
 RESULTS = Path(__file__).resolve().parent / "results"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     record = args.output / "latest.json"
     results = Results.load(record)
     if args.render:
-        (args.output / "latest.md").write_text(render.markdown(results))
+        _write(args.output, results)
         return 0
     figures: list[Figure] = []
     crashed: dict[str, str] = {}
@@ -87,10 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     results = results.with_run(run)
     args.output.mkdir(parents=True, exist_ok=True)
     record.write_text(results.dumps())
-    (args.output / "latest.md").write_text(render.markdown(results))
+    _write(args.output, results)
     if crashed:
         print(f"[bench] could not run: {', '.join(crashed)}", file=sys.stderr)
     return 0 if all(f.met for f in figures) and not crashed else 1
+
+
+def _write(output: Path, results: Results) -> None:
+    """``latest.md`` from the record, and the README's headline figures when the record
+    is the repository's own (not a scratch ``--output``)."""
+    (output / "latest.md").write_text(render.markdown(results))
+    if output.resolve() == RESULTS:
+        render.write_headline(README, results)
 
 
 if __name__ == "__main__":

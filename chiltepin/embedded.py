@@ -44,6 +44,7 @@ from chiltepin.upstream.engine import (
     EngineFuture,
     GlobusComputeEngineBase,
     engine_process_ids,
+    log_warnings_only,
     provider_jobs,
     submit_packed,
 )
@@ -169,6 +170,8 @@ class EmbeddedEngine:
                 return self
             config = upstream.load_config_yaml(self.rendered_config)
             assert isinstance(config, upstream.UserEndpointConfig) and config.engine is not None
+            if not self.site.engine_debug:  # workers would log every task (Parsl's INFO)
+                log_warnings_only(config.engine)
             self.run_dir.mkdir(parents=True, exist_ok=True)
             console_scripts_on_path()
             config.engine.start(endpoint_id=self.endpoint_id, run_dir=str(self.run_dir))

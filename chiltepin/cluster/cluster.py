@@ -35,19 +35,6 @@ from chiltepin.system.spawn import Spawned, spawn_detached
 from chiltepin.system.waiting import wait_until
 
 CTLD = "slurmctld"
-TERMINAL_JOB_STATES = frozenset(
-    {
-        "BOOT_FAIL",
-        "CANCELLED",
-        "COMPLETED",
-        "DEADLINE",
-        "FAILED",
-        "NODE_FAIL",
-        "OUT_OF_MEMORY",
-        "PREEMPTED",
-        "TIMEOUT",
-    }
-)
 NodeAction = Literal["down", "drain", "resume"]
 
 
@@ -556,7 +543,7 @@ class SlurmCluster:
 
         def finished() -> dict[str, str] | None:
             info = self.job_info(job_id)
-            return info if info.get("JobState") in TERMINAL_JOB_STATES else None
+            return info if info.get("JobState") in slurm.TERMINAL_JOB_STATES else None
 
         info = wait_until(finished, timeout)
         if info is None:

@@ -16,10 +16,26 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
 from chiltepin.errors import ChiltepinError
 
 DAEMONS = ("slurmctld", "slurmd")
+#: Job states after which Slurm's record of a job changes no more.
+TERMINAL_JOB_STATES = frozenset(
+    {
+        "BOOT_FAIL",
+        "CANCELLED",
+        "COMPLETED",
+        "DEADLINE",
+        "FAILED",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "PREEMPTED",
+        "TIMEOUT",
+    }
+)
 CLIENTS = ("sinfo", "squeue", "scontrol", "sbatch", "srun", "scancel")
 REQUIRED = DAEMONS + CLIENTS
 
@@ -89,3 +105,48 @@ def fields(record: str) -> dict[str, str]:
 def records(output: str) -> list[dict[str, str]]:
     """Every record of ``scontrol show ... -o`` output, one per line."""
     return [fields(line) for line in output.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One job as Slurm's controller records it (``scontrol show job -o``).
+
+    ``start`` and ``end`` are Slurm's own times (seconds since the epoch, in the whole
+    seconds Slurm keeps), ``None`` when the job never started or has not ended: a pending
+    job's StartTime is only the scheduler's forecast, a running job's EndTime its time
+    limit, and a job cancelled while pending has both set to the cancel but ran nowhere.
+    """
+
+    job_id: str
+    state: str
+    nodes: int
+    start: float | None
+    end: float | None
+
+
+def _seconds(stamp: str | None) -> float | None:
+    """``2026-12-07T15:18:17`` (the controller's local time) → seconds since the epoch."""
+    try:
+        return datetime.fromisoformat(stamp or "").timestamp()
+    except ValueError:  # Unknown, None, N/A
+        return None
+
+
+def job_records(output: str) -> list[JobRecord]:
+    """Every job of ``scontrol show job -o`` output (``No jobs in the system``: none)."""
+    jobs = []
+    for job in records(output):
+        if "JobId" not in job:
+            continue
+        state = job.get("JobState", "")
+        ran = bool(job.get("BatchHost")) and state != "PENDING"
+        jobs.append(
+            JobRecord(
+                job_id=job["JobId"],
+                state=state,
+                nodes=int(job.get("NumNodes", "0").split("-")[0] or 0),
+                start=_seconds(job.get("StartTime")) if ran else None,
+                end=_seconds(job.get("EndTime")) if ran and state in TERMINAL_JOB_STATES else None,
+            )
+        )
+    return jobs

@@ -105,6 +105,7 @@ def site_defaults(site: Site) -> dict[str, Any]:
         "worker_init_mpi": "\n".join([*site.worker_init, *_batchless_mpi_init(site)]),
         "address": site.address,
         "encrypted": site.encrypted,
+        "engine_debug": site.engine_debug,
         "container_runtime": container.runtime if container else None,
         "container_image": shlex.quote(container.image) if container else None,
         "container_cmd_options": _bind_options(container) if container else None,

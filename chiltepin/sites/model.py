@@ -471,6 +471,13 @@ class Site(_Strict):
     encrypted: bool = Field(
         True, description="CurveZMQ between workers and interchange (needless on loopback)"
     )
+    engine_debug: bool = Field(
+        False,
+        description="Parsl's DEBUG logs from the engine's interchange, managers and workers"
+        " (several lines for every task: a long run's logs outgrow its journal); off, an"
+        " embedded (local) engine logs their warnings only and an endpoint keeps Parsl's"
+        " default level",
+    )
     tolerance: Tolerance = Field(
         Tolerance(), description="how long silence is tolerated before work is declared lost"
     )

@@ -90,3 +90,29 @@ def test_run_py_writes_the_record_shape_and_renders_latest_md_from_it(
     assert [f.name for f in only.figures] == ["rss"] and only.figures[0].met
     assert only.crashed == {"failover": "RuntimeError: squeue failed"}
     assert (tmp_path / "latest.md").read_text() == render.markdown(results)
+
+
+def test_the_readme_s_headline_figures_are_rendered_from_latest_json() -> None:
+    results = Results.load(RESULTS / "latest.json")
+    readme = (RESULTS.parents[1] / "README.md").read_text()
+    assert render.with_headline(readme, results) == readme, "run ./dev bench --render"
+
+
+def test_the_headline_names_every_missed_or_unmeasured_figure_and_the_newest_only() -> None:
+    older = run_of(Figure("journal bytes per task (10 no-ops)", 900.0, 1.0, "B", 300.0, False))
+    newer = run_of(
+        Figure("journal bytes per task (10 no-ops)", 250.0, 1.0, "B", 300.0, False),
+        Figure("tasks/s: a / b", 80.0, 100.0, "tasks/s", 0.9),
+        Figure("tasks/s: c / d", 0.0, 100.0, "tasks/s", 0.9, unmeasured="did not finish"),
+    )
+    block = render.headline(Results(runs=[newer, older]))
+    assert "| journal bytes per task (10 no-ops) | 250 B |" in block
+    assert "900" not in block  # superseded by the newer run's figure
+    assert "1 of the 3 figures on record meet their target." in block
+    assert "Also missing it: tasks/s: a / b (0.8)." in block
+    assert "Not measured: tasks/s: c / d (did not finish)." in block
+
+
+def test_a_readme_without_the_headline_block_is_refused() -> None:
+    with pytest.raises(ValueError, match="no headline block"):
+        render.with_headline("# chiltepin\n", Results(runs=[]))

@@ -1,8 +1,9 @@
-"""Contract: an endpoint engine driven as the interchange drives it, and the PIDs Parsl
-starts for it."""
+"""Contract: an endpoint engine driven as the interchange drives it, the PIDs Parsl
+starts for it, and the log level of the processes it starts."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import psutil
 from globus_compute_common import messagepack
 from globus_compute_common.messagepack.message_types import Result, Task
+from globus_compute_endpoint.engines import GlobusComputeEngine
 from globus_compute_endpoint.engines.thread_pool import ThreadPoolEngine
 from globus_compute_sdk.serialize import ComputeSerializer
 from parsl.executors import HighThroughputExecutor
@@ -19,6 +21,7 @@ from chiltepin.sites.loader import load_site
 from chiltepin.upstream.engine import (
     EngineFuture,
     engine_process_ids,
+    log_warnings_only,
     provider_jobs,
     submit_packed,
 )
@@ -81,3 +84,18 @@ def test_the_pids_recorded_are_the_interchange_and_the_local_blocks(tmp_path: Pa
             assert "interchange" in " ".join(psutil.Process(interchange).cmdline())
             assert len(blocks) == len(jobs)
             assert all(psutil.Process(pid).is_running() for pid in blocks)
+
+
+def test_an_engines_executor_carries_a_log_config_to_its_processes() -> None:
+    with contract(
+        "ParslExecutor.log_config, HTEX launch_cmd --logconf",
+        "parsl",
+        "is the LogConfig HTEX pickles for its interchange, managers and workers",
+    ):
+        assert HighThroughputExecutor().log_config is None
+        assert "--logconf={logconf}" in HighThroughputExecutor().launch_cmd
+    engine = GlobusComputeEngine(address="127.0.0.1")
+    log_warnings_only(engine)
+    config = engine.executor.log_config
+    with contract("parsl.logconfigs.file.FileLogging", "parsl", "keeps the level it is given"):
+        assert config.level == logging.WARNING

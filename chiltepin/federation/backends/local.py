@@ -40,6 +40,13 @@ class LocalBackend(Backend):
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
+    @property
+    def engines(self) -> list[EmbeddedEngine]:
+        """The engines started so far, one per distinct set of options (for whoever
+        watches their processes, such as the failover benchmark's kill)."""
+        with self._engines_lock:
+            return list(self._engines.values())
+
     def _engine(self, attempt: Attempt) -> EmbeddedEngine:
         key = attempt.routing.key[0]
         with self._engines_lock:
