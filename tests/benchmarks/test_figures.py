@@ -76,7 +76,11 @@ def test_rounds_alternate_or_rotate_the_order_of_the_candidates(
     ran: list[str] = []
 
     def sample(name: str) -> Callable[[], float]:
-        return lambda: (ran.append(name), 1.0)[1]
+        def measure() -> float:
+            ran.append(name)
+            return 1.0
+
+        return measure
 
     Rounds(3, {n: sample(n) for n in "abc"}, rotate=rotate)
     assert "".join(ran) == expected
