@@ -66,12 +66,12 @@ def run(tasks: int = TASKS, rounds: int = ROUNDS, before: str | None = None) -> 
     """The figure; with ``before`` (a source tree), also that tree's federation ÷ HTEX in
     the same rounds."""
     spawn = multiprocessing.get_context("spawn")
-    candidates = {name: (name, None) for name in STACKS}
+    candidates: dict[str, tuple[str, str | None]] = {name: (name, None) for name in STACKS}
     if before is not None:
         candidates["before"] = ("fed", before)
     with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp:
         pipes: dict[str, Connection] = {}
-        processes = []
+        processes: list[multiprocessing.process.BaseProcess] = []
         try:
             for name, (stack, tree) in candidates.items():
                 parent, child = spawn.Pipe()
@@ -87,7 +87,11 @@ def run(tasks: int = TASKS, rounds: int = ROUNDS, before: str | None = None) -> 
                     raise RuntimeError(f"the {name} stack did not start within {START_S} s")
 
             def measure(pipe: Connection) -> Callable[[], float]:
-                return lambda: (pipe.send(True), pipe.recv())[1]
+                def ask() -> float:
+                    pipe.send(True)
+                    return float(pipe.recv())
+
+                return ask
 
             measured = Rounds(rounds, {n: measure(p) for n, p in pipes.items()}, rotate=True)
         finally:
