@@ -98,10 +98,10 @@ def run(tasks: int = TASKS, rounds: int = ROUNDS, before: str | None = None) -> 
             for pipe in pipes.values():
                 with contextlib.suppress(OSError):
                     pipe.send(False)
-            for process in processes:
-                process.join(120)
-                if process.exitcode is None:
-                    process.kill()  # by its PID
+            for started in processes:
+                started.join(120)
+                if started.exitcode is None:
+                    started.kill()  # by its PID
     name = f"no-op tasks/s: Federation.map(1 local site) / raw Parsl HTEX apps, {tasks}"
     figures = [
         measured.figure(name, "fed", "htex", "tasks/s", TARGET),
