@@ -30,6 +30,7 @@ from chiltepin.cli.console import console
 
 BENCHMARKS = [
     "local_throughput",
+    "per_task",
     "memory",
     "failover",
     "standin",

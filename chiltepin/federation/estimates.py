@@ -51,6 +51,15 @@ def most_at_once(intervals: list[tuple[float, float]]) -> int:
     return peak
 
 
+def most_at_once_during(start: float, end: float, others: list[tuple[float, float]]) -> int:
+    """The largest number of ``others`` and ``(start, end)`` itself that overlap at an
+    instant of ``(start, end)``: :func:`most_at_once` of them all, at those instants only
+    (the others clipped to it), so what does not touch the new interval is not sorted.
+    ``end > start``; the others may not be inverted."""
+    clipped = [(max(s, start), min(e, end)) for s, e in others if s < end and e > start]
+    return 1 + most_at_once(clipped)
+
+
 @dataclass
 class SiteEstimate:
     """One site's running estimates (``None``: no sample yet)."""
@@ -68,6 +77,7 @@ class SiteEstimate:
     _recent: deque[tuple[float, float]] = field(
         default_factory=lambda: deque(maxlen=OVERLAP_WINDOW)
     )
+    _inverted: int = 0  # intervals in _recent that end before they start (a clock stepped)
 
     @property
     def round_trip_s(self) -> float | None:
@@ -124,8 +134,7 @@ class Estimates:
                 wait = max(0.0, start - estimate._asked_at)
                 estimate.queue_wait_s = _blend(estimate.queue_wait_s, wait)
                 estimate._asked_at = None
-            estimate._recent.append((start, end))
-            estimate.concurrency = max(estimate.concurrency, most_at_once(list(estimate._recent)))
+            estimate.concurrency = max(estimate.concurrency, _concurrency(estimate, start, end))
             estimate.finished += 1
             estimate.failure_rate = _blend(estimate.failure_rate, 0.0)
 
@@ -161,3 +170,27 @@ class Estimates:
         with self._lock:
             known = [e.run_s for e in self._sites.values() if e.run_s is not None]
         return sum(known) / len(known) if known else None
+
+
+def _concurrency(estimate: SiteEstimate, start: float, end: float) -> int:
+    """The most of ``estimate``'s recent intervals that overlap at once, after adding
+    ``(start, end)`` to them, as far as it may exceed ``estimate.concurrency``.
+
+    ``concurrency`` already covers every instant outside the new interval (each earlier
+    window was counted whole, and this one holds a subset of the last one's intervals
+    there), so only the instants of the new interval are counted: per result, a pass over
+    the window instead of a sort of it. An inverted interval (a worker's clock stepped
+    back) lowers the count where it lies, and dropping it out of the window raises it
+    again; while one is in the window, the window is counted whole, as before.
+    """
+    recent = estimate._recent
+    whole = estimate._inverted > 0 or end < start
+    if len(recent) == recent.maxlen:
+        first_start, first_end = recent[0]
+        estimate._inverted -= first_end < first_start
+    others = list(recent)
+    recent.append((start, end))
+    estimate._inverted += end < start
+    if whole:
+        return most_at_once(list(recent))
+    return most_at_once_during(start, end, others) if end > start else 0

@@ -351,10 +351,11 @@ class Federation(concurrent.futures.Executor):
             stage_in=task.stage_in,
             stage_out=task.stage_out,
         )
-        self.journal.task(task_id, number, SERIALIZER.serialize((args, kwargs)), options)
-        self.ledger.track(task, keep=keep)
-        self.stats.submitted()
-        self.conductor.dispatch(task)
+        with self.journal.submission():  # the task's line goes out with its attempt's
+            self.journal.task(task_id, number, SERIALIZER.serialize((args, kwargs)), options)
+            self.ledger.track(task, keep=keep)
+            self.stats.submitted()
+            self.conductor.dispatch(task)
         return task.future
 
     def _watch_remote_ids(self) -> None:

@@ -1,7 +1,7 @@
 """The run journal: enough on disk to collect a run after its client was killed.
 
 A run directory holds ``journal.jsonl`` (one event per line, in the format of
-:mod:`~chiltepin.federation.journal_format`, each written with one ``write(2)``), each
+:mod:`~chiltepin.federation.journal_format`, each written whole by one ``write(2)``), each
 task's serialised arguments (so unfinished tasks can be resubmitted) and each finished
 task's serialised result or error. Small ones (most of them) sit in their event's line;
 larger ones go to ``calls.bin`` and ``results.bin``, the line saying where, so the
@@ -14,16 +14,21 @@ warning naming its line number, as is an event about a task the journal never su
 
 A task's event is written as it is submitted, before it is placed: late binding may hold
 it on the client for a long time, and a killed client's successor must place it then.
+Inside :meth:`Journal.submission` it rides with the next line written instead (its first
+attempt's, when the task is placed at once: one ``write(2)`` and one turn of the lock per
+task, not two), and is written when the submission ends at the latest: it is on disk
+before the task leaves for a site and before ``submit`` returns, as without it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,14 +122,46 @@ class Journal:
         self._results = _AppendFile(run_dir / RESULTS)
         self._lock = threading.Lock()
         self._closed = False
+        self._pending = b""  # a submission's task line, not written yet (see submission())
+        self._submitting = threading.local()
 
     def _write(self, record: Event) -> None:
-        self._lines.append(line(record.event()))
+        self._append(line(record.event()))
+
+    def _append(self, data: bytes) -> None:
+        """Write ``data`` (under the lock), after any task line still pending."""
+        if self._pending:
+            data, self._pending = self._pending + data, b""
+        self._lines.append(data)
 
     def _store(self, data: str, side: _AppendFile) -> Stored:
         if len(data) <= INLINE_MAX:
             return Stored(inline=data)
         return Stored(at=side.append(data.encode()))
+
+    def _stored_line(self, data: str, side: _AppendFile, event: Callable[[Stored], Event]) -> bytes:
+        """The line of ``event(stored)``, ``data`` stored in it or in ``side``: encoded by
+        the caller, and only a side file's append holds the lock, so threads writing
+        results and submitting tasks wait on each other for the ``write(2)`` alone."""
+        if len(data) <= INLINE_MAX:
+            return line(event(Stored(inline=data)).event())
+        with self._lock:
+            stored = self._store(data, side)
+        return line(event(stored).event())
+
+    @contextlib.contextmanager
+    def submission(self) -> Iterator[None]:
+        """Within this block (one ``submit``), :meth:`task` leaves its line pending, to go
+        out in the same ``write(2)`` as the next line any thread writes (the task's first
+        attempt, when it is placed at once), and at the latest as the block ends."""
+        self._submitting.on = True
+        try:
+            yield
+        finally:
+            self._submitting.on = False
+            with self._lock:
+                if self._pending and not self._closed:
+                    self._append(b"")
 
     def run(self, config: dict[str, Any]) -> None:
         with self._lock:
@@ -138,9 +175,14 @@ class Journal:
     def task(self, task_id: str, function: int, arguments: str, options: TaskOptions) -> None:
         """Journal a task as submitted (held, or about to be placed): ``arguments`` is its
         serialised ``(args, kwargs)``."""
+        data = self._stored_line(
+            arguments, self._calls, lambda stored: TaskEvent(task_id, function, "", stored, options)
+        )
         with self._lock:
-            stored = self._store(arguments, self._calls)
-            self._write(TaskEvent(task_id, function, "", stored, options))
+            if getattr(self._submitting, "on", False):
+                self._pending += data
+            else:
+                self._append(data)
 
     def attempt(
         self,
@@ -154,11 +196,13 @@ class Journal:
     ) -> None:
         """Attempt ``number`` of a task went to ``site``; ``via`` is the move that
         started it (placed, retried, raced or failed over)."""
-        event = AttemptEvent(
-            task_id, number, site, options, resource_specification, via, round(time.time(), 3)
+        data = line(
+            AttemptEvent(
+                task_id, number, site, options, resource_specification, via, round(time.time(), 3)
+            ).event()
         )
         with self._lock:
-            self._write(event)
+            self._append(data)
 
     def remote(self, task_id: str, number: int, remote_id: str, task_group: str | None) -> None:
         with self._lock:
@@ -175,10 +219,14 @@ class Journal:
     ) -> None:
         """``payload``: the serialised value (ok) or the error's text; ``kind`` the
         error's class; ``ran``: the probe's record of where and when it ran."""
+        now = round(time.time(), 3)
+        data = self._stored_line(
+            payload,
+            self._results,
+            lambda stored: DoneEvent(task_id, number, ok, kind, stored, ran, now),
+        )
         with self._lock:
-            stored = self._store(payload, self._results)
-            now = round(time.time(), 3)
-            self._write(DoneEvent(task_id, number, ok, kind, stored, ran, now))
+            self._append(data)
 
     def site(self, name: str, healthy: bool, reason: str | None, state: str | None = None) -> None:
         """A site's health changed (``state``: an endpoint's named state). A site's
@@ -228,6 +276,8 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
+            if self._pending:
+                self._append(b"")
             self._closed = True
             for file in (self._lines, self._calls, self._results):
                 file.close()

@@ -4,6 +4,7 @@ decides what ``latest.md`` claims, without running a benchmark."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -63,6 +64,26 @@ def test_rounds_with_a_zero_baseline_give_a_figure_not_measured() -> None:
     figure = rounds.figure("c / b", "candidate", "baseline", "tasks/s", 0.9)
     assert not figure.measured and not figure.met
     assert figure.why_unmeasured == "a round's ratio is not a number"
+
+
+@pytest.mark.parametrize(
+    ("rotate", "expected"),
+    [(False, "abccbaabc"), (True, "abcbcacab")],
+)
+def test_rounds_alternate_or_rotate_the_order_of_the_candidates(
+    rotate: bool, expected: str
+) -> None:
+    ran: list[str] = []
+
+    def sample(name: str) -> Callable[[], float]:
+        def measure() -> float:
+            ran.append(name)
+            return 1.0
+
+        return measure
+
+    Rounds(3, {n: sample(n) for n in "abc"}, rotate=rotate)
+    assert "".join(ran) == expected
 
 
 def test_the_record_of_a_figure_not_measured_has_no_ratio_and_no_infinity() -> None:

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import random
+from collections import deque
+
+import pytest
+
 from chiltepin.federation.capacity import workers_of_managers, workers_of_status
-from chiltepin.federation.estimates import Estimates, most_at_once
+from chiltepin.federation.estimates import OVERLAP_WINDOW, Estimates, most_at_once
 
 
 def test_most_at_once_counts_overlap_and_not_touching_ends() -> None:
     assert most_at_once([]) == 0
     assert most_at_once([(0, 2), (1, 3), (2, 4)]) == 2  # one ends as the next starts
     assert most_at_once([(0, 10), (1, 2), (1.5, 3), (2.5, 4)]) == 3
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_concurrency_counted_per_result_is_the_peak_of_every_window_counted_whole(
+    seed: int,
+) -> None:
+    """Only the new interval's instants are counted per result; the figure must be what
+    counting each window whole gives, ties, empty and inverted intervals included."""
+    rng = random.Random(seed)
+    estimates = Estimates(["a"])
+    window: deque[tuple[float, float]] = deque(maxlen=OVERLAP_WINDOW)
+    expected = 0
+    now = 0.0
+    for _ in range(400):
+        now += rng.choice([0.0, 0.5, 1.0, rng.random()])
+        inverted = [-3 * rng.random()] if seed % 2 else []  # a worker's clock stepped back
+        length = rng.choice([0.0, 1.0, 2.0, 3 * rng.random(), *inverted])
+        start = now - 2 * rng.random()  # results come back out of order
+        end = start + length
+        window.append((start, end))
+        expected = max(expected, most_at_once(list(window)))
+        estimates.ran("a", start, end)
+        assert estimates["a"].concurrency == expected
 
 
 class Clock:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -83,6 +87,57 @@ def test_a_held_task_is_on_disk_before_any_site_takes_it(tmp_path: Path) -> None
     record = read_journal(tmp_path)
     assert [a.site for a in record.tasks["t1"].attempts] == ["a"]
     assert record.estimates == [{"site": "a", "run_s": 1.5}]
+
+
+def test_a_submission_writes_its_task_line_with_the_next_line_or_as_it_ends(
+    tmp_path: Path,
+) -> None:
+    """Within ``submission()`` a task's line waits for the next line any thread writes
+    (its attempt's: one write(2) for both), and is written as the block ends if none came
+    (a task late binding holds): either way it is on disk before submit returns."""
+    journal = _journal(tmp_path)
+    with journal.submission():
+        journal.task("t1", 0, "00\nx", TaskOptions())
+        assert "t1" not in read_journal(tmp_path).tasks  # pending, nothing told yet
+        writer = threading.Thread(target=journal.attempt, args=("t1", 1, "a", {}, {}))
+        writer.start()  # another thread's line carries it, in order
+        writer.join()
+        assert [a.site for a in read_journal(tmp_path).tasks["t1"].attempts] == ["a"]
+        journal.task("t2", 0, "00\ny", TaskOptions())  # held: no attempt follows
+    record = read_journal(tmp_path)
+    assert record.tasks["t2"].attempts == [] and record.arguments(record.tasks["t2"]) == "00\ny"
+    with journal.submission():
+        journal.task("t3", 0, "00\nz", TaskOptions())
+        journal.close()  # closing writes what is pending
+    assert not read_journal(tmp_path).skipped and "t3" in read_journal(tmp_path).tasks
+
+
+KILLED_AFTER_SUBMITS = """
+import os, signal, sys
+from pathlib import Path
+from chiltepin.federation.journal import Journal
+from chiltepin.federation.journal_format import TaskOptions
+journal = Journal(Path(sys.argv[1]))
+journal.run({})
+journal.function(0, "f", "00\\nfn")
+for i in range(50):
+    with journal.submission():
+        journal.task(f"t{i}", 0, "00\\nx", TaskOptions())
+        if i % 2:  # placed at once; the others stay held
+            journal.attempt(f"t{i}", 1, "a", {}, {})
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_every_submission_survives_a_kill_right_after_it(tmp_path: Path) -> None:
+    """A real process submits, then is SIGKILLed with nothing closed or flushed: every
+    task it submitted, held or placed, is in its journal for the next client."""
+    killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_SUBMITS, str(tmp_path)])
+    assert killed.returncode == -signal.SIGKILL
+    record = read_journal(tmp_path)
+    assert not record.skipped and len(record.tasks) == 50
+    placed = {t for t, task in record.tasks.items() if task.attempts}
+    assert placed == {f"t{i}" for i in range(1, 50, 2)}
 
 
 def test_a_small_task_takes_under_300_bytes(tmp_path: Path) -> None:
