@@ -30,34 +30,24 @@ import tempfile
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from benchmarks.bench_local_throughput import engine_stack, federation_stack, htex_stack
-from benchmarks.figures import Figure, rate
+from benchmarks.bench_local_throughput import STACKS
+from benchmarks.bench_local_throughput import serve as serve_stack
+from benchmarks.figures import Figure
 from benchmarks.served import rounds_in_processes
 
 TASKS = int(os.environ.get("CHILTEPIN_BENCH_PER_TASK_N", "20000"))
 ROUNDS = 3
 TARGET = 0.95
 START_S = 300
-STACKS = {"fed": federation_stack, "htex": htex_stack, "engine": engine_stack}
 
 
 def serve(stack: str, tree: str | None, tasks: int, run_dir: str, conn: Connection) -> None:
-    """A stack's own process: start it, then time one burst of ``tasks`` each time the
-    parent asks, after an untimed burst a tenth its size (a stack idle while the others
-    ran starts cold). ``tree``: the chiltepin source tree this process and its workers
-    import (default: this one)."""
+    """:func:`benchmarks.bench_local_throughput.serve`, importing chiltepin (here and in
+    its workers) from ``tree`` when given (default: this one)."""
     if tree is not None:
         sys.path.insert(0, tree)
         os.environ["PYTHONPATH"] = os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")])
-    from chiltepin.embedded import console_scripts_on_path
-
-    console_scripts_on_path()
-    with STACKS[stack](Path(run_dir)) as burst:
-        burst(10)  # workers up
-        conn.send("ready")
-        while conn.recv():
-            burst(tasks // 10)
-            conn.send(rate(tasks, lambda: burst(tasks)))
+    serve_stack(stack, tasks, run_dir, conn)
 
 
 def run(tasks: int = TASKS, rounds: int = ROUNDS, before: str | None = None) -> list[Figure]:
