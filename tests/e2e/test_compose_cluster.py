@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,12 +36,48 @@ def test_up_waits_until_every_node_is_idle(compose_cluster: Compose) -> None:
     print(f"compose up: {result.seconds:.1f} s, image built: {result.image.built}")
 
 
+def controller_log(cluster: ComposeCluster) -> str:
+    """The controller's log, for a failure's message: what slurmctld was doing then."""
+    log = cluster.exec("slurmctld", "tail", "-n", "60", "/var/log/slurm/slurmctld.log")
+    return log.stdout + log.stderr
+
+
 def test_a_two_node_job_spans_two_containers(compose_cluster: Compose) -> None:
     cluster, _ = compose_cluster
+    started = time.monotonic()
     job = cluster.exec("login", "srun", "-N2", "hostname", timeout=120)
-    assert job.returncode == 0, job.stderr
+    took = time.monotonic() - started
+    assert job.returncode == 0, f"{job.stderr} after {took:.1f} s\n{controller_log(cluster)}"
     hosts = sorted(job.stdout.split())
     assert len(hosts) == 2 and set(hosts) < set(DOCKER_NODES) and hosts[0] != hosts[1]
+
+
+def test_a_controller_whose_dns_answers_nothing_still_allocates(compose_cluster: Compose) -> None:
+    """slurmctld looks up the name of the client's address inside the allocation RPC. CI 16
+    saw that lookup outlast srun's MessageTimeout (10 s) when both nameservers of the
+    network's resolv.conf were slow: glibc waits 5 s per nameserver. Here both answer
+    nothing at all (two addresses of the compose network that no container holds); the
+    cluster's resolver options (RES_OPTIONS in docker-compose.yml) bound the wait to 2 s."""
+    cluster, _ = compose_cluster
+    address = cluster.exec("slurmctld", "hostname", "-i").stdout.split()[0]
+    prefix = address.rsplit(".", 1)[0]
+    silent = f"nameserver {prefix}.250\nnameserver {prefix}.251\n"
+    quiet = cluster.exec(
+        "slurmctld", "sh", "-c",
+        f"cp /etc/resolv.conf /tmp/resolv.conf.saved && printf '{silent}' > /etc/resolv.conf",
+    )  # fmt: skip
+    assert quiet.returncode == 0, quiet.stderr
+    try:
+        started = time.monotonic()
+        job = cluster.exec("login", "srun", "-N2", "hostname", timeout=120)
+        took = time.monotonic() - started
+    finally:
+        restored = cluster.exec(
+            "slurmctld", "sh", "-c", "cat /tmp/resolv.conf.saved > /etc/resolv.conf"
+        )
+    assert restored.returncode == 0, restored.stderr
+    assert job.returncode == 0, f"{job.stderr} after {took:.1f} s\n{controller_log(cluster)}"
+    assert "Lookup failed" in controller_log(cluster)  # the lookup did go unanswered
 
 
 @pytest.mark.timeout(600)
