@@ -47,7 +47,12 @@ class LoopbackExchange:
 
     async def _serve(self) -> int:
         app = create_app(ExchangeServingConfig(host=HOST, listen_timeout_s=LISTEN_TIMEOUT_S))
-        self._runner = web.AppRunner(app, shutdown_timeout=STOP_TIMEOUT_S)
+        # A listen whose client died (an agent's worker killed with its site) is cancelled
+        # as its connection drops: left to run, it would take the next request from the
+        # mailbox and answer the dead client, so the agent's relaunch would never see it.
+        self._runner = web.AppRunner(
+            app, shutdown_timeout=STOP_TIMEOUT_S, handler_cancellation=True
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, HOST, 0).start()
         return int(self._runner.addresses[0][1])

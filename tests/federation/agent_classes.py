@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from typing import Any
 
 from academy.agent import Agent, action
+
+from chiltepin.federation.agent_checkpoint import Checkpointed
 
 
 class Counter(Agent):
@@ -31,3 +34,31 @@ class HoldsAConnection(Agent):
     def __init__(self) -> None:
         super().__init__()
         self.db = sqlite3.connect(":memory:")
+
+
+class KeptCounter(Checkpointed):
+    """A :class:`Counter` whose total survives its relaunch: its checkpoint is the total."""
+
+    def __init__(self, start: int = 0) -> None:
+        super().__init__()
+        self.total = start
+
+    def checkpoint(self) -> Any:
+        return {"total": self.total}
+
+    def restore(self, state: Any) -> None:
+        self.total = state["total"]
+
+    @action
+    async def add(self, n: int) -> int:
+        self.total += n
+        return self.total
+
+    @action
+    async def where(self) -> int:
+        return os.getpid()
+
+    @action
+    async def fail(self) -> None:
+        self.total = -1
+        raise ValueError("asked to fail")
