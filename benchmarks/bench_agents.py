@@ -10,11 +10,11 @@ take the same path through the exchange either way; only where the agent runs di
 
 Relaunch after a site is lost (against the worker heartbeat threshold, the detection
 floor; target within 3x, as for tasks' failover): an agent on one of two embedded sites,
-with the other as its fallback, answers an action; its site's workers are SIGKILLed and the
-next action is sent at once. Measured: seconds from the kill until that action is answered
-by the new instance on the fallback site (whose engine is already up). Neither the engine
-nor the federation reruns the lost launch on its own site first, so the figure is the
-loss's detection plus one launch.
+with the other as its fallback, answers an action; its site's workers are SIGKILLed and
+the next action is sent as soon as they are gone. Measured: seconds from the kill until
+that action is answered by the new instance on the fallback site (whose engine is already
+up). Neither the engine nor the federation reruns the lost launch on its own site first,
+so the figure is the loss's detection plus one launch.
 """
 
 from __future__ import annotations
@@ -111,7 +111,9 @@ async def _relaunch(federation: Federation, exchange: LoopbackExchange) -> float
         handle = await agents.launch(Echo, site=DOOMED, fallback=(SURVIVOR,))
         assert await handle.echo(1) == 1
         killed_at = time.monotonic()
-        processes.signal_pids(processes.group_members(doomed.worker_groups()), signal.SIGKILL)
+        workers = processes.group_members(doomed.worker_groups())
+        processes.signal_pids(workers, signal.SIGKILL)
+        assert not processes.wait_gone(workers, 30)  # sent while it dies, it is in flight
         answer = await asyncio.wait_for(handle.echo(2), timeout=120)
         seconds = time.monotonic() - killed_at
     assert answer == 2, f"the action after the loss answered {answer}"

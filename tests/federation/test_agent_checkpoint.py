@@ -30,8 +30,7 @@ def launch_and_add(file: Path | None, *adds: int, fail: bool = False) -> list[in
             if fail:
                 with pytest.raises(ValueError, match="asked to fail"):
                     await handle.fail()
-            await handle.shutdown()
-            return totals
+            return totals  # the manager shuts the agent down as it closes
 
     if file is None:
         return asyncio.run(converse())
