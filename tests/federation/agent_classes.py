@@ -28,6 +28,13 @@ class Counter(Agent):
         return os.getpid()
 
 
+class FailsAtStart(Agent):
+    """An agent whose own code fails: it raises as it starts, on whatever site."""
+
+    async def agent_on_startup(self) -> None:
+        raise RuntimeError("will not start")
+
+
 class HoldsAConnection(Agent):
     """An agent instance that cannot be serialised: it holds an open database connection."""
 

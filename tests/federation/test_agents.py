@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from academy.exchange import RedisExchangeFactory
+from globus_compute_sdk.errors import TaskExecutionFailed
 
 from chiltepin.client.calls import NotSerializable
 from chiltepin.errors import ChiltepinError
@@ -26,8 +27,9 @@ from chiltepin.federation.backends.local import LocalBackend
 from chiltepin.federation.journal import read_journal
 from chiltepin.report.model import build_report
 from chiltepin.system import processes
+from chiltepin.system.waiting import wait_until
 from tests.federation import tasks
-from tests.federation.agent_classes import Counter, HoldsAConnection, KeptCounter
+from tests.federation.agent_classes import Counter, FailsAtStart, HoldsAConnection, KeptCounter
 
 FAST = ["tolerance.worker_heartbeat_period=1", "tolerance.worker_heartbeat_threshold=3"]
 SITES = {
@@ -212,3 +214,25 @@ def test_an_agent_whose_site_is_lost_answers_from_its_fallback_with_its_state(
 
     [row] = build_report(run_dir).agents
     assert (row.site, row.ran_on, row.launches, row.state) == ("b", "b", 2, "ended")
+
+
+@pytest.mark.timeout(90)
+def test_an_agent_whose_own_code_fails_is_not_moved(federation: Federation) -> None:
+    def lives() -> list[tuple[int, str | None, str]]:
+        return [
+            (e.launch, e.site, e.state)
+            for e in read_journal(federation.run_dir).agents
+            if e.name == "FailsAtStart"
+        ]
+
+    async def launch() -> None:
+        async with FederatedAgents(federation) as agents:
+            await agents.launch(FailsAtStart, site="a", fallback=("b",))
+            await asyncio.to_thread(
+                wait_until, lambda: len(lives()) == 2, 60, what="its launch ended"
+            )
+
+    # the manager raises the agent's failure as it closes
+    with pytest.raises(TaskExecutionFailed, match="RuntimeError: will not start"):
+        asyncio.run(launch())
+    assert lives() == [(1, "a", "launched"), (1, "a", "failed")]  # b was never tried
