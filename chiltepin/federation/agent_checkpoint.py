@@ -3,10 +3,11 @@
 An agent that subclasses :class:`Checkpointed` says what its state is (:meth:`checkpoint`,
 any picklable value) and how to take it back (:meth:`restore`). Launched by
 :class:`~chiltepin.federation.agents.FederatedAgents`, it saves ``checkpoint()`` to its
-file in the run directory after each of its actions, before the action's answer is sent,
-and every launch of it (on another site after its site was lost, or Academy's restart
-after it failed) restores the last one in ``agent_on_startup``, before it serves an action
-or runs a loop (Academy holds both until startup ends).
+file in the run directory after each of its actions (its own and those it inherits),
+before the action's answer is sent, and every launch of it (on another site after its site
+was lost, or Academy's restart after it failed) restores the last one in
+``agent_on_startup``, before it serves an action or runs a loop (Academy holds both until
+startup ends).
 
 Why after each action rather than on a period: an action is where a caller changes an
 agent's state and sees the change, so saving before the answer leaves means no answer a
@@ -42,6 +43,7 @@ _FILE: ContextVar[Path | None] = ContextVar("chiltepin_agent_checkpoint", defaul
 #: How Academy's ``@action`` marks a method (academy-py 1.0.0, which chiltepin pins; the
 #: checkpoint tests fail if it changes).
 _MARK, _ACTION = "_agent_method_type", "action"
+_SAVES = "_chiltepin_saves_checkpoint"  # an action already wrapped to save after it
 
 
 def save(file: Path, state: Any) -> None:
@@ -78,6 +80,7 @@ def _saving_after(action: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
         finally:
             self.save_checkpoint()
 
+    setattr(saving, _SAVES, True)
     return saving
 
 
@@ -91,8 +94,9 @@ class Checkpointed(Agent):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for name, method in list(vars(cls).items()):
-            if callable(method) and getattr(method, _MARK, None) == _ACTION:
+        for name in dir(cls):  # its own actions and those it inherits, each wrapped once
+            method: Any = getattr(cls, name, None)
+            if getattr(method, _MARK, None) == _ACTION and not getattr(method, _SAVES, False):
                 setattr(cls, name, _saving_after(method))
 
     def checkpoint(self) -> Any:

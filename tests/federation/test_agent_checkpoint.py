@@ -15,7 +15,7 @@ from academy.exchange import LocalExchangeFactory
 from academy.manager import Manager
 
 from chiltepin.federation.agent_checkpoint import load, run_with_checkpoints, save
-from tests.federation.agent_classes import KeptCounter
+from tests.federation.agent_classes import Counter, KeptCounter
 
 
 def launch_and_add(file: Path | None, *adds: int, fail: bool = False) -> list[int]:
@@ -64,3 +64,9 @@ def test_a_state_that_cannot_be_saved_leaves_the_last_checkpoint(tmp_path: Path)
         save(file, {"total": threading.Lock()})
     assert load(file) == {"total": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["counter.checkpoint"]
+
+
+def test_inherited_actions_save_on_the_checkpointed_class_only() -> None:
+    # KeptCounter's add is Counter's, wrapped on KeptCounter once; Counter itself is untouched
+    assert KeptCounter.add.__wrapped__ is Counter.add  # type: ignore[attr-defined]
+    assert not hasattr(Counter.add, "__wrapped__")
