@@ -36,13 +36,12 @@ from typing import Any, TypeVar
 
 from academy.agent import Agent
 
+from chiltepin.upstream.academy import is_action
+
 R = TypeVar("R")
 
 #: This launch's checkpoint file, set on the worker by :func:`run_with_checkpoints`.
 _FILE: ContextVar[Path | None] = ContextVar("chiltepin_agent_checkpoint", default=None)
-#: How Academy's ``@action`` marks a method (academy-py 1.0.0, which chiltepin pins; the
-#: checkpoint tests fail if it changes).
-_MARK, _ACTION = "_agent_method_type", "action"
 _SAVES = "_chiltepin_saves_checkpoint"  # an action already wrapped to save after it
 
 
@@ -96,7 +95,7 @@ class Checkpointed(Agent):
         super().__init_subclass__(**kwargs)
         for name in dir(cls):  # its own actions and those it inherits, each wrapped once
             method: Any = getattr(cls, name, None)
-            if getattr(method, _MARK, None) == _ACTION and not getattr(method, _SAVES, False):
+            if is_action(method) and not getattr(method, _SAVES, False):
                 setattr(cls, name, _saving_after(method))
 
     def checkpoint(self) -> Any:
