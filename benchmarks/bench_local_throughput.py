@@ -7,8 +7,8 @@ LocalProvider. Targets: Federation / engine >= 0.9, Federation / HTEX >= 0.8.
 Each stack runs in a process of its own, as a user would run it: in one shared process
 the idle stacks' threads took the GIL from the measured one, and the garbage one stack
 left (Parsl's task records, say) was collected on another's time. The three processes
-take turns, round after round (see :class:`~benchmarks.figures.Rounds`), and each ratio
-is the median of the rounds' own ratios.
+take turns in rotating order (ABC, BCA, CAB, ...; see :class:`~benchmarks.figures.Rounds`),
+and each ratio is the median of the rounds' own ratios.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def serve(stack: str, tasks: int, run_dir: str, conn: Connection) -> None:
 def run(tasks: int = TASKS, rounds: int = 9) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp:
         measured = rounds_in_processes(
-            serve, {s: (s, tasks, str(Path(tmp) / s)) for s in STACKS}, rounds
+            serve, {s: (s, tasks, str(Path(tmp) / s)) for s in STACKS}, rounds, rotate=True
         )
     return [
         measured.figure(

@@ -25,15 +25,27 @@ service and no worker start-up after the job starts, so even a perfect client st
 after it as the run's first result came after its first block (less one task time), and
 the ratio against it: an estimate, not a bound, and labelled so.
 
-A figure is not measured (and never met) when its oracle could not be computed (no blocks
-seen, ``scontrol`` failing) or its path did not finish within ``DEADLINE_S`` (plain Parsl
-loses what a stopped endpoint held): its time is then the deadline, not a makespan.
+Each scenario runs its three paths in ``ROUNDS`` rotating rounds (soonest, capacity,
+parsl; then capacity, parsl, soonest; then parsl, soonest, capacity; ...), so that no path
+always runs first, on the freshest clusters, or just after the same other one. A path's
+figure is the median of its rounds' own makespan / oracle (each round against the oracle
+of its own blocks), shown with their spread (lowest-highest); its note gives each round's
+notes in turn.
+
+A figure is not measured (and never met) when, in any of its rounds, the oracle could not
+be computed (no blocks seen, ``scontrol`` failing) or the path did not finish within
+``DEADLINE_S`` (plain Parsl loses what a stopped endpoint held): that round's time is the
+deadline, not a makespan, and the figure names the round and why.
+
+``python -m benchmarks.bench_placement --tasks 20 --scenario equal --rounds 3`` is a quick
+look with fewer tasks, scenarios or rounds: printed, not written to the record.
 What late binding spent on demand is noted per run: its raced attempts, each at most one
 duplicate task run, in node-hours (``WORKERS_PER_NODE`` workers a node).
 """
 
 from __future__ import annotations
 
+import argparse
 import concurrent.futures
 import functools
 import math
@@ -47,8 +59,10 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.figures import Figure
+from benchmarks.figures import Figure, Rounds, of_rounds
 from benchmarks.oracle import Site, Unmeasured, oracle, site_blocks
+from benchmarks.record import FigureRecord
+from benchmarks.render import cells
 from chiltepin.cluster import slurm
 from chiltepin.cluster.cluster import SlurmCluster, SlurmClusterError
 from chiltepin.cluster.config import ClusterSpec
@@ -64,6 +78,8 @@ SLOW = 3.0
 STOP_AT = 0.3
 DEADLINE_S = 300.0
 PATHS = ("soonest", "capacity", "parsl")
+SCENARIOS = ("equal", "slow queue", "slow site", "site stop")
+ROUNDS = 3
 POLL_S = 2.0  # how often Slurm's job records are read (their times are Slurm's own)
 
 
@@ -324,15 +340,68 @@ def _seconds(bound: float | Unmeasured) -> str:
     return f"{bound:.1f} s" if isinstance(bound, float) else f"not measured: {bound.why}"
 
 
-def run(tasks: int = TASKS, scenarios: tuple[str, ...] | None = None) -> list[Figure]:
-    chosen = scenarios or ("equal", "slow queue", "slow site", "site stop")
+def _rounds(
+    scenario: str,
+    rounds: int,
+    standin: GlobusStandIn,
+    clusters: dict[str, SlurmCluster],
+    tmp: Path,
+    tasks: int,
+) -> list[Figure]:
+    """Each path's figure of ``scenario``, its runs taken in rotating rounds: the median
+    of the rounds' own makespan / oracle, with their spread (:func:`of_rounds`)."""
+    runs: dict[str, list[Figure]] = {path: [] for path in PATHS}
+
+    def take(path: str) -> Callable[[], float]:
+        def once() -> float:
+            run_dir = tmp / f"{scenario.replace(' ', '-')}-{path}-{len(runs[path]) + 1}"
+            runs[path].append(_one(scenario, path, standin, clusters, run_dir, tasks))
+            return runs[path][-1].value
+
+        return once
+
+    Rounds(rounds, {path: take(path) for path in PATHS}, rotate=True)
+    return [of_rounds(runs[path]) for path in PATHS]
+
+
+def run(
+    tasks: int = TASKS, scenarios: tuple[str, ...] = SCENARIOS, rounds: int = ROUNDS
+) -> list[Figure]:
     figures = []
     with (
         tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp,
         two_sites(Path(tmp)) as (standin, clusters),
     ):
-        for scenario in chosen:
-            for path in PATHS:
-                run_dir = Path(tmp) / f"{scenario.replace(' ', '-')}-{path}"
-                figures.append(_one(scenario, path, standin, clusters, run_dir, tasks))
+        for scenario in scenarios:
+            figures += _rounds(scenario, rounds, standin, clusters, Path(tmp), tasks)
     return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    """A run with fewer tasks, scenarios or rounds, printed and not recorded (a quick look
+    while changing placement; ``./dev bench placement`` is what the record holds)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=_at_least_one, default=TASKS)
+    parser.add_argument("--rounds", type=_at_least_one, default=ROUNDS, help=f"(default {ROUNDS})")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=SCENARIOS,
+        help="a scenario to run (again for more; default all)",
+    )
+    args = parser.parse_args(argv)
+    for figure in run(args.tasks, tuple(args.scenario or SCENARIOS), args.rounds):
+        _, value, baseline, ratio, target, met = cells(FigureRecord.of(figure), unicode=False)
+        print(f"{figure.name}: {ratio} (target {target}: {met}); {value} / oracle {baseline}")
+        print(f"    {figure.note}")
+
+
+def _at_least_one(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+if __name__ == "__main__":
+    main()

@@ -9,13 +9,15 @@ verification, per-item results) against the pattern peers use (chiltepin 0.1.7's
 ``transfer_task``, Parsl's GlobusStaging): one Transfer task per file, submitted and
 awaited one after another. Both poll task status at the same interval. API calls are
 counted at the stand-in (every Transfer request it answered). Target: >= 50x fewer calls.
+The two take turns over ``ROUNDS`` rounds, each copying into a directory of its own; each
+figure is the median of the rounds' own ratios.
 
 Local backend: the same tree copied by ``Stager`` (checksum-verified, atomic renames,
-flushed to disk) and by ``cp -r``; rounds interleaved, medians, dirty pages flushed
-(``sync``) before each. Target: >= 0.8 of ``cp -r``'s throughput. Two more figures use a
-bigger tree (1,000 files of 4 KB to 1 MB, ~280 MB), where the flush to disk that ``cp``
-skips dominates: against ``cp -r && sync`` (the same durability) and against bare
-``cp -r``.
+flushed to disk) and by ``cp -r``; rounds in rotating order (ABC, BCA, CAB, ...), the
+median of the rounds' own ratios, dirty pages flushed (``sync``) before each. Target:
+>= 0.8 of ``cp -r``'s throughput. Two more figures use a bigger tree (1,000 files of
+4 KB to 1 MB, ~280 MB), where the flush to disk that ``cp`` skips dominates: against
+``cp -r && sync`` (the same durability) and against bare ``cp -r``.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import globus_sdk
 
-from benchmarks.figures import Figure, Rounds
+from benchmarks.figures import Figure, Rounds, paired
 from chiltepin import auth
 from chiltepin.staging import Stager
 from chiltepin.system.waiting import wait_until
@@ -39,6 +43,7 @@ from chiltepin.testing.session import offline_session
 
 FILES = 1000
 POLL_S = 0.02
+ROUNDS = 3
 SMALL_TREE = (1 << 10, 4 << 10, 16 << 10, 64 << 10)
 BIG_TREE = (4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20)
 
@@ -47,11 +52,13 @@ def _calls(standin: GlobusStandIn) -> int:
     return sum(standin.transfer.calls.values())
 
 
-def _one_task_per_file(tc: globus_sdk.TransferClient, src: str, dst: str, files: list[str]) -> None:
+def _one_task_per_file(
+    tc: globus_sdk.TransferClient, src: str, dst: str, files: list[str], into: str
+) -> None:
     """What peers do: a task per file, each submitted and waited for before the next."""
     for rel in files:
         data = globus_sdk.TransferData(src, dst)
-        data.add_item(f"/in/{rel}", f"/perfile/{rel}")
+        data.add_item(f"/in/{rel}", f"{into}/{rel}")
         _await(tc, tc.submit_transfer(data)["task_id"])
 
 
@@ -65,43 +72,67 @@ def _await(tc: globus_sdk.TransferClient, task_id: str) -> None:
     )
 
 
-def transfer_figures(standin: GlobusStandIn, src: str, rels: list[str]) -> list[Figure]:
-    """``src`` holds the tree under ``/in``; ``rels`` are its files."""
+def transfer_figures(
+    standin: GlobusStandIn, src: str, rels: list[str], rounds: int = ROUNDS
+) -> list[Figure]:
+    """``src`` holds the tree under ``/in``; ``rels`` are its files. The two ways take
+    turns over ``rounds`` rounds, each copying into a directory of its own."""
     files = len(rels)
     dst = standin.add_collection("bench-destination")
     stager = Stager(poll_interval_s=POLL_S, max_poll_interval_s=POLL_S)
     stager.resolve_collection(src)  # warm the client (token) outside the measurement
-    pairs = [(f"globus://{src}/in/{rel}", f"globus://{dst}/batched/{rel}") for rel in rels]
-
-    calls, started = _calls(standin), time.perf_counter()
-    report = stager.stage(pairs, deadline=600)
-    batched_s, batched_calls = time.perf_counter() - started, _calls(standin) - calls
-    assert report.ok and len(report.tasks) == 1
-
     tc = auth.transfer_client()
-    calls, started = _calls(standin), time.perf_counter()
-    _one_task_per_file(tc, src, dst, rels)
-    per_file_s, per_file_calls = time.perf_counter() - started, _calls(standin) - calls
-    for name in ("batched", "perfile"):
-        copied = [p for p in standin.collection_path(dst, f"/{name}").rglob("*") if p.is_file()]
-        assert len(copied) == files
+    calls: dict[str, list[int]] = {"per file": [], "batched": []}
 
+    def staged(into: str) -> None:
+        pairs = [(f"globus://{src}/in/{rel}", f"globus://{dst}{into}/{rel}") for rel in rels]
+        report = stager.stage(pairs, deadline=600)
+        assert report.ok and len(report.tasks) == 1
+
+    ways = {
+        "per file": lambda into: _one_task_per_file(tc, src, dst, rels, into),
+        "batched": staged,
+    }
+
+    def measure(way: str) -> Callable[[], float]:
+        def once() -> float:
+            into = f"/{way.replace(' ', '')}-{len(calls[way])}"
+            before, started = _calls(standin), time.perf_counter()
+            ways[way](into)
+            elapsed = time.perf_counter() - started
+            calls[way].append(_calls(standin) - before)
+            copied = [p for p in standin.collection_path(dst, into).rglob("*") if p.is_file()]
+            assert len(copied) == files
+            return elapsed
+
+        return once
+
+    measured = Rounds(rounds, {way: measure(way) for way in ways})
+    counted = paired(
+        f"Transfer API calls, {files:,} files: one task per file / batched",
+        calls["per file"],
+        calls["batched"],
+        "calls",
+        50.0,
+    )
+    wall = measured.figure(
+        f"wall time, {files:,} files via Transfer: one task per file / batched",
+        "per file",
+        "batched",
+        "s",
+        10.0,
+    )
+    batched_calls = "/".join(f"{n:.0f}" for n in calls["batched"])
+    per_file_calls = "/".join(f"{n:.0f}" for n in calls["per file"])
     return [
-        Figure(
-            f"Transfer API calls, {files:,} files: one task per file / batched",
-            per_file_calls,
-            batched_calls,
-            "calls",
-            50.0,
-            note=f"batched: {batched_calls} calls in 1 task; per file: {per_file_calls}",
+        replace(
+            counted,
+            note=f"{counted.note}; batched: {batched_calls} calls in 1 task;"
+            f" per file: {per_file_calls}",
         ),
-        Figure(
-            f"wall time, {files:,} files via Transfer: one task per file / batched",
-            per_file_s,
-            batched_s,
-            "s",
-            10.0,
-            note="local stand-in latency; the real service adds ~100 ms per call",
+        replace(
+            wall,
+            note=f"{wall.note}; local stand-in latency; the real service adds ~100 ms per call",
         ),
     ]
 
@@ -153,6 +184,7 @@ def local_rounds(src: Path, work: Path, rounds: int = 5) -> Rounds:
             "cp+sync": lambda: measure(lambda d: cp(d, sync=True)),
             "stager": lambda: measure(staged),
         },
+        rotate=True,
     )
 
 

@@ -2,7 +2,8 @@
 
 Both paths reach the same real endpoints (``localhost`` site) through the same stand-in
 and RabbitMQ, which enforces the service's submit limit (20 requests per 10 s); each
-measured 1,000-task burst starts with an empty request window. Figures:
+measured 1,000-task burst starts with an empty request window, the three paths taking turns
+in rotating rounds (ABC, BCA, CAB, ...). Figures:
 
 - Federation over one endpoint / raw SDK ``Executor`` to it, no-op tasks/s (target >= 0.9);
 - Federation over two endpoints / raw SDK ``Executor`` to one (target >= 0.9: a second
@@ -65,6 +66,7 @@ def run(tasks: int = TASKS, rounds: int = 5) -> list[Figure]:
                     "two": lambda: rate(tasks, lambda: list(two.map(noop, range(tasks)))),
                 },
                 settle_s=SERVICE_WINDOW_S,
+                rotate=True,
             )
             requests_per_task = (one.client.submit_requests - requests_before) / (rounds * tasks)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 
@@ -143,16 +143,71 @@ class Rounds:
 
     def figure(self, name: str, candidate: str, baseline: str, unit: str, target: float) -> Figure:
         """``candidate`` against ``baseline``: the median of their per-round ratios."""
-        ratios = tuple(
-            c / b if b else math.nan
-            for c, b in zip(self.samples[candidate], self.samples[baseline], strict=True)
-        )
-        return Figure(
-            name,
-            self.median(candidate),
-            self.median(baseline),
-            unit,
-            target,
-            note=f"median of {len(ratios)} per-round ratios ({min(ratios):.3f}-{max(ratios):.3f})",
-            per_round=ratios,
-        )
+        return paired(name, self.samples[candidate], self.samples[baseline], unit, target)
+
+
+def spread(ratios: Sequence[float]) -> str:
+    """What a figure measured in rounds says of them: how many, and the range of their
+    ratios (the rounds that gave none are counted, not ranged)."""
+    finite = [r for r in ratios if math.isfinite(r)]
+    if not finite:
+        return f"no ratio in {len(ratios)} rounds"
+    span = f"{min(finite):.3f}-{max(finite):.3f}"
+    if len(finite) < len(ratios):
+        return f"{len(finite)} of {len(ratios)} rounds gave a ratio ({span})"
+    return f"median of {len(ratios)} per-round ratios ({span})"
+
+
+def paired(
+    name: str,
+    candidate: Sequence[float],
+    baseline: Sequence[float],
+    unit: str,
+    target: float,
+    *,
+    higher: bool = True,
+) -> Figure:
+    """``candidate`` against ``baseline``, sampled side by side in the same rounds: the
+    median of their per-round ratios, their spread in the note."""
+    ratios = tuple(c / b if b else math.nan for c, b in zip(candidate, baseline, strict=True))
+    return Figure(
+        name,
+        statistics.median(candidate),
+        statistics.median(baseline),
+        unit,
+        target,
+        higher=higher,
+        note=spread(ratios),
+        per_round=ratios,
+    )
+
+
+def of_rounds(rounds: Sequence[Figure]) -> Figure:
+    """One figure from the same figure measured once in each round (a run whose baseline
+    is its own, as a makespan against the oracle of its own blocks).
+
+    Its ratio is the median of the rounds' ratios, its value and baseline the medians of
+    theirs, its note their spread, then each round's own note. It is measured only when
+    every round was: a round that did not finish is not a slow sample that a median may
+    outvote, and the figure says which rounds gave no ratio and why.
+    """
+    first = rounds[0]
+    if any(f.name != first.name for f in rounds):
+        raise ValueError(f"rounds of different figures: {sorted({f.name for f in rounds})}")
+    ratios = tuple(math.nan if f.ratio is None else f.ratio for f in rounds)
+    notes = [f"Round {i}: {f.note}" for i, f in enumerate(rounds, 1) if f.note]
+    missing = [f"round {i}: {f.why_unmeasured}" for i, f in enumerate(rounds, 1) if not f.measured]
+    return replace(
+        first,
+        value=_median([f.value for f in rounds]),
+        baseline=_median([f.baseline for f in rounds]),
+        note=". ".join([spread(ratios), *notes]),
+        per_round=ratios,
+        unmeasured="; ".join(missing),
+    )
+
+
+def _median(samples: Sequence[float]) -> float:
+    """The median of the finite ``samples`` (NaN when there is none)."""
+    finite = [x for x in samples if math.isfinite(x)]
+    return statistics.median(finite) if finite else math.nan

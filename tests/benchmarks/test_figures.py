@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from benchmarks import render
-from benchmarks.figures import Figure, Rounds
+from benchmarks import bench_placement, render
+from benchmarks.figures import Figure, Rounds, of_rounds, paired
 from benchmarks.record import FigureRecord
 
 
@@ -112,3 +114,103 @@ def test_rendering_labels_an_absolute_figure_instead_of_a_same_run_baseline() ->
     assert render.cells(ceiling, unicode=True)[2] == "absolute: 300"
     assert render.cells(compared, unicode=True)[2] == "100"
     assert render.cells(per_task, unicode=True)[5] == "yes"
+
+
+def placement_round(makespan: float, oracle: float, note: str, unmeasured: str = "") -> Figure:
+    return Figure(
+        "makespan / oracle, equal, 20 x 1 s: soonest",
+        makespan,
+        oracle,
+        "s",
+        1.2,
+        higher=False,
+        note=note,
+        unmeasured=unmeasured,
+    )
+
+
+def test_a_figure_of_rounds_is_the_median_of_their_own_ratios_with_its_spread() -> None:
+    rounds = [
+        placement_round(30.0, 20.0, "oracle 20.0 s"),  # 1.5
+        placement_round(22.0, 20.0, "oracle 20.0 s"),  # 1.1
+        placement_round(23.0, 20.0, "oracle 20.0 s"),  # 1.15
+    ]
+    figure = of_rounds(rounds)
+    assert figure.per_round == pytest.approx((1.5, 1.1, 1.15))
+    assert figure.ratio == pytest.approx(1.15) and figure.met  # not the 1.5 of one round
+    assert (figure.value, figure.baseline) == (23.0, 20.0)  # the medians
+    assert figure.note.startswith("median of 3 per-round ratios (1.100-1.500). Round 1: oracle")
+    assert "Round 3: oracle 20.0 s" in figure.note
+    record = FigureRecord.of(figure)
+    assert render.cells(record, unicode=True)[3] == "1.150 (1.100-1.500)"
+
+
+def test_a_figure_of_rounds_with_a_round_not_measured_is_not_measured() -> None:
+    """Two rounds well within the target do not outvote one that did not finish."""
+    rounds = [
+        placement_round(22.0, 20.0, "a"),
+        placement_round(320.0, 20.0, "b", unmeasured="did not finish within 300 s"),
+        placement_round(21.0, math.inf, "c"),
+    ]
+    figure = of_rounds(rounds)
+    assert not figure.measured and not figure.met and figure.ratio is None
+    assert figure.why_unmeasured == (
+        "round 2: did not finish within 300 s; round 3: baseline is inf"
+    )
+    assert figure.note.startswith("1 of 3 rounds gave a ratio (1.100-1.100)")
+    record = FigureRecord.of(figure)
+    assert record.ratio is None and not record.met
+    assert render.cells(record, unicode=True)[3:] == (
+        "—",
+        "≤ 1.2",
+        "not measured: round 2: did not finish within 300 s; round 3: baseline is inf",
+    )
+
+
+def test_rounds_of_different_figures_are_refused() -> None:
+    other = replace(placement_round(22.0, 20.0, ""), name="makespan / oracle: capacity")
+    with pytest.raises(ValueError, match="rounds of different figures"):
+        of_rounds([placement_round(22.0, 20.0, ""), other])
+
+
+def test_paired_samples_keep_their_direction_and_per_round_ratios() -> None:
+    figure = paired(
+        "requests", [9.0, 12.0, 10.0], [12.0, 12.0, 10.0], "requests", 1.0, higher=False
+    )
+    assert figure.per_round == pytest.approx((0.75, 1.0, 1.0))
+    assert figure.ratio == 1.0 and figure.met and not figure.higher
+    assert figure.note == "median of 3 per-round ratios (0.750-1.000)"
+
+
+def test_placement_runs_its_paths_in_rotating_rounds_and_reports_each_as_their_median(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench_placement's rounds without Slurm: each path's run replaced by a figure whose
+    makespan / oracle is given per path and round."""
+    ran: list[tuple[str, str, str]] = []
+    ratios = {"soonest": [1.1, 1.3, 1.0], "capacity": [1.4, 1.6, 1.5], "parsl": [1.0, 1.0, 9.0]}
+
+    def one(
+        scenario: str, path: str, standin: object, clusters: object, run_dir: Path, tasks: int
+    ) -> Figure:
+        ran.append((scenario, path, run_dir.name))
+        value = 20.0 * ratios[path][sum(p == path for _, p, _ in ran) - 1]
+        unmeasured = "did not finish within 300 s" if value > 100 else ""
+        name = f"makespan / oracle, {scenario}, {tasks} x 1 s: {path}"
+        return Figure(name, value, 20.0, "s", 1.2, higher=False, unmeasured=unmeasured)
+
+    monkeypatch.setattr(bench_placement, "_one", one)
+    figures = bench_placement._rounds("site stop", 3, None, {}, tmp_path, 20)  # type: ignore[arg-type]
+    assert [p[0] for _, p, _ in ran] == list("scpcpspsc")  # ABC, BCA, CAB
+    assert len({run_dir for _, _, run_dir in ran}) == 9  # each run in a directory of its own
+    soonest, capacity, parsl = figures
+    assert soonest.ratio == pytest.approx(1.1) and soonest.met
+    assert soonest.note.startswith("median of 3 per-round ratios (1.000-1.300)")
+    assert capacity.ratio == pytest.approx(1.5) and not capacity.met
+    assert not parsl.measured and not parsl.met
+    assert parsl.why_unmeasured == "round 3: did not finish within 300 s"
+
+
+def test_the_placement_command_line_wants_at_least_one_round() -> None:
+    with pytest.raises(SystemExit):
+        bench_placement.main(["--rounds", "0"])

@@ -101,12 +101,12 @@ def test_the_readme_s_headline_figures_are_rendered_from_latest_json() -> None:
 def test_the_headline_names_every_missed_or_unmeasured_figure_and_the_newest_only() -> None:
     older = run_of(Figure("journal bytes per task (10 no-ops)", 900.0, 1.0, "B", 300.0, False))
     newer = run_of(
-        Figure("journal bytes per task (10 no-ops)", 250.0, 1.0, "B", 300.0, False),
+        Figure("journal bytes per task (10 no-ops)", 250.0, 1.0, "B", 300.0, False, absolute=True),
         Figure("tasks/s: a / b", 80.0, 100.0, "tasks/s", 0.9),
         Figure("tasks/s: c / d", 0.0, 100.0, "tasks/s", 0.9, unmeasured="did not finish"),
     )
     block = render.headline(Results(runs=[newer, older]))
-    assert "| journal bytes per task (10 no-ops) | 250 B |" in block
+    assert "| journal bytes per task (10 no-ops) | 250 B | absolute | 250.000 |" in block
     assert "900" not in block  # superseded by the newer run's figure
     assert "1 of the 3 figures on record meet their target." in block
     assert "Also missing it: tasks/s: a / b (0.8)." in block
