@@ -10,7 +10,6 @@ interchange's next heartbeat check and the block status poll).
 
 from __future__ import annotations
 
-import os
 import signal
 import tempfile
 import time
@@ -21,7 +20,6 @@ from chiltepin.federation import Federation
 from chiltepin.federation.backends.local import LocalBackend
 from chiltepin.system import processes
 from chiltepin.system.waiting import wait_until
-from chiltepin.upstream.engine import provider_jobs
 
 THRESHOLD_S = 3
 TOLERANCE = [
@@ -59,12 +57,7 @@ def run(tasks: int = 12) -> list[Figure]:
         backend = fed.placement.backends["doomed"]
         assert isinstance(backend, LocalBackend)
         killed_at = time.monotonic()
-        groups = {
-            os.getpgid(job["remote_pid"])
-            for engine in backend.engines
-            for job in provider_jobs(engine.engine).values()
-        }
-        processes.signal_pids(processes.group_members(groups), signal.SIGKILL)
+        processes.signal_pids(processes.group_members(backend.worker_groups()), signal.SIGKILL)
         wait_until(
             lambda: not any(f.attempts == 1 and not f.done() for f in stranded),
             120,

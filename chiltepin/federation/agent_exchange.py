@@ -47,7 +47,13 @@ class LoopbackExchange:
 
     async def _serve(self) -> int:
         app = create_app(ExchangeServingConfig(host=HOST, listen_timeout_s=LISTEN_TIMEOUT_S))
-        self._runner = web.AppRunner(app, shutdown_timeout=STOP_TIMEOUT_S)
+        # A listen whose client died (an agent's worker killed with its site) is cancelled
+        # as its connection drops: left to run (up to LISTEN_TIMEOUT_S), it would take the
+        # next request from the mailbox for the dead client, and the agent's relaunch would
+        # never see it. One that arrives while the client is still dying is in flight.
+        self._runner = web.AppRunner(
+            app, shutdown_timeout=STOP_TIMEOUT_S, handler_cancellation=True
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, HOST, 0).start()
         return int(self._runner.addresses[0][1])

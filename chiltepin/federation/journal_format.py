@@ -483,7 +483,8 @@ AgentState = Literal["launched", "ended", "failed"]
 class AgentEvent:
     """An Academy agent's life on the federation (:mod:`chiltepin.federation.agents`): one
     line as each launch of it is handed to the federation (``launched``; ``launch`` 2 and
-    up are Academy's restarts of the same agent after it failed) and one as that launch
+    up are its move to a fallback site after its site was lost, or Academy's restarts of
+    it after it failed) and one as that launch
     ends (``ended`` when the agent shut down, ``failed`` with the error's first line). An
     agent holds a worker through one federation task (``task``), so where it ran is that
     task's attempt; ``site`` is the site it was pinned to. Its id is Academy's agent id,

@@ -1,9 +1,10 @@
 """The run's Academy agents as the report shows them, from their journal lines alone.
 
 Each agent (:class:`~chiltepin.federation.journal_format.AgentEvent`, by Academy's agent
-id) gets one row: its class, the site it was pinned to, the site its latest launch ran on
-(its federation task's latest attempt), how many times it was launched (more than one:
-Academy restarted it after a failure) and how its latest launch stands: ``running`` when
+id) gets one row: its class, the site its latest launch was pinned to, the site that
+launch ran on (its federation task's latest attempt), how many times it was launched (more
+than one: it moved to a fallback site when its site was lost, or Academy restarted it
+after a failure) and how its latest launch stands: ``running`` when
 the journal ends with it launched (a live run, or a client killed under it), else
 ``ended`` or ``failed`` with the error's first line.
 """
@@ -36,6 +37,7 @@ def agent_reports(record: RunRecord) -> list[AgentReport]:
             event.agent, AgentReport(event.agent, event.name, event.site, None, 0, "running")
         )
         row.launches = max(row.launches, event.launch)
+        row.site = event.site or row.site
         row.ran_on = ran_on or row.ran_on
         row.state = "running" if event.state == "launched" else event.state
         row.error = event.error

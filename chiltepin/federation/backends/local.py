@@ -10,6 +10,7 @@ status) how many of them are idle and how many blocks run or wait.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -26,6 +27,7 @@ from chiltepin.federation.capacity import (
     workers_of_managers,
 )
 from chiltepin.federation.tasks import Attempt
+from chiltepin.upstream.engine import provider_jobs
 
 log = logging.getLogger(__name__)
 CAPACITY_POLL_S = 0.5
@@ -43,9 +45,19 @@ class LocalBackend(Backend):
     @property
     def engines(self) -> list[EmbeddedEngine]:
         """The engines started so far, one per distinct set of options (for whoever
-        watches their processes, such as the failover benchmark's kill)."""
+        watches their processes)."""
         with self._engines_lock:
             return list(self._engines.values())
+
+    def worker_groups(self) -> set[int]:
+        """The process group of each block its engines' providers started: every worker
+        of this site, for whoever ends them as a lost node would (a failover test or
+        benchmark kills them by these, never by a name)."""
+        return {
+            os.getpgid(job["remote_pid"])
+            for engine in self.engines
+            for job in provider_jobs(engine.engine).values()
+        }
 
     def _engine(self, attempt: Attempt) -> EmbeddedEngine:
         key = attempt.routing.key[0]
