@@ -113,13 +113,19 @@ def rate(count: int, run: Callable[[], None]) -> float:
 class Rounds:
     """Samples of several candidates taken in turns, round after round.
 
-    Each round runs every candidate once, in alternating order (forward, then reversed),
-    so that drift in the machine's speed hits every candidate alike and none always runs
-    just after the same other one (whose leftover work it would pay for).
+    Each round runs every candidate once, in alternating order (forward, then reversed;
+    or, with ``rotate``, ABC, BCA, CAB, ... so each candidate also takes each place in a
+    round), so that drift in the machine's speed hits every candidate alike and none
+    always runs just after the same other one (whose leftover work it would pay for).
     """
 
     def __init__(
-        self, rounds: int, candidates: dict[str, Callable[[], float]], settle_s: float = 0.0
+        self,
+        rounds: int,
+        candidates: dict[str, Callable[[], float]],
+        settle_s: float = 0.0,
+        *,
+        rotate: bool = False,
     ) -> None:
         """``settle_s`` is waited before every measurement: through a rate-limited
         service, each candidate then starts with the same empty request window instead of
@@ -130,7 +136,14 @@ class Rounds:
             for name in order:
                 time.sleep(settle_s)
                 self.samples[name].append(candidates[name]())
-            order.reverse()
+            order = order[1:] + order[:1] if rotate else order[::-1]
+
+    @classmethod
+    def of(cls, samples: dict[str, list[float]]) -> Rounds:
+        """Rounds whose samples were taken elsewhere (a second figure of the same runs)."""
+        measured = cls(0, {})
+        measured.samples = {name: list(values) for name, values in samples.items()}
+        return measured
 
     def median(self, name: str) -> float:
         return statistics.median(self.samples[name])

@@ -36,6 +36,7 @@ BENCHMARKS = [
     "staging",
     "wakeups",
     "placement",
+    "first_minute",
     "million",
     "dashboard",
 ]
