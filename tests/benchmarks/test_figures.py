@@ -4,6 +4,7 @@ decides what ``latest.md`` claims, without running a benchmark."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -91,3 +92,15 @@ def test_rendering_labels_an_absolute_figure_instead_of_a_same_run_baseline() ->
     assert render.cells(ceiling, unicode=True)[2] == "absolute: 300"
     assert render.cells(compared, unicode=True)[2] == "100"
     assert render.cells(per_task, unicode=True)[5] == "yes"
+
+
+def test_rotated_rounds_give_each_candidate_each_place_in_turn() -> None:
+    order: list[str] = []
+
+    def candidate(name: str) -> Callable[[], float]:
+        return lambda: (order.append(name), 1.0)[1]
+
+    Rounds(3, {n: candidate(n) for n in "ABC"}, rotate=True)
+    assert "".join(order) == "ABCBCACAB"
+    again = Rounds.of({"A": [1.0, 2.0], "B": [2.0, 2.0]})
+    assert again.figure("A / B", "A", "B", "s", 1.0).per_round == (0.5, 1.0)
