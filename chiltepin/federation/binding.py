@@ -190,11 +190,15 @@ class Binder:
         in_transit = self._estimates.in_transit(site, workers, backend.pace_s)
         return demand + max(self._prefetch[site], in_transit)
 
+    def _run_s(self, site: str) -> float:
+        """A task's run time at ``site``: its own estimate, else the sites' typical one."""
+        run = self._estimates[site].run_s
+        return (run if run is not None else self._estimates.typical_run_s()) or 0.0
+
     def expected_s(self, site: str) -> float:
         """Seconds until a task released to ``site`` now would be done there."""
         estimate = self._estimates[site]
-        run = estimate.run_s if estimate.run_s is not None else self._estimates.typical_run_s()
-        run = run or 0.0
+        run = self._run_s(site)
         workers = self.workers(site)
         if workers == 0:
             wait = estimate.queue_wait_s
@@ -305,8 +309,7 @@ class Binder:
         live = backend.live_workers
         estimate = self._estimates[site]
         since = self._estimates.waiting_since(site)
-        run = estimate.run_s if estimate.run_s is not None else self._estimates.typical_run_s()
-        run = run or 0.0
+        run = self._run_s(site)
         if live is None:
             typical = self._estimates.typical_run_s() or 0.0
             cold = since is not None and now - since >= max(
@@ -324,8 +327,12 @@ class Binder:
 
     def race(self) -> None:
         """Start a second attempt of a task still waiting at its site on an idle worker
-        elsewhere (one that nothing held could use), as soon as that worker is expected to
-        finish it, round trip included, sooner than its own site would."""
+        elsewhere (one that nothing held could use), as soon as that worker's result,
+        round trip included, is expected sooner than the task's own site would finish it
+        by more than a run there: the duplicate its site runs later (neither an engine
+        nor the service takes back a task) costs one run of a worker, and a race must
+        win more than that. A site with no workers and no queue wait learned yet could
+        take any time, so its tasks go at once."""
         now = time.time()
         races: list[Handover] = []
         with self._lock:
@@ -336,7 +343,10 @@ class Binder:
                 if s not in waiting and b.healthy and b.accepting
             }
             idle = {s: n for s, n in idle.items() if n > 0}
-            for site in self._backends if idle else ():
+            for site in self._backends:
+                if not any(s != site for s in idle):  # (a site never races against itself)
+                    continue
+                waste_s = self._run_s(site)
                 for attempt, left_s in self._waiting_at(site, now):
                     task = attempt.task
                     if not (attempt.in_window and task.state.live) or task.was_raced:
@@ -345,9 +355,10 @@ class Binder:
                     if not targets:
                         continue
                     target = min(targets, key=self._sooner_s)
-                    if self._sooner_s(target) >= left_s:
+                    if self._sooner_s(target) + waste_s >= left_s:
                         continue
                     idle[target] -= 1
+                    idle = {s: n for s, n in idle.items() if n > 0}
                     self._out[target] += 1
                     races.append((task, self._backends[target], True))  # to an idle worker
         self._hand_over(races, race=True)
