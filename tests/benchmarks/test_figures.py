@@ -98,7 +98,11 @@ def test_rotated_rounds_give_each_candidate_each_place_in_turn() -> None:
     order: list[str] = []
 
     def candidate(name: str) -> Callable[[], float]:
-        return lambda: (order.append(name), 1.0)[1]
+        def sample() -> float:
+            order.append(name)
+            return 1.0
+
+        return sample
 
     Rounds(3, {n: candidate(n) for n in "ABC"}, rotate=True)
     assert "".join(order) == "ABCBCACAB"
