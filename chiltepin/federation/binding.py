@@ -21,8 +21,8 @@ tail of a burst behind a site's busy workers), once nothing is held that another
 idle workers could take, a task still waiting at its site is raced on such an idle worker
 as soon as that worker is expected to finish it sooner than its own site would, by more
 than the run its duplicate there will waste (:meth:`Binder.race`, looked at whenever a
-site's workers or windows change and every tick): the first result wins, the other is a counted and dropped duplicate, and no task
-runs more than twice. The cost is bounded by the window: at most that many duplicate task
+site's workers or windows change and every tick): the first result wins, the other is a
+counted and dropped duplicate, and no task runs more than twice. The cost is bounded by the window: at most that many duplicate task
 runs per site, each only if its workers do come, so at most (capacity + prefetch) x task
 time of node-hours per site and race.
 
