@@ -22,9 +22,9 @@ idle workers could take, a task still waiting at its site is raced on such an id
 as soon as that worker is expected to finish it sooner than its own site would, by more
 than the run its duplicate there will waste (:meth:`Binder.race`, looked at whenever a
 site's workers or windows change and every tick): the first result wins, the other is a
-counted and dropped duplicate, and no task runs more than twice. The cost is bounded by the window: at most that many duplicate task
-runs per site, each only if its workers do come, so at most (capacity + prefetch) x task
-time of node-hours per site and race.
+counted and dropped duplicate, and no task runs more than twice. The cost is bounded by
+the window: at most that many duplicate task runs per site, each only if its workers do
+come, so at most (capacity + prefetch) x task time of node-hours per site and race.
 
 Held tasks are queued by what they may use (pinned site, tags, allowed sites, sites
 already failed, walltime), so a pinned task waits only for its own site and never blocks
