@@ -24,12 +24,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchmarks.figures import Figure, Rounds
 
 SLEEP_S = 0.2
 SMALL, LARGE = 16, 200
-SITE_A = {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 2}}
+WORKERS_A: dict[str, Any] = {"max_workers_per_node": 2}
+SITE_A = {"kind": "local", "site": "localhost", "options": WORKERS_A}
 SITE_B = {"kind": "local", "site": "localhost", "options": {"max_workers_per_node": 1}}
 STACKS = {"two": {"a": SITE_A, "b": SITE_B}, "one": {"a": SITE_A}}
 
@@ -59,8 +61,7 @@ def measure(stack: str, tasks: int, run_dir: str) -> tuple[float, float]:
         from chiltepin.sites.loader import load_site
 
         t0 = time.perf_counter()
-        options = SITE_A["options"]
-        with EmbeddedEngine(load_site("localhost"), options, run_dir=Path(run_dir)) as engine:
+        with EmbeddedEngine(load_site("localhost"), WORKERS_A, run_dir=Path(run_dir)) as engine:
             return _burst(lambda i: engine.submit(short, i), tasks, t0)
     from chiltepin.federation import Federation
 
