@@ -317,8 +317,10 @@ class Binder:
             )
             return [(a, math.inf) for a in attempts] if cold else []
         if live == 0:
+            if since is None:  # nothing sent here is known to wait (a resumed run's
+                return []  # reattached tasks: their endpoint still holds and runs them)
             wait = estimate.queue_wait_s
-            left = math.inf if wait is None or since is None else max(0.0, wait - (now - since))
+            left = math.inf if wait is None else max(0.0, wait - (now - since))
             return [(a, left + run) for a in attempts]
         return [
             (attempt, run * ((turn + 0.5) / live + 1))
