@@ -112,3 +112,8 @@ def test_rendering_labels_an_absolute_figure_instead_of_a_same_run_baseline() ->
     assert render.cells(ceiling, unicode=True)[2] == "absolute: 300"
     assert render.cells(compared, unicode=True)[2] == "100"
     assert render.cells(per_task, unicode=True)[5] == "yes"
+
+
+def test_rounds_of_samples_taken_elsewhere_give_per_round_ratios() -> None:
+    again = Rounds.of({"A": [1.0, 2.0], "B": [2.0, 2.0]})
+    assert again.figure("A / B", "A", "B", "s", 1.0).per_round == (0.5, 1.0)

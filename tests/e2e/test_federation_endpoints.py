@@ -75,9 +75,11 @@ def test_soonest_over_two_endpoints_uses_both_and_resolves_each_once(
     with Federation(sites_for(two_sites), run_dir=tmp_path, progress=False, status_poll_s=1) as fed:
         results = list(fed.map(tasks.nap, range(60), [0.5] * 60, timeout=300))
         placed = {c.site: c.tasks for c in fed.summary()}
+        raced = sum(c.raced for c in fed.summary())  # a tail task raced on an idle worker
         believed = {e["site"]: e for e in fed.estimates.snapshot()}
     assert results == list(range(60))
-    assert placed["a"] > 0 and placed["b"] > 0 and sum(placed.values()) == 60, placed
+    assert placed["a"] > 0 and placed["b"] > 0 and sum(placed.values()) == 60 + raced, placed
+    assert raced <= sum(CAPACITY.values()) + 2 * 2, raced  # a window per site at most
     assert all(believed[s]["run_s"] >= 0.5 for s in ("a", "b")), believed
     record = read_journal(tmp_path)
     assert all(t.outcome and t.outcome.ok for t in record.tasks.values())
