@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import multiprocessing
 import tempfile
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
-from multiprocessing.context import SpawnProcess
 from pathlib import Path
 
-from benchmarks.figures import Figure, Rounds, rate
+from benchmarks.figures import Figure, rate
+from benchmarks.served import rounds_in_processes
 
 TASKS = 2000
 WORKERS = 2
@@ -104,38 +103,10 @@ def serve(stack: str, tasks: int, run_dir: str, conn: Connection) -> None:
 
 
 def run(tasks: int = TASKS, rounds: int = 9) -> list[Figure]:
-    spawn = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp:
-        pipes: dict[str, Connection] = {}
-        processes: list[SpawnProcess] = []
-        for stack in STACKS:
-            parent, child = spawn.Pipe()
-            process = spawn.Process(
-                target=serve, args=(stack, tasks, str(Path(tmp) / stack), child), name=stack
-            )
-            process.start()
-            pipes[stack], processes = parent, [*processes, process]
-        try:
-            for stack, pipe in pipes.items():
-                if not pipe.poll(300) or pipe.recv() != "ready":
-                    raise RuntimeError(f"the {stack} stack did not start within 300 s")
-
-            def measure(pipe: Connection) -> Callable[[], float]:
-                def burst_rate() -> float:
-                    pipe.send(True)
-                    return float(pipe.recv())
-
-                return burst_rate
-
-            measured = Rounds(rounds, {s: measure(p) for s, p in pipes.items()})
-        finally:
-            for pipe in pipes.values():
-                with contextlib.suppress(OSError):
-                    pipe.send(False)
-            for process in processes:
-                process.join(120)
-                if process.exitcode is None:
-                    process.kill()  # by its PID
+        measured = rounds_in_processes(
+            serve, {s: (s, tasks, str(Path(tmp) / s)) for s in STACKS}, rounds
+        )
     return [
         measured.figure(
             f"no-op tasks/s: Federation(1 local site) / raw GlobusComputeEngine, {tasks}",

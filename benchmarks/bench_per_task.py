@@ -24,84 +24,49 @@ figure compares it with the same HTEX rounds::
 from __future__ import annotations
 
 import argparse
-import contextlib
-import multiprocessing
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from benchmarks.bench_local_throughput import engine_stack, federation_stack, htex_stack
-from benchmarks.figures import Figure, Rounds, rate
+from benchmarks.bench_local_throughput import STACKS
+from benchmarks.bench_local_throughput import serve as serve_stack
+from benchmarks.figures import Figure
+from benchmarks.served import rounds_in_processes
 
 TASKS = int(os.environ.get("CHILTEPIN_BENCH_PER_TASK_N", "20000"))
 ROUNDS = 3
 TARGET = 0.95
 START_S = 300
-STACKS = {"fed": federation_stack, "htex": htex_stack, "engine": engine_stack}
 
 
 def serve(stack: str, tree: str | None, tasks: int, run_dir: str, conn: Connection) -> None:
-    """A stack's own process: start it, then time one burst of ``tasks`` each time the
-    parent asks, after an untimed burst a tenth its size (a stack idle while the others
-    ran starts cold). ``tree``: the chiltepin source tree this process and its workers
-    import (default: this one)."""
+    """:func:`benchmarks.bench_local_throughput.serve`, importing chiltepin (here and in
+    its workers) from ``tree`` when given (default: this one)."""
     if tree is not None:
         sys.path.insert(0, tree)
         os.environ["PYTHONPATH"] = os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")])
-    from chiltepin.embedded import console_scripts_on_path
-
-    console_scripts_on_path()
-    with STACKS[stack](Path(run_dir)) as burst:
-        burst(10)  # workers up
-        conn.send("ready")
-        while conn.recv():
-            burst(tasks // 10)
-            conn.send(rate(tasks, lambda: burst(tasks)))
+    serve_stack(stack, tasks, run_dir, conn)
 
 
 def run(tasks: int = TASKS, rounds: int = ROUNDS, before: str | None = None) -> list[Figure]:
     """The figure; with ``before`` (a source tree), also that tree's federation ÷ HTEX in
     the same rounds."""
-    spawn = multiprocessing.get_context("spawn")
     candidates: dict[str, tuple[str, str | None]] = {name: (name, None) for name in STACKS}
     if before is not None:
         candidates["before"] = ("fed", before)
     with tempfile.TemporaryDirectory(prefix="chiltepin-bench-") as tmp:
-        pipes: dict[str, Connection] = {}
-        processes: list[multiprocessing.process.BaseProcess] = []
-        try:
-            for name, (stack, tree) in candidates.items():
-                parent, child = spawn.Pipe()
-                process = spawn.Process(
-                    target=serve,
-                    args=(stack, tree, tasks, str(Path(tmp) / name), child),
-                    name=name,
-                )
-                process.start()
-                pipes[name], processes = parent, [*processes, process]
-            for name, pipe in pipes.items():
-                if not pipe.poll(START_S) or pipe.recv() != "ready":
-                    raise RuntimeError(f"the {name} stack did not start within {START_S} s")
-
-            def measure(pipe: Connection) -> Callable[[], float]:
-                def ask() -> float:
-                    pipe.send(True)
-                    return float(pipe.recv())
-
-                return ask
-
-            measured = Rounds(rounds, {n: measure(p) for n, p in pipes.items()}, rotate=True)
-        finally:
-            for pipe in pipes.values():
-                with contextlib.suppress(OSError):
-                    pipe.send(False)
-            for started in processes:
-                started.join(120)
-                if started.exitcode is None:
-                    started.kill()  # by its PID
+        measured = rounds_in_processes(
+            serve,
+            {
+                n: (stack, tree, tasks, str(Path(tmp) / n))
+                for n, (stack, tree) in candidates.items()
+            },
+            rounds,
+            start_s=START_S,
+            rotate=True,
+        )
     name = f"no-op tasks/s: Federation.map(1 local site) / raw Parsl HTEX apps, {tasks}"
     figures = [
         measured.figure(name, "fed", "htex", "tasks/s", TARGET),

@@ -77,7 +77,6 @@ class SiteEstimate:
     _recent: deque[tuple[float, float]] = field(
         default_factory=lambda: deque(maxlen=OVERLAP_WINDOW)
     )
-    _inverted: int = 0  # intervals in _recent that end before they start (a clock stepped)
 
     @property
     def round_trip_s(self) -> float | None:
@@ -184,13 +183,8 @@ def _concurrency(estimate: SiteEstimate, start: float, end: float) -> int:
     again; while one is in the window, the window is counted whole, as before.
     """
     recent = estimate._recent
-    whole = estimate._inverted > 0 or end < start
-    if len(recent) == recent.maxlen:
-        first_start, first_end = recent[0]
-        estimate._inverted -= first_end < first_start
-    others = list(recent)
     recent.append((start, end))
-    estimate._inverted += end < start
-    if whole:
+    if any(e < s for s, e in recent):
         return most_at_once(list(recent))
+    others = list(recent)[:-1]
     return most_at_once_during(start, end, others) if end > start else 0
