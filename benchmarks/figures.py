@@ -138,6 +138,13 @@ class Rounds:
                 self.samples[name].append(candidates[name]())
             order = order[1:] + order[:1] if rotate else order[::-1]
 
+    @classmethod
+    def of(cls, samples: dict[str, list[float]]) -> Rounds:
+        """Rounds whose samples were taken elsewhere (a second figure of the same runs)."""
+        measured = cls(0, {})
+        measured.samples = {name: list(values) for name, values in samples.items()}
+        return measured
+
     def median(self, name: str) -> float:
         return statistics.median(self.samples[name])
 

@@ -38,6 +38,7 @@ BENCHMARKS = [
     "staging",
     "wakeups",
     "placement",
+    "first_minute",
     "million",
     "dashboard",
     "agents",

@@ -372,6 +372,7 @@ class FederationArgs(BaseModel):
     progress: bool | None = None
     run_dir: str | Path | None = None
     alerts: AlertsConfig | None = None
+    warm: bool = True
 
     @classmethod
     def check(cls, **values: Any) -> FederationArgs:

@@ -14,13 +14,17 @@ task is released to the site expected to finish it first
 A site with fewer workers than its declared capacity (none yet, or blocks still queued)
 is given that capacity plus its prefetch: the demand that makes its provider ask the
 scheduler for all of its nodes at once. Every site's queue so
-races, and whichever gets nodes first takes the rest of the work. So that those few
-tasks are not stranded behind a slow queue, once nothing is held that another site's
-idle workers could take, a task waiting on a site with no workers (after ``race_after_s``)
-is raced there too: the first result wins, the other is a counted and dropped duplicate,
-and no task runs more than twice. The cost is bounded by the window: at most that many
-duplicate task runs per cold site, each only if its nodes do come, so at most
-(capacity + prefetch) x task time of node-hours per site and race.
+races, and whichever gets nodes first takes the rest of the work; a site with workers is
+chosen before one without (whose start, until it has been seen, is presumed to take
+``race_after_s``). So that those few tasks are not stranded behind a slow queue (nor the
+tail of a burst behind a site's busy workers), once nothing is held that another site's
+idle workers could take, a task still waiting at its site is raced on such an idle worker
+as soon as that worker is expected to finish it sooner than its own site would, by more
+than the run its duplicate there will waste (:meth:`Binder.race`, looked at whenever a
+site's workers or windows change and every tick): the first result wins, the other is a
+counted and dropped duplicate, and no task runs more than twice. The cost is bounded by
+the window: at most that many duplicate task runs per site, each only if its workers do
+come, so at most (capacity + prefetch) x task time of node-hours per site and race.
 
 Held tasks are queued by what they may use (pinned site, tags, allowed sites, sites
 already failed, walltime), so a pinned task waits only for its own site and never blocks
@@ -34,6 +38,7 @@ client only while the site is out (unhealthy, or offline after announcing a stop
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -48,7 +53,7 @@ from chiltepin.federation.tasks import Attempt, LogicalTask
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0  # how often held tasks are looked at without an event (a site's cool-down ends)
-RACE_AFTER_S = 5.0  # how long a task may wait on a site with no workers before it is raced
+RACE_AFTER_S = 5.0  # what a site with no workers is presumed to take to start, until seen
 RACE_AFTER_RUNS = 3  # ...or this many typical run times, when the site does not say workers
 
 # (task, the attempt it got, race, error): a release that raised, for the federation to end
@@ -185,14 +190,19 @@ class Binder:
         in_transit = self._estimates.in_transit(site, workers, backend.pace_s)
         return demand + max(self._prefetch[site], in_transit)
 
+    def _run_s(self, site: str) -> float:
+        """A task's run time at ``site``: its own estimate, else the sites' typical one."""
+        run = self._estimates[site].run_s
+        return (run if run is not None else self._estimates.typical_run_s()) or 0.0
+
     def expected_s(self, site: str) -> float:
         """Seconds until a task released to ``site`` now would be done there."""
         estimate = self._estimates[site]
-        run = estimate.run_s if estimate.run_s is not None else self._estimates.typical_run_s()
-        run = run or 0.0
+        run = self._run_s(site)
         workers = self.workers(site)
         if workers == 0:
-            expected = (estimate.queue_wait_s or 0.0) + run
+            wait = estimate.queue_wait_s
+            expected = (self.race_after_s if wait is None else wait) + run
         else:
             ahead = max(0, self._out[site] - workers + 1)
             expected = run * (1 + ahead / workers)
@@ -263,6 +273,7 @@ class Binder:
                         releases.append((task, self._backends[site], unqueued))
                     progressed = True
         self._hand_over(releases, race=False)
+        self.race()
 
     def _hand_over(self, releases: list[Handover], *, race: bool) -> None:
         """Start the chosen attempts. One that cannot even start gives its place back and
@@ -282,22 +293,48 @@ class Binder:
     def _tick(self) -> None:
         while not self._stop.wait(TICK_S):
             self.pump()
-            self.race()
 
-    def _cold(self, site: str, now: float) -> bool:
-        """Whether ``site``'s tasks have waited long enough for workers to race them."""
+    def _waiting_at(self, site: str, now: float) -> list[tuple[Attempt, float]]:
+        """Attempts out at ``site`` that have not started there by the estimates, each
+        with the seconds until it would be done there.
+
+        With no workers, every attempt waits: until the site is seen to start work (its
+        queue wait), for as long as is left of it, else with no end in sight. With
+        workers, the first that many attempts run and each one beyond waits its turn,
+        half a run on average for the workers' tasks already under way. A site that does
+        not say its workers waits when it has started none of its work in a few typical
+        runs (or ``race_after_s``)."""
+        backend = self._backends[site]
+        attempts = backend.in_flight()
+        live = backend.live_workers
+        estimate = self._estimates[site]
         since = self._estimates.waiting_since(site)
-        if since is None:
-            return False
-        live = self._backends[site].live_workers
-        if live is not None:  # the site says: race only while it has no workers at all
-            return live == 0 and now - since >= self.race_after_s
-        typical = self._estimates.typical_run_s() or 0.0
-        return now - since >= max(self.race_after_s, RACE_AFTER_RUNS * typical)
+        run = self._run_s(site)
+        if live is None:
+            typical = self._estimates.typical_run_s() or 0.0
+            cold = since is not None and now - since >= max(
+                self.race_after_s, RACE_AFTER_RUNS * typical
+            )
+            return [(a, math.inf) for a in attempts] if cold else []
+        if live == 0:
+            if since is None:  # nothing sent here is known to wait (a resumed run's
+                return []  # reattached tasks: their endpoint still holds and runs them)
+            wait = estimate.queue_wait_s
+            left = math.inf if wait is None else max(0.0, wait - (now - since))
+            return [(a, left + run) for a in attempts]
+        return [
+            (attempt, run * ((turn + 0.5) / live + 1))
+            for turn, attempt in enumerate(attempts[live:])
+        ]
 
     def race(self) -> None:
-        """Start tasks waiting on a site with no workers also where workers are idle and
-        nothing held could use them."""
+        """Start a second attempt of a task still waiting at its site on an idle worker
+        elsewhere (one that nothing held could use), as soon as that worker's result,
+        round trip included, is expected sooner than the task's own site would finish it
+        by more than a run there: the duplicate its site runs later (neither an engine
+        nor the service takes back a task) costs one run of a worker, and a race must
+        win more than that. A site with no workers and no queue wait learned yet could
+        take any time, so its tasks go at once."""
         now = time.time()
         races: list[Handover] = []
         with self._lock:
@@ -308,19 +345,27 @@ class Binder:
                 if s not in waiting and b.healthy and b.accepting
             }
             idle = {s: n for s, n in idle.items() if n > 0}
-            cold = [s for s in self._backends if idle and self._cold(s, now)]
-            for site in cold:
-                for attempt in self._backends[site].in_flight():
+            for site in self._backends:
+                if not any(s != site for s in idle):  # (a site never races against itself)
+                    continue
+                waste_s = self._run_s(site)
+                for attempt, left_s in self._waiting_at(site, now):
                     task = attempt.task
                     if not (attempt.in_window and task.state.live) or task.was_raced:
                         continue
-                    target = next(
-                        (s for s in self._sites_for(task) if s != site and idle.get(s, 0) > 0),
-                        None,
-                    )
-                    if target is None:
+                    targets = [s for s in self._sites_for(task) if s != site and idle.get(s, 0) > 0]
+                    if not targets:
+                        continue
+                    target = min(targets, key=self._sooner_s)
+                    if self._sooner_s(target) + waste_s >= left_s:
                         continue
                     idle[target] -= 1
+                    idle = {s: n for s, n in idle.items() if n > 0}
                     self._out[target] += 1
                     races.append((task, self._backends[target], True))  # to an idle worker
         self._hand_over(races, race=True)
+
+    def _sooner_s(self, site: str) -> float:
+        """Seconds until a task started at ``site`` now would be back: the expected finish
+        and the round trip."""
+        return self.expected_s(site) + (self._estimates[site].round_trip_s or 0.0)

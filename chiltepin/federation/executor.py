@@ -117,6 +117,11 @@ class Federation(concurrent.futures.Executor):
             :class:`~chiltepin.client.config.AlertsConfig` or a mapping of its keys
             (:mod:`chiltepin.federation.alerts`). Delivery never blocks or fails the run.
             Overrides the sites file's ``alerts``.
+        warm: start every site getting ready as the federation opens, all at once
+            (default): local engines start and their first blocks are asked for, and
+            each endpoint's status is asked once, so the first tasks find workers up or
+            coming and placement knows which sites have them. ``False`` starts a site on
+            its first task instead, for sites that charge for nodes the run may not use.
     """
 
     def __init__(
@@ -134,6 +139,7 @@ class Federation(concurrent.futures.Executor):
         gc_freeze: bool | None = None,
         functions_as_source: bool | None = None,
         alerts: AlertsConfig | dict[str, Any] | None = None,
+        warm: bool = True,
     ) -> None:
         args = FederationArgs.check(
             policy=policy,
@@ -144,6 +150,7 @@ class Federation(concurrent.futures.Executor):
             progress=progress,
             run_dir=run_dir,
             alerts=alerts,
+            warm=warm,
         )
         config, source, base_dir = coerce_sites(sites)
         self.config = config
@@ -190,6 +197,8 @@ class Federation(concurrent.futures.Executor):
         )
         for backend in self.backends:
             backend.on_health = self._site_changed
+        for backend in self.backends if args.warm else ():
+            backend.warm()
         # Futures of submit()ted tasks until as_completed() hands them out (a map's are
         # its own); and every unsettled task, for shutdown and the live counts. Nothing
         # else is kept of a settled task: a long run's client holds only what is out and

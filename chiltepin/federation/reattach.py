@@ -100,7 +100,7 @@ def restore(federation: Federation, record: RunRecord) -> None:
             continue
         for old in rec.attempts:  # keep attempt numbers increasing across clients
             previous = task.restore_attempt(
-                old.site, Routing(old.options, old.resource_specification)
+                old.site, Routing(old.options, old.resource_specification), old.via
             )
             previous.remote_id, previous.task_group = old.remote, old.task_group
             previous.reported = True

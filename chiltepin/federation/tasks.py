@@ -147,12 +147,23 @@ class LogicalTask:
             self.future.site = site
             return attempt
 
-    def restore_attempt(self, site: str, routing: Routing) -> Attempt:
+    def restore_attempt(
+        self, site: str, routing: Routing, via: TaskState = TaskState.PLACED
+    ) -> Attempt:
         """An attempt a previous client of the run made, as history: it keeps attempt
         numbers increasing across clients and may settle the task from the journal, but
-        the task stays held until it is collected or placed again."""
+        the task stays held until it is collected or placed again.
+
+        ``via``: the move that started it. A task that was raced or failed over beside a
+        live attempt once is never raced again, in this client or a resumed one: each
+        race may cost one duplicate run, not one per client.
+        """
         with self._lock:
-            attempt = Attempt(task=self, number=len(self.attempts) + 1, site=site, routing=routing)
+            attempt = Attempt(
+                task=self, number=len(self.attempts) + 1, site=site, routing=routing, via=via
+            )
+            if via in (TaskState.RACED, TaskState.FAILED_OVER):
+                self.was_raced = True
             self.attempts.append(attempt)
             self._current = attempt
             self.future.attempts = attempt.number

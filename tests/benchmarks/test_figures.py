@@ -214,3 +214,8 @@ def test_placement_runs_its_paths_in_rotating_rounds_and_reports_each_as_their_m
 def test_the_placement_command_line_wants_at_least_one_round() -> None:
     with pytest.raises(SystemExit):
         bench_placement.main(["--rounds", "0"])
+
+
+def test_rounds_of_samples_taken_elsewhere_give_per_round_ratios() -> None:
+    again = Rounds.of({"A": [1.0, 2.0], "B": [2.0, 2.0]})
+    assert again.figure("A / B", "A", "B", "s", 1.0).per_round == (0.5, 1.0)

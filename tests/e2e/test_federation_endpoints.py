@@ -15,8 +15,10 @@ from click.testing import CliRunner
 from globus_compute_sdk.errors import TaskExecutionFailed
 
 from chiltepin.cli.main import cli
+from chiltepin.client.calls import SERIALIZER
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import JOURNAL, read_journal
+from chiltepin.federation.states import TaskState
 from chiltepin.testing import GlobusStandIn
 from tests.e2e.conftest import SlurmSiteEndpoint, invoke, start_docker_endpoint
 from tests.federation import tasks
@@ -75,9 +77,11 @@ def test_soonest_over_two_endpoints_uses_both_and_resolves_each_once(
     with Federation(sites_for(two_sites), run_dir=tmp_path, progress=False, status_poll_s=1) as fed:
         results = list(fed.map(tasks.nap, range(60), [0.5] * 60, timeout=300))
         placed = {c.site: c.tasks for c in fed.summary()}
+        raced = sum(c.raced for c in fed.summary())  # a tail task raced on an idle worker
         believed = {e["site"]: e for e in fed.estimates.snapshot()}
     assert results == list(range(60))
-    assert placed["a"] > 0 and placed["b"] > 0 and sum(placed.values()) == 60, placed
+    assert placed["a"] > 0 and placed["b"] > 0 and sum(placed.values()) == 60 + raced, placed
+    assert raced <= sum(CAPACITY.values()) + 2 * 2, raced  # a window per site at most
     assert all(believed[s]["run_s"] >= 0.5 for s in ("a", "b")), believed
     record = read_journal(tmp_path)
     assert all(t.outcome and t.outcome.ok for t in record.tasks.values())
@@ -131,7 +135,17 @@ def test_killed_client_resumes_from_the_endpoints(
     assert all(t.outcome and t.outcome.ok for t in after.tasks.values())
     ran = Counter(int(x) for x in ledger.read_text().split())
     assert set(ran) == set(range(40))
-    assert max(ran.values()) == 1, "a task the endpoint still held was run again"
+    # A task queued behind busy workers may be raced on an idle one elsewhere, once: its
+    # journal says so (a raced attempt), and both copies may run. Any other task ran once:
+    # what the endpoint still held was collected, not run again.
+    raced = {
+        SERIALIZER.deserialize(after.arguments(rec))[0][1]  # count_and_return(ledger, i, s)
+        for rec in after.tasks.values()
+        if any(a.via is TaskState.RACED for a in rec.attempts)
+    }
+    twice = {i for i, n in ran.items() if n > 1}
+    assert max(ran.values()) <= 2, f"a task ran {max(ran.values())} times"
+    assert twice <= raced, f"tasks {sorted(twice - raced)} the endpoint still held ran again"
 
 
 def test_stopping_an_endpoint_mid_run_fails_over_exactly_once(

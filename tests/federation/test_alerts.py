@@ -161,7 +161,10 @@ def test_an_unreachable_webhook_delays_the_end_by_its_timeout_only(
     alerts = {"webhook": f"http://127.0.0.1:{port}/hook", "timeout_s": 1.0}
     try:
         with caplog.at_level(logging.WARNING, logger="chiltepin.federation.alerts"):
-            fed = Federation({"here": local()}, run_dir=tmp_path, progress=False, alerts=alerts)
+            # warm=False: no engine starting to wait for, so the end is the alert's alone
+            fed = Federation(
+                {"here": local()}, run_dir=tmp_path, progress=False, alerts=alerts, warm=False
+            )
             started = time.monotonic()
             fed.shutdown()
             took = time.monotonic() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,3 +199,32 @@ def test_tasks_waiting_on_a_site_without_workers_are_raced_and_the_duplicate_dro
     assert len(done) == 8  # each task settled once
     report = {r.site: r for r in build_report(tmp_path).sites}
     assert report["cold"].tasks == COLD_WINDOW and report["cold"].retries == 0  # a race, no retry
+
+
+def test_a_cold_site_holds_no_task_once_a_warm_idle_worker_would_finish_it_sooner(
+    tmp_path: Path,
+) -> None:
+    """Both sites start as the federation opens; ``cold``'s workers take 40 s. Of a burst
+    that fills both windows, ``cold``'s share is raced on ``warm`` as soon as ``warm``'s
+    workers are idle (a cold site's start is unknown: any warm worker is sooner), not
+    ``race_after_s`` later (30 s here, which the old rule waited): the burst is done in a
+    few task times, long before ``cold`` has a worker, and each task settles once."""
+    both = sites()
+    both["cold"] = {**both.pop("slow"), "set": [*FAST, 'worker_init=["sleep 40"]']}
+    both["warm"] = both.pop("fast")
+    with Federation(both, run_dir=tmp_path, progress=False) as fed:
+        fed.conductor.binder.race_after_s = 30.0
+        warm, cold = fed.placement.backends["warm"], fed.placement.backends["cold"]
+        wait_until(lambda: (warm.live_workers or 0) == WORKERS, 90, what="warm's workers")
+        started = time.monotonic()
+        futures = [fed.submit(tasks.paced, i, 0.2) for i in range(2 * COLD_WINDOW)]
+        assert [f.result(60) for f in futures] == list(range(2 * COLD_WINDOW))
+        took_s = time.monotonic() - started
+        assert not cold.live_workers  # all of it done before cold had a worker
+        summary = {c.site: c for c in fed.summary()}
+    assert took_s < 20  # not the 30 s a task waited on a cold site before it was raced
+    assert {f.site for f in futures} == {"warm"}
+    assert summary["warm"].raced == COLD_WINDOW and summary["cold"].succeeded == 0
+    done = [e for e in events(tmp_path) if isinstance(e, DoneEvent)]
+    assert sorted(e.id for e in done) == sorted({e.id for e in done})  # once each
+    assert len(done) == 2 * COLD_WINDOW

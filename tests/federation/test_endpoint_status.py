@@ -186,6 +186,18 @@ def test_nothing_outstanding_asks_nothing_and_forgets_suspects() -> None:
     assert mon.poll() is EndpointState.ONLINE  # no answer scripted: the service is not asked
 
 
+def test_warming_asks_once_with_nothing_outstanding_and_learns_the_workers() -> None:
+    """A federation opening asks each endpoint's status once (one request of the budget),
+    so its first windows know which sites have workers; then it is quiet again until
+    something is out there."""
+    site = Site()
+    mon, service = monitor(site)
+    mon.warm()
+    assert polls(mon, service, ONLINE) == [EndpointState.ONLINE]
+    assert site.live_workers == 3 and site.accepting
+    assert mon.poll() is EndpointState.ONLINE  # no answer scripted: asked no more
+
+
 def test_a_version_mismatch_outranks_the_status() -> None:
     site = Site(held_now=[Held()])
     mon, service = monitor(site)

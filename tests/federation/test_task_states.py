@@ -122,3 +122,24 @@ def test_the_journal_keeps_each_attempts_move_and_the_report_counts_by_it(
     } == moves
     site_a = next(s for s in build_report(tmp_path).sites if s.site == "a")
     assert (site_a.retries, site_a.failovers) == (1, 2)
+
+
+def test_a_resumed_task_that_was_raced_is_never_raced_again() -> None:
+    """A race may cost one duplicate run per task, not one per client of the run: the
+    attempts a resumed client restores from the journal carry their move, and a raced or
+    failed-over one marks the task raced for good (late binding races only unraced tasks).
+    """
+    history = {
+        "t1": [TaskState.PLACED, TaskState.RETRIED],
+        "t2": [TaskState.PLACED, TaskState.RACED],
+        "t3": [TaskState.PLACED, TaskState.FAILED_OVER],
+    }
+    restored = {}
+    for task_id, moves in history.items():
+        task = _task(task_id)
+        for via in moves:
+            task.restore_attempt("a", ROUTING, via)
+        assert [a.via for a in task.attempts] == moves
+        assert task.state is TaskState.HELD  # history only: the task waits to be placed
+        restored[task_id] = task.was_raced
+    assert restored == {"t1": False, "t2": True, "t3": True}

@@ -205,6 +205,14 @@ class Backend(ABC):
         return len(reports)
 
     @abstractmethod
+    def warm(self) -> None:
+        """Start getting ready for this run's first tasks, without waiting and without
+        running anything of the user's: what a site needs before it can start work (an
+        engine and its first block, or what its status says of its workers) takes longer
+        than most first tasks, and sites that do it one after another, on first use,
+        make the first minute of a run theirs."""
+
+    @abstractmethod
     def _submit(self, attempt: Attempt, finished: Callable[[Future[Any]], None]) -> None:
         """Submit to the site; call ``finished`` with a completed future, once."""
 

@@ -103,6 +103,11 @@ class EndpointBackend(Backend):
         )
         self._status.start()
 
+    def warm(self) -> None:
+        """Learn at once whether the endpoint is online and how many workers it has (one
+        status request): the first windows open from what it says."""
+        self._status.warm()
+
     @property
     def state(self) -> EndpointState:
         """Where the endpoint stands now, as its status polls and pre-flight say."""

@@ -2,7 +2,9 @@
 
 One :class:`~chiltepin.embedded.EmbeddedEngine` per distinct set of user options (as a
 template-capable endpoint starts one user endpoint per distinct options), created on first
-use and shut down with the federation. While any runs, a watcher asks their interchanges
+use and shut down with the federation; the site's default options' engine is started as
+the federation opens (:meth:`LocalBackend.warm`), beside the other sites', so its workers
+are starting before the first task is submitted. While any runs, a watcher asks their interchanges
 for the workers connected now, for late binding's windows, and (for the run's live
 status) how many of them are idle and how many blocks run or wait.
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from chiltepin.client.config import ResolvedSite
+from chiltepin.client.resources import Routing, parse_resources
 from chiltepin.embedded import EmbeddedEngine
 from chiltepin.federation.backends.base import Backend, failed
 from chiltepin.federation.capacity import (
@@ -41,6 +44,9 @@ class LocalBackend(Backend):
         self._engines_lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._warming: threading.Thread | None = None
+        #: Engines this site started, over the run (each once): what warming did, for tests.
+        self.engines_started = 0
 
     @property
     def engines(self) -> list[EmbeddedEngine]:
@@ -59,17 +65,36 @@ class LocalBackend(Backend):
             for job in provider_jobs(engine.engine).values()
         }
 
-    def _engine(self, attempt: Attempt) -> EmbeddedEngine:
-        key = attempt.routing.key[0]
+    def warm(self) -> None:
+        """Start the engine of the site's default options (tasks that ask for no
+        resources of their own) in a thread of its own, so every site's engine and first
+        block start at once while the caller goes on."""
+        self._warming = threading.Thread(
+            target=self._warm, name=f"chiltepin-warm-{self.name}", daemon=True
+        )
+        self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            self._engine(self.routing(parse_resources(None)))
+        except Exception as err:  # the first task tries again, and fails as it would have
+            if not self._stop.is_set():  # (a federation shut at once is no failure)
+                log.warning("site %s could not start ahead of its tasks: %s", self.name, err)
+
+    def _engine(self, routing: Routing) -> EmbeddedEngine:
+        key = routing.key[0]
         with self._engines_lock:
             engine = self._engines.get(key)
             if engine is None:
+                if self._stop.is_set():
+                    raise RuntimeError(f"site {self.name} is shut down")
                 engine = EmbeddedEngine(
                     self.resolved.site,
-                    attempt.routing.options,
+                    routing.options,
                     run_dir=self._run_dir / f"options-{len(self._engines)}",
                 )
                 engine.start()
+                self.engines_started += 1
                 self._engines[key] = engine
                 if self._watcher is None:
                     self._watcher = threading.Thread(
@@ -103,7 +128,7 @@ class LocalBackend(Backend):
 
     def _submit(self, attempt: Attempt, finished: Callable[[Future[Any]], None]) -> None:
         try:
-            engine = self._engine(attempt)
+            engine = self._engine(attempt.routing)
             future = engine.submit_call(
                 attempt.call.buffer(probe_by_reference=engine.workers_import_chiltepin),
                 attempt.routing.resource_specification,
@@ -115,6 +140,8 @@ class LocalBackend(Backend):
 
     def shutdown(self, *, cancel: bool) -> None:
         self._stop.set()
+        if self._warming is not None:  # an engine still starting is stopped with the rest
+            self._warming.join()
         if self._watcher is not None:
             self._watcher.join()
         with self._engines_lock:

@@ -116,6 +116,7 @@ class StatusMonitor:
         self._stop = threading.Event()
         self._poll_now = threading.Event()  # a result showed the last status is stale
         self._polled_at = 0.0  # monotonic
+        self._ask_once = False  # ask at the next poll even with nothing outstanding
         self._thread = threading.Thread(
             target=self._watch, name=f"chiltepin-status-{backend.name}", daemon=True
         )
@@ -132,6 +133,13 @@ class StatusMonitor:
 
     def stop(self) -> None:
         self._stop.set()
+        self._poll_now.set()
+
+    def warm(self) -> None:
+        """Ask the service for the site's status now, once, though nothing is out there
+        yet: whether it is online and how many workers it has is what the run's first
+        windows open from, and it costs one request of the budget the client waits on."""
+        self._ask_once = True
         self._poll_now.set()
 
     def poll_soon(self) -> None:
@@ -169,9 +177,10 @@ class StatusMonitor:
         backend = self._backend
         self._polled_at = time.monotonic()
         out = not backend.healthy and backend.version_mismatch is None
-        if not backend.outstanding and not out and backend.accepting:
+        if not (backend.outstanding or out or self._ask_once) and backend.accepting:
             self._idle()
             return self.state
+        self._ask_once = False
         reply = self._ask()
         if reply is not None and reply["status"] == "online":
             self._online(reply, out)
