@@ -31,6 +31,7 @@ from chiltepin.cluster.state import (
 )
 from chiltepin.errors import ChiltepinError
 from chiltepin.system import processes
+from chiltepin.system.files import write_atomically
 from chiltepin.system.spawn import Spawned, spawn_detached
 from chiltepin.system.waiting import wait_until
 
@@ -266,9 +267,7 @@ class SlurmCluster:
             path.mkdir(parents=True, exist_ok=True)
         for node in spec.node_names:
             (spec.spool_dir / node).mkdir(parents=True, exist_ok=True)
-        tmp = spec.conf_path.with_name(spec.conf_path.name + ".tmp")
-        tmp.write_text(render_slurm_conf(spec))
-        tmp.replace(spec.conf_path)
+        write_atomically(spec.conf_path, render_slurm_conf(spec))
 
     def _command(self, name: str, fresh: bool = False) -> list[str]:
         conf = str(self.conf_path)

@@ -19,6 +19,7 @@ from chiltepin.cluster.config import (
     render_conf,
 )
 from chiltepin.paths import data_dir
+from chiltepin.system.files import write_atomically
 
 DOCKER_CLUSTER_NAME = "chiltepin-docker"
 DOCKER_CONTROLLER = "slurmctld"
@@ -69,7 +70,5 @@ def write_docker_slurm_conf(path: Path | None = None) -> Path:
     """Render the docker ``slurm.conf`` into ``path`` (default: the committed file)."""
     target = path or docker_slurm_conf_path()
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(render_docker_slurm_conf())
-    tmp.replace(target)
+    write_atomically(target, render_docker_slurm_conf())
     return target

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 
 from chiltepin.cluster.config import ClusterSpec
 from chiltepin.errors import ChiltepinError
+from chiltepin.system.files import write_atomically
 from chiltepin.system.spawn import ProcessRecord
 
 STATE_FILE = "cluster.json"
@@ -102,9 +102,7 @@ def load_state(directory: Path) -> ClusterState | None:
 def save_state(directory: Path, state: ClusterState) -> None:
     """Write ``cluster.json`` atomically (rename), so a crash never leaves half a record."""
     path = state_path(directory)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n")
-    tmp.replace(path)
+    write_atomically(path, json.dumps(state.to_json(), indent=2) + "\n")
 
 
 @contextlib.contextmanager

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from chiltepin.federation.journal import JOURNAL
+from chiltepin.system.files import write_atomically
 
 SNAPSHOT = "dashboard-view.json"
 FORMAT = 3  # bump whenever RunView.state()'s layout changes: older snapshots are ignored
@@ -79,14 +78,7 @@ def save(run_dir: Path, state: dict[str, Any]) -> bool:
         "state": state,
     }
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{SNAPSHOT}.", dir=run_dir)
+        write_atomically(run_dir / SNAPSHOT, json.dumps(body, separators=(",", ":")))
     except OSError:
-        return False
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(body, f, separators=(",", ":"))
-        os.replace(tmp, run_dir / SNAPSHOT)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
         return False
     return True

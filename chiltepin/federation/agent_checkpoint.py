@@ -27,7 +27,6 @@ agent's class need not be built with the path (Academy builds it on the worker).
 from __future__ import annotations
 
 import functools
-import os
 import pickle
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -36,6 +35,7 @@ from typing import Any, TypeVar
 
 from academy.agent import Agent
 
+from chiltepin.system.files import write_atomically
 from chiltepin.upstream.academy import is_action
 
 R = TypeVar("R")
@@ -49,9 +49,7 @@ def save(file: Path, state: Any) -> None:
     """Write ``state`` to ``file`` whole or not at all: a launch killed mid-write leaves
     the previous checkpoint, never half of one."""
     file.parent.mkdir(parents=True, exist_ok=True)
-    partial = file.with_name(f".{file.name}.partial")
-    partial.write_bytes(pickle.dumps(state))
-    os.replace(partial, file)
+    write_atomically(file, pickle.dumps(state))
 
 
 def load(file: Path) -> Any:
