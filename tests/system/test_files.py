@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,9 @@ def test_a_file_is_replaced_whole_and_leaves_no_temporary_file(tmp_path: Path) -
     assert target.read_text(encoding="utf-8") == "new ✓"
     assert (tmp_path / "blob").read_bytes() == b"\x00\x01"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blob", "record.json"]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would, not 0600
 
 
 def test_a_failed_rename_keeps_the_target_and_removes_the_temporary_file(
