@@ -27,8 +27,8 @@ from typing import Any
 from chiltepin.federation.journal import JOURNAL
 
 SNAPSHOT = "dashboard-view.json"
-FORMAT = 3  # bump whenever RunView.state()'s layout changes: older snapshots are ignored
-# (2: endpoint ids and tasks out per site; 3: the run's transfers)
+FORMAT = 4  # bump whenever RunView.state()'s layout changes: older snapshots are ignored
+# (2: endpoint ids and tasks out per site; 3: the run's transfers; 4: its agents)
 SAMPLE = 64 * 1024
 
 
