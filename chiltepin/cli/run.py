@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from chiltepin.cli.console import console
-from chiltepin.federation.journal import count_states
+from chiltepin.federation.journal import agent_events, count_states
+from chiltepin.report.agents import agent_states
 
 _run_dir = click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 
@@ -28,12 +29,15 @@ def command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(run_dir: Path, as_json: bool) -> None:
     """Count the tasks of the run in RUN_DIR by state, from its journal (no service is
-    contacted): held (submitted, not yet placed on a site), pending (placed), done, failed."""
-    summary = {"run_dir": str(run_dir), **count_states(run_dir).as_dict()}
-    if as_json:
-        click.echo(json.dumps(summary))
-    else:
-        click.echo(", ".join(f"{k}: {v}" for k, v in summary.items()))
+    contacted): held (submitted, not yet placed on a site), pending (placed), done, failed;
+    and its Academy agents, if it launched any, by how they stand (running, ended, failed)."""
+    summary: dict[str, object] = {"run_dir": str(run_dir), **count_states(run_dir).as_dict()}
+    said = ", ".join(f"{k}: {v}" for k, v in summary.items())
+    states = agent_states(agent_events(run_dir))
+    if states:
+        summary["agents"] = states
+        said += ", agents: " + ", ".join(f"{n} {state}" for state, n in states.items())
+    click.echo(json.dumps(summary) if as_json else said)
 
 
 @command.command("resume")

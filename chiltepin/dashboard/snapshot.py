@@ -26,8 +26,8 @@ from chiltepin.federation.journal import JOURNAL
 from chiltepin.system.files import write_atomically
 
 SNAPSHOT = "dashboard-view.json"
-FORMAT = 3  # bump whenever RunView.state()'s layout changes: older snapshots are ignored
-# (2: endpoint ids and tasks out per site; 3: the run's transfers)
+FORMAT = 4  # bump whenever RunView.state()'s layout changes: older snapshots are ignored
+# (2: endpoint ids and tasks out per site; 3: the run's transfers; 4: its agents)
 SAMPLE = 64 * 1024
 
 

@@ -5,7 +5,8 @@ The view keeps its place in ``journal.jsonl`` (a byte offset) and, on each
 writer is mid-``write``) waits for the next update. It keeps aggregates, never the lines:
 per-site counts, time-bucketed running tasks and throughput (:mod:`.buckets`), batch-job
 spans, the last status the run wrote, the most recent failures and events, its data
-staging per source and destination (:mod:`.transfers`), per task
+staging per source and destination (:mod:`.transfers`), its Academy agents
+(:class:`~chiltepin.report.agents.Agents`, as the report lists them), per task
 still unsettled its attempts' sites (what a later attempt or outcome is counted against),
 and per site how many of those tasks its latest attempt is at (what the endpoints page
 shows as out there now). So an update costs in proportion to what was appended, and
@@ -41,6 +42,7 @@ from chiltepin.errors import ChiltepinError
 from chiltepin.federation.journal import JOURNAL, RESULTS, read_blob
 from chiltepin.federation.journal_format import (
     TASK,
+    AgentEvent,
     AlertEvent,
     AttemptEvent,
     BadLine,
@@ -55,6 +57,7 @@ from chiltepin.federation.journal_format import (
     decode,
 )
 from chiltepin.federation.states import TaskState
+from chiltepin.report.agents import Agents
 from chiltepin.report.model import Job, cost_rates
 
 FAILURES_KEPT = 20
@@ -135,6 +138,7 @@ class RunView:
         self.events: deque[LogEvent] = deque(maxlen=EVENTS_KEPT)
         self.buckets: Buckets | None = None
         self.transfers = Transfers()
+        self.agents = Agents()
         # Each unsettled task's attempts, (number, site) in the order they started.
         self._open: dict[str, list[tuple[int, str]]] = {}
         self._jobs: dict[tuple[str, str], list[float]] = {}  # (site, job) → start, end, nodes
@@ -205,6 +209,7 @@ class RunView:
             "events": [asdict(e) for e in self.events],
             "buckets": self.buckets.state() if self.buckets else None,
             "transfers": self.transfers.state(),
+            "agents": self.agents.state(),
             "open": self._open,
             "jobs": [[*key, *span] for key, span in self._jobs.items()],
             "rates": self._rates,
@@ -222,6 +227,7 @@ class RunView:
         self.events.extend(LogEvent(**e) for e in state["events"])
         self.buckets = Buckets.of(state["buckets"]) if state["buckets"] else None
         self.transfers = Transfers.of(state["transfers"])
+        self.agents = Agents.of(state["agents"])
         self._open = {k: [(n, site) for n, site in v] for k, v in state["open"].items()}
         self._jobs = {(site, job): span for site, job, *span in state["jobs"]}
         self._rates = {k: (rate, unit) for k, (rate, unit) in state["rates"].items()}
@@ -256,6 +262,8 @@ class RunView:
         elif isinstance(event, TransferEvent):
             self._seen(event.at)
             self.transfers.add(event)
+        elif isinstance(event, AgentEvent):
+            self._agent(event)
         elif isinstance(event, TaskEvent):  # a format-1 task line
             self._task(event.id)
         elif isinstance(event, Header):
@@ -330,6 +338,15 @@ class RunView:
                     earlier.failed_over += 1
         self._move_out(attempts[-1][1] if attempts else None, event.site)
         attempts.append((event.number, event.site))
+        self.agents.ran(event.id, event.site)
+
+    def _agent(self, event: AgentEvent) -> None:
+        """An agent launched or its launch ended. Its task's attempt may be journalled
+        before its launch line (the federation places the task as it is submitted), so
+        the site it is on now is taken from the task's attempts still open."""
+        self._seen(event.at)
+        attempts = self._open.get(event.task)
+        self.agents.add(event, attempts[-1][1] if attempts else None)
 
     def _move_out(self, was: str | None, now: str | None) -> None:
         """A task's latest attempt moved from site ``was`` to ``now`` (None: none)."""
@@ -532,6 +549,7 @@ class RunView:
                 "jobs": [{**asdict(j), "node_hours": j.node_hours} for j in self.jobs()],
                 "failures": [asdict(f) for f in reversed(self.failures)],
                 "transfers": self.transfers.rows(),
+                "agents": [asdict(row) for row in self.agents.rows()],
                 "events": [asdict(e) for e in reversed(self.events)],
                 "skipped_lines": self.skipped,
                 "journal": {

@@ -72,6 +72,7 @@ WARNINGS_SHOWN = 20  # skipped lines named one by one; the rest are counted
 CHUNK = 1 << 24  # bytes of journal scanned at a time
 TASK_LINES = (b'{"e":"T",', b'{"e":"a",', b'{"e":"r",', b'{"e":"d",')  # lines about one task
 _OUTCOME = re.compile(rb'\n\{"e":"d","ok":([01]),"id":"([^"]*)"')
+_AGENT_LINE = re.compile(rb'\n(\{"e":"ag",[^\n]*)')
 
 
 class _AppendFile:
@@ -593,3 +594,24 @@ def count_states(run_dir: Path) -> Counts:
         failed=sum(1 for o in outcomes if o is not None and not o.ok),
         skipped=len(record.skipped),
     )
+
+
+def agent_events(run_dir: Path) -> list[AgentEvent]:
+    """The run's agent events, in order, quickly: a format-2 journal is scanned for the
+    agent lines' leading key and only they are parsed (a line that is no whole event is
+    passed over), so a long run's ``run status`` does not parse its tasks' lines."""
+    path = run_dir / JOURNAL
+    if not path.is_file():
+        raise ChiltepinError(f"{run_dir} is not a chiltepin run directory (no {JOURNAL})")
+    found: list[AgentEvent] = []
+    scanned = False
+    for chunk in _chunks(path):
+        scanned = True
+        for raw in _AGENT_LINE.findall(chunk):
+            with contextlib.suppress(BadLine):
+                event = decode(raw, VERSION)
+                if isinstance(event, AgentEvent):
+                    found.append(event)
+    if scanned:
+        return found
+    return [event for event in events(run_dir) if isinstance(event, AgentEvent)]

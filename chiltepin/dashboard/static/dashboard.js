@@ -362,6 +362,22 @@ function drawTransfers(run) {
   document.getElementById("no-transfers").hidden = rows.length > 0;
 }
 
+// The run's Academy agents, one row each; the section is shown only for a run with any.
+function drawAgents(run) {
+  const rows = run.agents || [];  // a report saved before agents were shown has none
+  const tbody = document.querySelector("#agents tbody");
+  fill(tbody, rows.map((a) => {
+    const tone = { running: " healthy", failed: " unhealthy" }[a.state] || "";
+    const state = el("td", a.state, "text" + tone);
+    const error = el("td", a.error || "–", "text");
+    error.style.whiteSpace = "normal";  // an error's line may be long: wrap it, not the table
+    return [el("td", a.agent, "text"), el("td", a.name, "text"), el("td", a.site || "–", "text"),
+      el("td", a.ran_on || "–", "text"), a.launches, state, error];
+  }));
+  tbody.querySelectorAll("tr").forEach((tr, i) => { tr.dataset.agent = rows[i].agent; });
+  document.getElementById("agents-section").hidden = rows.length === 0;
+}
+
 function drawRun(run) {
   shown = run;
   setText("run-name", run.run);
@@ -375,6 +391,7 @@ function drawRun(run) {
     : "journal as of " + when(run.updated));
   drawCounts(run);
   drawSites(run);
+  drawAgents(run);
   drawTimeline(run);
   drawThroughput(run);
   drawFailures(run);
