@@ -75,7 +75,9 @@ class Workflow:
             than one site.
         run_dir: Where Parsl's run directory and the late-binding federation's journal go
             (``chiltepin report`` reads the latter). Default:
-            ``~/.chiltepin/runs/<time>-<id>``.
+            ``~/.chiltepin/runs/<time>-<id>``. Parsl's logs there (``parsl.log``, each
+            local site's interchange, managers and workers) hold warnings and errors
+            only, or everything, every task included, when a site sets ``engine_debug``.
         client: A Globus Compute client to share with other runs in this process, so their
             requests all count against one rate budget (the service counts requests per
             client). Default: one made on first use from your ``chiltepin login``; only

@@ -257,7 +257,7 @@ def test_workers_read_a_warnings_only_log_config_from_the_endpoint_directory(
         ("extends: localhost\nengine_debug: true\n", "worker_debug: true"),
         (
             "extends: localhost\ncontainer:\n  runtime: docker\n  image: wx:1\n",
-            "container_type: docker",
+            'container_type: "docker"',
         ),
     ],
     ids=["engine_debug", "container"],
