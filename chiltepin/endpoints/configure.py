@@ -127,7 +127,7 @@ def configure_endpoint(request: EndpointRequest, root: Path, *, force: bool = Fa
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.configuring-", dir=root))
     try:
-        for filename, content in endpoint_files(request).items():
+        for filename, content in endpoint_files(request, final_dir).items():
             (staging / filename).write_text(content)
         with _endpoint_verdict():
             _judge(staging)
@@ -223,7 +223,7 @@ def allow_functions(endpoint_dir: Path, client: Any, names: list[str]) -> list[A
         contact_email=current.get("email"),
         identity_mapping=current.get("identity_mapping_config_path"),
     )
-    files = endpoint_files(request)
+    files = endpoint_files(request, endpoint_dir)
     with _endpoint_verdict():
         upstream.load_config_yaml(files["config.yaml"])
     for filename in ("config.yaml", SITE_RECORD):

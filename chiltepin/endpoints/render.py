@@ -3,7 +3,8 @@
 The endpoint directory holds four files chiltepin writes (``config.yaml``,
 ``user_config_template.yaml.j2``, ``user_config_schema.json``, ``user_environment.yaml``)
 plus ``chiltepin-site.json``, the resolved site, so later commands (and the federation) know
-what the endpoint serves without re-reading the user's YAML.
+what the endpoint serves without re-reading the user's YAML, and ``worker_log_config.pkl``,
+the log config its workers read (warnings only, see :func:`worker_launch_cmd`).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from chiltepin.paths import data_dir
 from chiltepin.sites import allowlist
 from chiltepin.sites.model import Container, Scheduler, Site
 from chiltepin.upstream import config as upstream
+from chiltepin.upstream import engine as upstream_engine
 
 SITE_RECORD = "chiltepin-site.json"
 USER_TEMPLATE = "user_config_template.yaml.j2"
 USER_SCHEMA = "user_config_schema.json"
+WORKER_LOG_CONFIG = "worker_log_config.pkl"
 
 
 def _templates() -> jinja2.Environment:
@@ -74,8 +77,11 @@ def _batchless_mpi_init(site: Site) -> list[str]:
     ]
 
 
-def site_defaults(site: Site) -> dict[str, Any]:
-    """The values the user endpoint template reads as ``site``, before encoding."""
+def site_defaults(site: Site, worker_launch_cmd: str | None = None) -> dict[str, Any]:
+    """The values the user endpoint template reads as ``site``, before encoding.
+
+    ``worker_launch_cmd`` replaces Parsl's own (see :func:`worker_launch_cmd`); None keeps it.
+    """
     tolerance = site.tolerance
     container = site.container
     return {
@@ -106,6 +112,7 @@ def site_defaults(site: Site) -> dict[str, Any]:
         "address": site.address,
         "encrypted": site.encrypted,
         "engine_debug": site.engine_debug,
+        "worker_launch_cmd": worker_launch_cmd,
         "container_runtime": container.runtime if container else None,
         "container_image": shlex.quote(container.image) if container else None,
         "container_cmd_options": _bind_options(container) if container else None,
@@ -121,14 +128,15 @@ def site_defaults(site: Site) -> dict[str, Any]:
     }
 
 
-def user_config_template(site: Site, source: str) -> str:
+def user_config_template(site: Site, source: str, worker_launch_cmd: str | None = None) -> str:
     """The shipped template behind a header that sets ``site`` to this site's defaults.
 
     The defaults are encoded exactly like submit-time options, so the template treats a
     site value and a user override the same way. JSON of those values is a valid Jinja
     literal (no ``null`` survives the encoding: absent values become the string "null").
     """
-    encoded = json.dumps(upstream.encode_like_user_options(site_defaults(site)), indent=2)
+    defaults = site_defaults(site, worker_launch_cmd)
+    encoded = json.dumps(upstream.encode_like_user_options(defaults), indent=2)
     # The source is a user's path: JSON-escaped, and unable to end the comment it sits in.
     quoted_source = json.dumps(source).replace("#}", "#\\u007d")
     header = (
@@ -163,8 +171,33 @@ class EndpointRequest:
     starts each identity's user endpoint as the local account it maps to)."""
 
 
-def endpoint_files(request: EndpointRequest) -> dict[str, str]:
-    """File name → content for a complete endpoint directory."""
+def worker_launch_cmd(request: EndpointRequest, directory: Path) -> str | None:
+    """The launch command that makes the endpoint's workers log warnings only, or None
+    where they keep Parsl's level.
+
+    At Parsl's default level every worker logs each task it runs (three lines). An
+    endpoint builds its engine from YAML, which cannot hand the executor a log config (as
+    the embedded engine does); Parsl's worker pool also reads one from a file
+    (``--logconf``), so the launch command names :data:`WORKER_LOG_CONFIG` in
+    ``directory``, the endpoint directory. Workers read it where they run, as they write
+    their logs under the user endpoints' directories, which sit beside it by default.
+    None when the site asks for ``engine_debug`` (``worker_debug`` then), when workers run
+    in a container (the file is not mounted there), for a multi-user endpoint (its
+    directory is root's: the mapped accounts' workers cannot read it), and for a path a
+    launch command cannot carry unquoted.
+    """
+    site = request.site
+    if site.engine_debug or site.container or request.identity_mapping:
+        return None
+    path = str(directory.resolve() / WORKER_LOG_CONFIG)
+    if shlex.quote(path) != path:
+        return None
+    return upstream_engine.worker_launch_cmd(path)
+
+
+def endpoint_files(request: EndpointRequest, directory: Path) -> dict[str, str]:
+    """File name → content for a complete endpoint directory, to be written at
+    ``directory`` (the workers' launch command names a file there)."""
     site = request.site
     env = _templates()
     config = env.get_template("config.yaml.j2").render(
@@ -186,13 +219,16 @@ def endpoint_files(request: EndpointRequest) -> dict[str, str]:
     )
     return {
         "config.yaml": config,
-        USER_TEMPLATE: user_config_template(site, request.site_ref),
+        USER_TEMPLATE: user_config_template(
+            site, request.site_ref, worker_launch_cmd(request, directory)
+        ),
         USER_SCHEMA: json.dumps(schema_for(site), indent=2) + "\n",
         "user_environment.yaml": environment,
         SITE_RECORD: json.dumps(
             {"site_ref": request.site_ref, "site": site.model_dump(mode="json")}, indent=2
         )
         + "\n",
+        WORKER_LOG_CONFIG: upstream_engine.log_config_text(),
     }
 
 

@@ -474,9 +474,9 @@ class Site(_Strict):
     engine_debug: bool = Field(
         False,
         description="Parsl's DEBUG logs from the engine's interchange, managers and workers"
-        " (several lines for every task: a long run's logs outgrow its journal); off, an"
-        " embedded (local) engine logs their warnings only and an endpoint keeps Parsl's"
-        " default level",
+        " (several lines for every task: a long run's logs outgrow its journal); off, they"
+        " log warnings only (an endpoint's workers keep Parsl's default level where they run"
+        " in a container or for a multi-user endpoint)",
     )
     tolerance: Tolerance = Field(
         Tolerance(), description="how long silence is tolerated before work is declared lost"

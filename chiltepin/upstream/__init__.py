@@ -21,8 +21,10 @@ Everything else chiltepin uses from these packages is their public API.
     stand-in on a free port.
 :mod:`~chiltepin.upstream.engine`
     The endpoint engine's ``submit`` and ``GCFuture`` (the embedded engine drives an
-    engine as the interchange does), and the PIDs Parsl starts (HTEX interchange, local
-    blocks), recorded so a killed client's leftovers can be stopped.
+    engine as the interchange does), the PIDs Parsl starts (HTEX interchange, local
+    blocks), recorded so a killed client's leftovers can be stopped, and the log level of
+    its interchange, managers and workers (an executor's ``log_config``; for an endpoint,
+    a pickled one named in HTEX's worker launch command).
 :mod:`~chiltepin.upstream.wire`
     The ``DillDataBase64`` payload written by the C pickler for plain data, which spares
     a submit dill's pure-Python pickling.

@@ -23,6 +23,7 @@ from typing import Any
 import parsl
 from parsl.config import Config
 from parsl.executors.base import ParslExecutor
+from parsl.logconfigs.base import LogConfig
 
 from chiltepin.client.burst import LINGER_S
 from chiltepin.client.compute import BudgetedClient
@@ -39,6 +40,7 @@ from chiltepin.endpoints.render import render_for_options
 from chiltepin.errors import ChiltepinError, did_you_mean
 from chiltepin.federation import Federation
 from chiltepin.upstream import config as upstream
+from chiltepin.upstream.engine import engine_log_config
 from chiltepin.workflow.batching import BatchingGlobusComputeExecutor
 from chiltepin.workflow.federated import LABEL, FederationExecutor
 
@@ -73,7 +75,9 @@ class Workflow:
             than one site.
         run_dir: Where Parsl's run directory and the late-binding federation's journal go
             (``chiltepin report`` reads the latter). Default:
-            ``~/.chiltepin/runs/<time>-<id>``.
+            ``~/.chiltepin/runs/<time>-<id>``. Parsl's logs there (``parsl.log``, each
+            local site's interchange, managers and workers) hold warnings and errors
+            only, or everything, every task included, when a site sets ``engine_debug``.
         client: A Globus Compute client to share with other runs in this process, so their
             requests all count against one rate budget (the service counts requests per
             client). Default: one made on first use from your ``chiltepin login``; only
@@ -216,7 +220,13 @@ class Workflow:
         global _current
         console_scripts_on_path()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._dfk = parsl.load(Config(executors=[], run_dir=str(self.run_dir / "parsl")))
+        self._dfk = parsl.load(
+            Config(
+                executors=[],
+                run_dir=str(self.run_dir / "parsl"),
+                initialize_logging=self._log_config(),
+            )
+        )
         if self.late_binding:
             self.federation = self._federation()
             self._dfk.add_executors([FederationExecutor(self.federation)])
@@ -228,6 +238,16 @@ class Workflow:
                 raise ChiltepinError("a Workflow is already open; nest tasks in one workflow")
             _current = self
         return self
+
+    def _log_config(self) -> LogConfig:
+        """Warnings only, for ``parsl.log`` and every local site's interchange, managers
+        and workers (the DataFlowKernel hands its log config to each executor); DEBUG, every
+        task included, when any site asks for ``engine_debug``.
+
+        Parsl's default writes ``parsl.log`` at DEBUG, several lines for every task, and its
+        workers log each task they run: together more than the run's journal.
+        """
+        return engine_log_config(debug=any(s.site.engine_debug for s in self.sites.values()))
 
     def __exit__(
         self,

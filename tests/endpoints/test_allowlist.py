@@ -18,7 +18,8 @@ ID = str(uuid.uuid4())
 
 def rendered(overrides: list[str]) -> upstream.CoreEndpointConfig:
     site = load_site("localhost", overrides)
-    files = endpoint_files(EndpointRequest("ep", site, "localhost", contact_email="a@b.c"))
+    request = EndpointRequest("ep", site, "localhost", contact_email="a@b.c")
+    files = endpoint_files(request, Path("/srv/endpoints/ep"))
     config = upstream.load_config_yaml(files["config.yaml"])
     assert isinstance(config, upstream.CoreEndpointConfig)
     return config

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import pickle
 import shlex
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from globus_compute_endpoint.endpoint.config.utils import get_config, load_config_yaml
+from parsl.logconfigs.file import FileLogging
 
 from chiltepin.cli.main import cli
 from chiltepin.sites.loader import shipped_site_names
@@ -46,6 +49,7 @@ OPTIONS = {
     "local": ({"max_workers_per_node": 3, "max_blocks": 1}, {"max_blocks": 1}),
 }
 MULTINODE_LAUNCHER = {"slurm": "SrunLauncher", "pbspro": "MpiExecLauncher"}
+PARSL_WORKER_POOL = "parsl.executors.high_throughput.process_worker_pool"
 
 
 @pytest.fixture
@@ -97,6 +101,7 @@ def test_every_site_configures_and_the_endpoint_accepts_it(
         "user_config_schema.json",
         "user_config_template.yaml.j2",
         "user_environment.yaml",
+        "worker_log_config.pkl",
     ]
     parent = get_config(directory)  # the endpoint's own loader for config.yaml
     assert type(parent).__name__ == "CoreEndpointConfig"
@@ -224,6 +229,53 @@ def test_shell_metacharacters_in_container_and_address_are_refused(
     code, out = invoke("endpoint", "configure", "hostile", "--site", str(site))
     assert code == 1 and f"{site}:" in out and message in out
     assert not (endpoint_root / "hostile").exists()
+
+
+def test_workers_read_a_warnings_only_log_config_from_the_endpoint_directory(
+    endpoint_root: Path, tmp_path: Path
+) -> None:
+    """Parsl's workers log every task at their default level; the endpoint's own loader
+    builds an engine whose workers are launched with ``--logconf`` naming the endpoint's
+    ``worker_log_config.pkl``, a warnings-only Parsl ``FileLogging``."""
+    directory = configure("localhost")
+    for options in ({}, {"mpi": True}):
+        rendered = endpoint_renders(directory.name, options, tmp_path)
+        assert rendered.returncode == 0, rendered.stderr
+        engine = load_config_yaml(rendered.stdout).engine
+        words = shlex.split(engine.executor.launch_cmd)
+        engine.shutdown()
+        assert words[:3] == ["globus-compute-endpoint", "python-exec", PARSL_WORKER_POOL]
+        assert f"--logconf={directory.resolve() / 'worker_log_config.pkl'}" in words
+        assert "--logconf={logconf}" not in words
+    log_config = pickle.loads((directory / "worker_log_config.pkl").read_bytes())
+    assert isinstance(log_config, FileLogging) and log_config.level == logging.WARNING
+
+
+@pytest.mark.parametrize(
+    ("site_text", "keeps"),
+    [
+        ("extends: localhost\nengine_debug: true\n", "worker_debug: true"),
+        (
+            "extends: localhost\ncontainer:\n  runtime: docker\n  image: wx:1\n",
+            'container_type: "docker"',
+        ),
+    ],
+    ids=["engine_debug", "container"],
+)
+def test_workers_keep_parsls_launch_command_for_debug_and_in_containers(
+    site_text: str, keeps: str, endpoint_root: Path, tmp_path: Path
+) -> None:
+    """With ``engine_debug`` the workers log at DEBUG (``worker_debug``); in a container the
+    endpoint directory is not mounted, so they keep Parsl's own level."""
+    site = tmp_path / "boxed.yaml"
+    site.write_text(site_text)
+    directory = configure(str(site), name="boxed")
+    rendered = endpoint_renders(directory.name, {}, tmp_path)
+    assert rendered.returncode == 0, rendered.stderr
+    assert keeps in rendered.stdout and "launch_cmd" not in rendered.stdout
+    engine = load_config_yaml(rendered.stdout).engine
+    assert "--logconf={logconf}" in engine.executor.launch_cmd
+    engine.shutdown()
 
 
 @pytest.mark.parametrize(

@@ -61,6 +61,20 @@ def test_multi_user_config_names_the_mapping_the_endpoint_maps_with(tmp_path: Pa
     assert upstream.map_identities(mapping, [{**identity, "username": "bob@x.org"}]) is None
 
 
+def test_mapped_accounts_workers_keep_parsls_launch_command(tmp_path: Path) -> None:
+    """The endpoint directory is root's: the mapped accounts' workers could not read a
+    log config there, so their launch command stays Parsl's own."""
+    mapping = tmp_path / "idmap.json"
+    mapping.write_text(json.dumps(MAPPING))
+    code, out = configure(tmp_path, "--multi-user", "--identity-mapping", str(mapping))
+    assert code == 0, out
+    directory = tmp_path / "mu"
+    template = directory / "user_config_template.yaml.j2"
+    schema = json.loads((directory / "user_config_schema.json").read_text())
+    rendered = upstream.render_user_config(template.read_text(), template, schema, {})
+    assert "launch_cmd" not in rendered
+
+
 def test_a_mapping_the_endpoint_cannot_read_is_refused_naming_the_file(tmp_path: Path) -> None:
     mapping = tmp_path / "idmap.json"
     mapping.write_text('[{"DATA_TYPE": "no_such_mapping#9"}]')

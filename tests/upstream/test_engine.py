@@ -4,6 +4,7 @@ starts for it, and the log level of the processes it starts."""
 from __future__ import annotations
 
 import logging
+import pickle
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,13 @@ from chiltepin.embedded import EmbeddedEngine
 from chiltepin.sites.loader import load_site
 from chiltepin.upstream.engine import (
     EngineFuture,
+    engine_log_config,
     engine_process_ids,
+    log_config_text,
     log_warnings_only,
     provider_jobs,
     submit_packed,
+    worker_launch_cmd,
 )
 from tests.upstream.contract import contract
 
@@ -99,3 +103,45 @@ def test_an_engines_executor_carries_a_log_config_to_its_processes() -> None:
     config = engine.executor.log_config
     with contract("parsl.logconfigs.file.FileLogging", "parsl", "keeps the level it is given"):
         assert config.level == logging.WARNING
+
+
+def test_a_worker_launch_command_names_a_log_config_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "worker_log_config.pkl")
+    command = worker_launch_cmd(path)
+    with contract(
+        "parsl.executors.high_throughput.executor.DEFAULT_LAUNCH_CMD",
+        "parsl",
+        "is HTEX's worker launch command, with --logconf={logconf}",
+    ):
+        assert command.replace(path, "{logconf}") == HighThroughputExecutor().launch_cmd
+    engine = GlobusComputeEngine(address="127.0.0.1", launch_cmd=command)
+    with contract(
+        "GlobusComputeEngine(launch_cmd=...)",
+        ENDPOINT,
+        "passes launch_cmd to HTEX and runs its worker pool through python-exec",
+    ):
+        launched = engine.executor.launch_cmd
+        assert launched.startswith("globus-compute-endpoint python-exec parsl.")
+        assert f"--logconf={path} " in launched
+    engine.shutdown()
+
+
+def test_the_log_config_file_is_parsls_warnings_only_file_logging(tmp_path: Path) -> None:
+    with contract(
+        "parsl.logconfigs.file.FileLogging",
+        "parsl",
+        "unpickles from protocol 0 and logs at the level it was given",
+    ):
+        config = pickle.loads(log_config_text().encode("ascii"))
+        assert type(config) is type(engine_log_config())
+        levels = {name: logging.getLogger(name).level for name in ("parsl", "concurrent.futures")}
+        uninitialize = config.initialize_logging(log_dir=tmp_path, log_name="worker_0")
+        try:
+            logging.getLogger("parsl.x").info("Received executor task 1")
+            logging.getLogger("parsl.x").warning("a worker warning")
+        finally:
+            uninitialize()
+            for name, level in levels.items():  # it sets them, as in a worker
+                logging.getLogger(name).setLevel(level)
+    logged = (tmp_path / "worker_0.log").read_text()
+    assert "a worker warning" in logged and "Received executor task" not in logged
