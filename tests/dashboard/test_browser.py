@@ -20,6 +20,7 @@ from chiltepin.dashboard.server import Dashboard
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import JOURNAL, count_states
 from chiltepin.system.waiting import wait_until
+from tests.dashboard.pages import watched_page
 from tests.dashboard.test_endpoints import EP1, EP2, sites_file, write_endpoint_run
 from tests.dashboard.test_view import write_run
 from tests.federation import tasks
@@ -50,23 +51,9 @@ def test_a_run_is_watched_live_in_a_browser(browser: Any, tmp_path: Path) -> Non
     runs = tmp_path / "runs"
     run_dir = runs / RUN
     gate = tmp_path / "gate"
-    requests: list[str] = []
-    errors: list[str] = []
     with Dashboard(runs) as dashboard:
         base = dashboard.url.split("?")[0].rstrip("/")
-        page = browser.new_page()
-
-        def console(message: Any) -> None:
-            if message.type == "error":
-                errors.append(message.text)
-
-        def route(route: Any) -> None:  # every request the page makes, to any host
-            requests.append(route.request.url)
-            route.continue_()
-
-        page.on("console", console)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.route("**/*", route)
+        page, requests, errors = watched_page(browser)
         sites = {"a": _site(), "b": _site()}
         with Federation(sites, run_dir=run_dir, progress=False) as fed:
             page.goto(f"{base}/run/{RUN}?token={dashboard.token}")
@@ -179,19 +166,9 @@ def test_the_endpoints_page_in_a_browser(
     runs = tmp_path / "runs"
     write_endpoint_run(runs / RUN, ep_name="ep", status_at=None, finished=True)
     sites = sites_file(tmp_path / "sites.yaml", mine=EP1)
-    requests: list[str] = []
-    errors: list[str] = []
     with Dashboard(runs, sites=sites) as dashboard:
         base = dashboard.url.split("?")[0].rstrip("/")
-        page = browser.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-
-        def route(route: Any) -> None:
-            requests.append(route.request.url)
-            route.continue_()
-
-        page.route("**/*", route)
+        page, requests, errors = watched_page(browser)
         page.goto(f"{base}/?token={dashboard.token}")
         page.click("#endpoints-link")
         row = page.locator(f"#endpoints tr[data-endpoint='{EP1}']")

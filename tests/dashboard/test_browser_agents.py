@@ -13,6 +13,7 @@ from typing import Any
 from chiltepin.dashboard.export import write_html
 from chiltepin.dashboard.server import Dashboard
 from chiltepin.federation.journal import JOURNAL, RESULTS
+from tests.dashboard.pages import watched_page
 from tests.dashboard.test_view import write_run
 from tests.dashboard.test_view_agents import BROKE, BROKEN, MOVED, RUNNING, write_agents
 
@@ -49,14 +50,9 @@ def test_the_agents_table_follows_the_journal(browser: Any, tmp_path: Path) -> N
     (run_dir / RESULTS).write_bytes((source / RESULTS).read_bytes())
     (run_dir / JOURNAL).write_bytes(b"".join(lines[:2]))  # the header and the function
     write_run(runs / PLAIN)
-    requests: list[str] = []
-    errors: list[str] = []
     with Dashboard(runs) as dashboard:
         base = dashboard.url.split("?")[0].rstrip("/")
-        page = browser.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("request", lambda request: requests.append(request.url))
+        page, requests, errors = watched_page(browser)
         page.goto(f"{base}/run/{RUN}?token={dashboard.token}")
         page.locator("#run-name", has_text=RUN).wait_for(timeout=WAIT_MS)
         assert page.is_hidden("#agents-section")

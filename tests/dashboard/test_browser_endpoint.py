@@ -17,6 +17,7 @@ from chiltepin.federation import Federation
 from chiltepin.federation.journal import count_states
 from chiltepin.testing import GlobusStandIn
 from chiltepin.testing.site_endpoint import SiteEndpoint, start_site_endpoint, stop_site_endpoint
+from tests.dashboard.pages import watched_page
 from tests.federation import tasks
 
 pytestmark = [pytest.mark.rabbitmq]
@@ -46,8 +47,6 @@ def test_a_stopped_endpoint_site_shows_offline_in_the_browser(
     runs = tmp_path / "runs"
     run_dir = runs / RUN
     ledger = tmp_path / "ledger.txt"
-    requests: list[str] = []
-    errors: list[str] = []
     endpoint: SiteEndpoint | None = start_site_endpoint(
         "dash-ep", "localhost", globus_standin, root=Path(os.environ["GLOBUS_COMPUTE_USER_DIR"])
     )
@@ -60,15 +59,7 @@ def test_a_stopped_endpoint_site_shows_offline_in_the_browser(
     try:
         with Dashboard(runs) as dashboard:
             base = dashboard.url.split("?")[0].rstrip("/")
-            page = browser.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda error: errors.append(str(error)))
-
-            def route(route: Any) -> None:  # every request the page makes, to any host
-                requests.append(route.request.url)
-                route.continue_()
-
-            page.route("**/*", route)
+            page, requests, errors = watched_page(browser)
             with Federation(
                 sites,
                 run_dir=run_dir,

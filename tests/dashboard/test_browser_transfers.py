@@ -13,6 +13,7 @@ from chiltepin.dashboard.export import write_html
 from chiltepin.dashboard.server import Dashboard
 from chiltepin.federation.journal import Journal
 from chiltepin.federation.journal_format import TransferEvent
+from tests.dashboard.pages import watched_page
 
 RUN = "20261207-staging"
 T0 = 1_800_000_000.0
@@ -41,14 +42,9 @@ def test_the_transfers_table_follows_the_journal(browser: Any, tmp_path: Path) -
     runs = tmp_path / "runs"
     journal = Journal(runs / RUN)
     journal.run({"sites": {}})
-    requests: list[str] = []
-    errors: list[str] = []
     with Dashboard(runs) as dashboard:
         base = dashboard.url.split("?")[0].rstrip("/")
-        page = browser.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("request", lambda request: requests.append(request.url))
+        page, requests, errors = watched_page(browser)
         page.goto(f"{base}/run/{RUN}?token={dashboard.token}")
         page.locator("#no-transfers").wait_for(state="visible", timeout=WAIT_MS)
         assert page.text_content("#no-transfers") == "No transfers."

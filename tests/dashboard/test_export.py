@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from chiltepin.cli.report import command as report
 from chiltepin.federation import Federation
 from chiltepin.federation.journal import count_states
+from tests.dashboard.pages import watched_page
 from tests.federation import tasks
 
 # A failing task's message is free text: a tag that closed the embedded data's <script>
@@ -46,12 +47,7 @@ def test_a_saved_report_shows_the_run_offline(browser: Any, run_dir: Path, tmp_p
     assert not (run_dir / "report.html").exists()
 
     url = out.as_uri()
-    requests: list[str] = []
-    errors: list[str] = []
-    page = browser.new_page()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("request", lambda request: requests.append(request.url))
+    page, requests, errors = watched_page(browser)
 
     def refuse(route: Any) -> None:  # nothing but the file itself may be loaded
         if route.request.url == url:
