@@ -50,9 +50,9 @@ def command(
     token = token_from_file(token_file) if token_file is not None else None
     root = runs_dir or default_run_dir().parent
     dashboard = Dashboard(root, host=host, port=port, sites=sites, token=token)
-    click.echo(f"chiltepin dashboard of {dashboard.runs.root}: {dashboard.url}")
-    click.echo("(the token in the URL is needed on every request; Ctrl-C stops the dashboard)")
-    try:
+    try:  # a Ctrl-C as soon as the URL is out is a clean stop too, not click's "Aborted!"
+        click.echo(f"chiltepin dashboard of {dashboard.runs.root}: {dashboard.url}")
+        click.echo("(the token in the URL is needed on every request; Ctrl-C stops the dashboard)")
         dashboard.serve_forever()
     except KeyboardInterrupt:
         pass

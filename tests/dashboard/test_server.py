@@ -176,6 +176,15 @@ def test_the_command_serves_runs_until_interrupted(runs: Path) -> None:
         conn.close()
 
 
+@pytest.mark.parametrize("start", range(3))
+def test_a_ctrl_c_as_soon_as_the_url_is_out_is_a_clean_stop(runs: Path, start: int) -> None:
+    """Interrupted the moment its first line is read, before it serves a request: still
+    exit 0 (a Ctrl-C that landed between the URL and the serving loop once exited 1 with
+    click's "Aborted!")."""
+    with _command("--runs", str(runs)) as (port, token):
+        assert port > 0 and token
+
+
 def test_a_token_file_keeps_the_token_over_a_restart(runs: Path, tmp_path: Path) -> None:
     """What Prometheus's credentials_file needs: the token the file holds, written on the
     first start (owner-only) and served again by the next."""
