@@ -121,6 +121,7 @@ def run(rounds: int = 3) -> list[Figure]:
             "one",
             "s",
             0.95,
+            higher=False,
         ),
         large.figure(
             f"burst of {LARGE} x sleep({SLEEP_S}) from open: two local sites (2+1 workers)"
@@ -129,6 +130,7 @@ def run(rounds: int = 3) -> list[Figure]:
             "one",
             "s",
             0.95,
+            higher=False,
         ),
         first.figure(
             "time to first result from open: Federation(1 local site) / raw GlobusComputeEngine",
@@ -136,5 +138,6 @@ def run(rounds: int = 3) -> list[Figure]:
             "engine",
             "s",
             1.1,
+            higher=False,
         ),
     ]

@@ -17,7 +17,6 @@ tests.
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -104,6 +103,7 @@ def run(rounds: int = 5) -> list[Figure]:
         "one by one",
         "switches",
         0.25,
+        higher=False,
     )
     bursts = submissions.figure(
         f"submit deliveries, {ITEMS} tasks at 2/ms: Burst / deliver on wake",
@@ -111,5 +111,6 @@ def run(rounds: int = 5) -> list[Figure]:
         "immediate",
         "deliveries",
         0.1,
+        higher=False,
     )
-    return [dataclasses.replace(f, higher=False) for f in (gathered, bursts)]
+    return [gathered, bursts]

@@ -148,9 +148,21 @@ class Rounds:
     def median(self, name: str) -> float:
         return statistics.median(self.samples[name])
 
-    def figure(self, name: str, candidate: str, baseline: str, unit: str, target: float) -> Figure:
-        """``candidate`` against ``baseline``: the median of their per-round ratios."""
-        return paired(name, self.samples[candidate], self.samples[baseline], unit, target)
+    def figure(
+        self,
+        name: str,
+        candidate: str,
+        baseline: str,
+        unit: str,
+        target: float,
+        *,
+        higher: bool = True,
+    ) -> Figure:
+        """``candidate`` against ``baseline``: the median of their per-round ratios, met
+        at or above ``target`` (or at or below it, ``higher=False``: times, counts)."""
+        return paired(
+            name, self.samples[candidate], self.samples[baseline], unit, target, higher=higher
+        )
 
 
 def spread(ratios: Sequence[float]) -> str:

@@ -219,3 +219,14 @@ def test_the_placement_command_line_wants_at_least_one_round() -> None:
 def test_rounds_of_samples_taken_elsewhere_give_per_round_ratios() -> None:
     again = Rounds.of({"A": [1.0, 2.0], "B": [2.0, 2.0]})
     assert again.figure("A / B", "A", "B", "s", 1.0).per_round == (0.5, 1.0)
+
+
+def test_a_figure_of_rounds_of_times_is_met_at_or_below_its_target() -> None:
+    """A makespan ratio (two sites / one) must be judged lower-is-better: 0.8 meets
+    "<= 0.95" and 1.01 misses it (a first-minute run once printed the reverse)."""
+    faster = Rounds.of({"two": [8.0, 8.2, 7.9], "one": [10.0, 10.0, 10.0]})
+    slower = Rounds.of({"two": [10.1, 10.2, 10.0], "one": [10.0, 10.0, 10.0]})
+    assert faster.figure("two / one", "two", "one", "s", 0.95, higher=False).met
+    assert not slower.figure("two / one", "two", "one", "s", 0.95, higher=False).met
+    record = FigureRecord.of(faster.figure("two / one", "two", "one", "s", 0.95, higher=False))
+    assert "≤ 0.95" in render.cells(record, unicode=True)
