@@ -126,14 +126,19 @@ class Dashboard:
         return self
 
     def serve_forever(self) -> None:
+        """Serve in this thread until interrupted (``chiltepin dashboard``)."""
         self._server.serve_forever()
 
     def stop(self) -> None:
+        """Stop serving and close the socket. The server is asked to shut down only when
+        it serves in its own thread (:meth:`start`): ``shutdown()`` waits for a serving
+        loop to finish, and one that never ran (a Ctrl-C before :meth:`serve_forever`
+        began) or ran in this thread (and has returned) would never say so."""
         self.endpoints.poller.stop()
-        self._server.shutdown()
-        self._server.server_close()
         if self._thread.is_alive():
+            self._server.shutdown()
             self._thread.join()
+        self._server.server_close()
 
     def __enter__(self) -> Dashboard:
         return self.start()

@@ -11,6 +11,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 from chiltepin.cli.main import cli
 from chiltepin.dashboard.server import Dashboard, host_warning
 from chiltepin.system.waiting import wait_until
+from tests.dashboard.http import closed
 from tests.dashboard.test_view import write_run
 
 RUN = "20261207-run"
@@ -178,9 +180,10 @@ def test_the_command_serves_runs_until_interrupted(runs: Path) -> None:
 
 @pytest.mark.parametrize("start", range(3))
 def test_a_ctrl_c_as_soon_as_the_url_is_out_is_a_clean_stop(runs: Path, start: int) -> None:
-    """Interrupted the moment its first line is read, before it serves a request: still
-    exit 0 (a Ctrl-C that landed between the URL and the serving loop once exited 1 with
-    click's "Aborted!")."""
+    """Interrupted the moment its first line is read, before it serves a request: it
+    stops, with exit 0. A Ctrl-C that landed between the URL and the serving loop once
+    exited 1 (click's "Aborted!"), and then, once caught, hung: the stop waited for a
+    serving loop that had never begun."""
     with _command("--runs", str(runs)) as (port, token):
         assert port > 0 and token
 
@@ -222,3 +225,15 @@ def test_an_unusable_token_file_is_refused_naming_it(
     assert str(token_file) in result.output and said in result.output
     assert "Traceback" not in result.output
     assert token_file.read_text() == text  # left as it was
+
+
+def test_a_dashboard_that_never_served_stops_at_once(runs: Path) -> None:
+    """What a Ctrl-C before the serving loop leaves: a dashboard built and never served
+    must stop (its socket closed) instead of waiting for a loop that never ran."""
+    dashboard = Dashboard(runs)
+    port = dashboard.address[1]
+    stopping = threading.Thread(target=dashboard.stop, daemon=True)
+    stopping.start()
+    stopping.join(10)
+    assert not stopping.is_alive(), "stop() waited for a serving loop that never began"
+    assert closed(port)
