@@ -164,8 +164,13 @@ def _command(*args: str) -> Iterator[tuple[int, str]]:
         yield int(found[1]), found[2]
     finally:
         process.send_signal(signal.SIGINT)
-        wait_until(lambda: process.poll() is not None, timeout=20, what="the dashboard to stop")
-    assert process.returncode == 0
+        try:
+            wait_until(lambda: process.poll() is not None, timeout=20, what="the dashboard to stop")
+        finally:
+            if process.poll() is None:  # a dashboard that hangs is not left behind
+                process.kill()
+                process.wait()
+    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
 
 
 def test_the_command_serves_runs_until_interrupted(runs: Path) -> None:
