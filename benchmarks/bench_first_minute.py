@@ -114,23 +114,17 @@ def run(rounds: int = 3) -> list[Figure]:
         )
     first = Rounds.of({"fed": firsts[f"one-{SMALL}"], "engine": firsts[f"engine-{SMALL}"]})
     return [
-        small.figure(
-            f"burst of {SMALL} x sleep({SLEEP_S}) from open: two local sites (2+1 workers)"
-            " / the 2-worker site alone",
-            "two",
-            "one",
-            "s",
-            0.95,
-            higher=False,
-        ),
-        large.figure(
-            f"burst of {LARGE} x sleep({SLEEP_S}) from open: two local sites (2+1 workers)"
-            " / the 2-worker site alone",
-            "two",
-            "one",
-            "s",
-            0.95,
-            higher=False,
+        *(
+            burst.figure(
+                f"burst of {tasks} x sleep({SLEEP_S}) from open: two local sites (2+1 workers)"
+                " / the 2-worker site alone",
+                "two",
+                "one",
+                "s",
+                0.95,
+                higher=False,
+            )
+            for burst, tasks in ((small, SMALL), (large, LARGE))
         ),
         first.figure(
             "time to first result from open: Federation(1 local site) / raw GlobusComputeEngine",
